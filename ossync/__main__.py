@@ -1,0 +1,3 @@
+from ossync.cli import main
+
+raise SystemExit(main())

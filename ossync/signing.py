@@ -1,0 +1,229 @@
+"""Pure OSS signing: POST policies and header signatures, V4 and V1.
+
+Nothing here reads a clock, a file or the network: every function takes the
+time and the credentials it needs, so known-answer vectors and the official
+SDKs can check it byte for byte.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from urllib.parse import quote
+
+V4_ALGORITHM = "OSS4-HMAC-SHA256"
+V4_TERMINATOR = "aliyun_v4_request"
+PRODUCT = "oss"
+MAX_POLICY_LIFETIME = timedelta(days=7)
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """An access key, and the STS token that goes with temporary keys."""
+
+    access_key_id: str
+    access_key_secret: str = field(repr=False)
+    security_token: str | None = field(default=None, repr=False)
+
+    def secrets(self) -> tuple[str, ...]:
+        """The strings that must never appear in output (for log redaction)."""
+        return tuple(s for s in (self.access_key_secret, self.security_token) if s)
+
+
+@dataclass(frozen=True)
+class PostUpload:
+    """What one signed form POST may write: exactly this key, exactly this size."""
+
+    bucket: str
+    key: str
+    size: int
+    content_type: str
+
+
+def _utc(now: datetime) -> datetime:
+    if now.tzinfo is None:
+        raise ValueError("signing time must be timezone-aware")
+    return now.astimezone(timezone.utc)
+
+
+def iso8601_basic(now: datetime) -> str:
+    """`20240713T133414Z`, the x-oss-date format."""
+    return _utc(now).strftime("%Y%m%dT%H%M%SZ")
+
+
+def v4_scope(day: str, region: str) -> str:
+    return f"{day}/{region}/{PRODUCT}/{V4_TERMINATOR}"
+
+
+def v4_signing_key(secret: str, day: str, region: str) -> bytes:
+    """HMAC chain "aliyun_v4"+secret → day → region → "oss" → "aliyun_v4_request"."""
+    key = ("aliyun_v4" + secret).encode()
+    for part in (day, region, PRODUCT, V4_TERMINATOR):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+def v4_signature(secret: str, day: str, region: str, string_to_sign: str) -> str:
+    key = v4_signing_key(secret, day, region)
+    return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+def v1_signature(secret: str, string_to_sign: str) -> str:
+    digest = hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def encode_policy(policy: Mapping[str, object]) -> str:
+    """Base64 of the compact UTF-8 JSON policy (what both versions sign)."""
+    text = json.dumps(policy, separators=(",", ":"), ensure_ascii=False)
+    return base64.b64encode(text.encode()).decode()
+
+
+def post_form_fields(
+    creds: Credentials,
+    upload: PostUpload,
+    *,
+    region: str,
+    now: datetime,
+    lifetime: timedelta,
+    version: int = 4,
+    success_action_status: int = 200,
+    forbid_overwrite: bool = True,
+) -> dict[str, str]:
+    """Every form field of a PostObject request except `file`, in sending order.
+
+    The policy pins the bucket, the exact key, the exact size and every other
+    field we send, and expires after `lifetime` (at most 7 days), so a leaked
+    form can write nothing but this one object.
+    """
+    if not timedelta(0) < lifetime <= MAX_POLICY_LIFETIME:
+        raise ValueError("policy lifetime must be more than 0 and at most 7 days")
+    if version not in (1, 4):
+        raise ValueError(f"unknown signature version {version}")
+    stamp = _utc(now)
+    extra: dict[str, str] = {
+        "success_action_status": str(success_action_status),
+        "Content-Type": upload.content_type,
+    }
+    if forbid_overwrite:
+        extra["x-oss-forbid-overwrite"] = "true"
+    auth: dict[str, str] = {}
+    if version == 4:
+        day = stamp.strftime("%Y%m%d")
+        auth = {
+            "x-oss-signature-version": V4_ALGORITHM,
+            "x-oss-credential": f"{creds.access_key_id}/{v4_scope(day, region)}",
+            "x-oss-date": iso8601_basic(stamp),
+        }
+    if creds.security_token:
+        auth["x-oss-security-token"] = creds.security_token
+    conditions: list[object] = [{"bucket": upload.bucket}]
+    conditions += [{name: value} for name, value in auth.items()]
+    conditions.append(["eq", "$key", upload.key])
+    conditions += [["eq", f"${name}", value] for name, value in extra.items()]
+    conditions.append(["content-length-range", upload.size, upload.size])
+    expiration = (stamp + lifetime).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    policy_b64 = encode_policy({"expiration": expiration, "conditions": conditions})
+    fields = {"key": upload.key, "policy": policy_b64, **auth}
+    if version == 4:
+        day = stamp.strftime("%Y%m%d")
+        fields["x-oss-signature"] = v4_signature(
+            creds.access_key_secret, day, region, policy_b64
+        )
+    else:
+        fields["OSSAccessKeyId"] = creds.access_key_id
+        fields["Signature"] = v1_signature(creds.access_key_secret, policy_b64)
+    fields.update(extra)
+    return fields
+
+
+# --- header-signed requests (HEAD/GET/DELETE on private buckets) -------------
+
+
+def canonical_uri(bucket: str, key: str) -> str:
+    """`/bucket/key` percent-encoded with `/` kept, as V4 signs it."""
+    return quote(f"/{bucket}/{key}" if bucket else "/", safe="/")
+
+
+def v4_header_auth(
+    creds: Credentials,
+    *,
+    method: str,
+    bucket: str,
+    key: str,
+    region: str,
+    now: datetime,
+    headers: Mapping[str, str] | None = None,
+    query: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Headers to add to a request so OSS accepts it under V4 header auth.
+
+    Signs `x-oss-*`, `content-type` and `content-md5` (the default signed set);
+    the query values must be given unencoded.
+    """
+    stamp = _utc(now)
+    day = stamp.strftime("%Y%m%d")
+    out = {
+        "x-oss-date": iso8601_basic(stamp),
+        "x-oss-content-sha256": UNSIGNED_PAYLOAD,
+    }
+    if creds.security_token:
+        out["x-oss-security-token"] = creds.security_token
+    signed = {k.lower(): v.strip() for k, v in {**(headers or {}), **out}.items()}
+    canon_headers = "".join(
+        f"{k}:{v}\n"
+        for k, v in sorted(signed.items())
+        if k.startswith("x-oss-") or k in ("content-type", "content-md5")
+    )
+    canon_query = "&".join(
+        f"{quote(k, safe='')}={quote(v, safe='')}" if v else quote(k, safe="")
+        for k, v in sorted((query or {}).items())
+    )
+    canonical_request = "\n".join(
+        [method, canonical_uri(bucket, key), canon_query, canon_headers, "", UNSIGNED_PAYLOAD]
+    )
+    scope = v4_scope(day, region)
+    string_to_sign = "\n".join(
+        [V4_ALGORITHM, out["x-oss-date"], scope,
+         hashlib.sha256(canonical_request.encode()).hexdigest()]
+    )
+    signature = v4_signature(creds.access_key_secret, day, region, string_to_sign)
+    out["Authorization"] = (
+        f"{V4_ALGORITHM} Credential={creds.access_key_id}/{scope},Signature={signature}"
+    )
+    return out
+
+
+def v1_header_auth(
+    creds: Credentials,
+    *,
+    method: str,
+    bucket: str,
+    key: str,
+    now: datetime,
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Headers for V1 header auth: `Authorization: OSS AK:base64(HMAC-SHA1)`."""
+    lower = {k.lower(): v.strip() for k, v in (headers or {}).items()}
+    out = {"Date": format_datetime(_utc(now), usegmt=True)}
+    if creds.security_token:
+        out["x-oss-security-token"] = creds.security_token
+        lower["x-oss-security-token"] = creds.security_token
+    oss_headers = "".join(
+        f"{k}:{v}\n" for k, v in sorted(lower.items()) if k.startswith("x-oss-")
+    )
+    resource = f"/{bucket}/{key}" if bucket else "/"
+    string_to_sign = "\n".join(
+        [method, lower.get("content-md5", ""), lower.get("content-type", ""), out["Date"],
+         oss_headers + resource]
+    )
+    signature = v1_signature(creds.access_key_secret, string_to_sign)
+    out["Authorization"] = f"OSS {creds.access_key_id}:{signature}"
+    return out
