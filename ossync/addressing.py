@@ -1,0 +1,35 @@
+"""Which URL a bucket and its objects live at: path-style, virtual-hosted, or custom domain."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import quote, urlsplit
+
+
+def is_ip_or_localhost(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def bucket_url(endpoint: str, bucket: str, *, cname: bool = False) -> str:
+    """Where requests for the bucket go (no trailing slash).
+
+    A custom domain is the bucket itself; an IP or `localhost` endpoint takes the
+    bucket in the path; anything else is virtual-hosted `bucket.host`, as OSS requires.
+    """
+    parts = urlsplit(endpoint.rstrip("/"))
+    if cname:
+        return f"{parts.scheme}://{parts.netloc}"
+    if is_ip_or_localhost(parts.hostname or ""):
+        return f"{parts.scheme}://{parts.netloc}/{bucket}"
+    return f"{parts.scheme}://{bucket}.{parts.netloc}"
+
+
+def object_url(base: str, key: str) -> str:
+    """`base/key` with the key percent-encoded as UTF-8, `/` kept."""
+    return f"{base.rstrip('/')}/{quote(key, safe='/')}"

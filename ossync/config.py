@@ -1,0 +1,347 @@
+"""Config: YAML → defaults → `${VAR}` expansion → validation of every field → frozen dataclasses.
+
+Validation collects *all* problems with their field paths (`watch[1].path: does
+not exist`) so a user fixes the file in one pass. Secrets are resolved here and
+never appear in a problem text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import yaml
+
+from ossync.credentials import resolve_credentials
+from ossync.errors import ConfigError
+from ossync.keys import DEFAULT_NAME, DEFAULT_PREFIX, template_problem
+from ossync.signing import MAX_POLICY_LIFETIME, Credentials
+from ossync.units import parse_duration, parse_size
+
+POSTOBJECT_MAX_BYTES = 5 * 1024**3
+IMAGE_EXTENSIONS = (
+    "jpg", "jpeg", "png", "gif", "webp", "heic", "heif", "tif", "tiff", "bmp", "avif",
+    "dng", "cr2", "cr3", "nef", "arw", "orf", "rw2", "raf",
+)
+DEFAULT_INCLUDE = tuple(f"*.{ext}" for ext in IMAGE_EXTENSIONS)
+DEFAULT_EXCLUDE = (
+    ".*", "*~", "*.tmp", "*.temp", "*.part", "*.partial", "*.filepart", "*.crdownload",
+    "*.download", "*.!ut", "~$*", "*.swp", "Thumbs.db", "desktop.ini",
+)
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class OssConfig:
+    endpoint: str
+    region: str
+    bucket: str
+    credentials: Credentials = field(repr=False)
+    signature_version: int = 4
+    public_url: str | None = None
+    cname: bool = False
+    policy_expires: float = 900.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    path: Path
+    label: str
+    prefix: str = DEFAULT_PREFIX
+    name: str = DEFAULT_NAME
+    recursive: bool = True
+    include: tuple[str, ...] = DEFAULT_INCLUDE
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    settle_seconds: float = 2.0
+    dedupe: str = "content"
+    date_source: str = "exif"
+    after_upload: str = "keep"
+    move_to: Path | None = None
+    observer: str = "native"
+    poll_interval: float = 5.0
+
+
+@dataclass(frozen=True)
+class Config:
+    oss: OssConfig
+    ledger: Path
+    watch: tuple[WatchConfig, ...] = ()
+    prefix: str = DEFAULT_PREFIX
+    name: str = DEFAULT_NAME
+    date_source: str = "exif"
+    timezone: str = "local"
+    workers: int = 4
+    scan_interval: float = 300.0
+    max_file_size: int = POSTOBJECT_MAX_BYTES
+    source: Path | None = None
+    warnings: tuple[str, ...] = ()
+
+
+KNOWN_TOP = {"oss", "ledger", "watch", "prefix", "name", "date_source", "timezone",
+             "workers", "scan_interval", "max_file_size", "settle_seconds"}
+KNOWN_OSS = {"endpoint", "region", "bucket", "signature_version", "public_url", "cname",
+             "access_key_id", "access_key_secret", "security_token", "policy_expires",
+             "connect_timeout", "read_timeout"}
+KNOWN_WATCH = {"path", "label", "prefix", "name", "recursive", "include", "exclude",
+               "settle_seconds", "dedupe", "date_source", "after_upload", "move_to",
+               "observer", "poll_interval", "create"}
+
+
+class _Problems:
+    """Collects `path: reason` lines while the config is read."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+        self.env = env
+
+    def get(self, raw: Mapping[str, Any], path: str, name: str, default: _T,
+            convert: Callable[[Any], _T]) -> _T:
+        if name not in raw or raw[name] is None:
+            return default
+        try:
+            return convert(self.expand(raw[name], f"{path}{name}"))
+        except (ValueError, TypeError) as exc:
+            self.errors.append(f"{path}{name}: {exc}")
+            return default
+
+    def expand(self, value: Any, where: str) -> Any:
+        if not isinstance(value, str):
+            return value
+
+        def sub(match: re.Match[str]) -> str:
+            if match.group(1) not in self.env:
+                raise ValueError(f"environment variable {match.group(1)} is not set")
+            return self.env[match.group(1)]
+
+        return _VAR.sub(sub, value)
+
+    def unknown(self, raw: Mapping[str, Any], known: set[str], path: str) -> None:
+        for name in sorted(set(raw) - known):
+            self.warnings.append(f"{path}{name}: unknown key, ignored")
+
+
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        if str(value) not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}, not {value!r}")
+        return str(value)
+    return convert
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, not {value!r}")
+    return value
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"must be a whole number of at least 1, not {value!r}")
+    return value
+
+
+def _globs(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("must be a list of glob patterns")
+    return tuple(value)
+
+
+def _template(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    problem = template_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _url(value: Any) -> str:
+    parts = urlsplit(str(value))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL (e.g. https://oss-cn-hangzhou.aliyuncs.com)")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        raise ValueError(f"{value!r}: {exc}") from exc
+    return str(value).rstrip("/")
+
+
+def region_from_endpoint(endpoint: str) -> str | None:
+    """`https://oss-cn-hangzhou[-internal].aliyuncs.com` → `cn-hangzhou`."""
+    host = urlsplit(endpoint).hostname or ""
+    match = re.match(r"^oss-([a-z0-9-]+?)(?:-internal)?\.aliyuncs\.com$", host)
+    return match.group(1) if match else None
+
+
+def _oss(raw: Any, p: _Problems, env: Mapping[str, str]) -> OssConfig:
+    if not isinstance(raw, dict):
+        p.errors.append("oss: missing; add an oss: section with endpoint, region and bucket")
+        raw = {}
+    p.unknown(raw, KNOWN_OSS, "oss.")
+    endpoint = p.get(raw, "oss.", "endpoint", "", _url)
+    if "endpoint" not in raw:
+        p.errors.append("oss.endpoint: missing (e.g. https://oss-cn-hangzhou.aliyuncs.com)")
+    bucket = p.get(raw, "oss.", "bucket", "", str)
+    if not _BUCKET.match(bucket):
+        p.errors.append(f"oss.bucket: {bucket!r} is not a valid bucket name "
+                        "(3-63 lower-case letters, digits and hyphens)")
+    cname = p.get(raw, "oss.", "cname", False, _boolean)
+    region = p.get(raw, "oss.", "region", "", str).removeprefix("oss-")
+    region = region or region_from_endpoint(endpoint) or ""
+    if not region and endpoint:
+        p.errors.append("oss.region: missing, and it cannot be read from the endpoint "
+                        "(set the bucket's region, e.g. cn-hangzhou)")
+    expires = p.get(raw, "oss.", "policy_expires", 900.0, parse_duration)
+    if not 0 < expires <= MAX_POLICY_LIFETIME.total_seconds():
+        p.errors.append("oss.policy_expires: must be more than 0 and at most 7d")
+    configured = {k: p.get(raw, "oss.", k, None, str)
+                  for k in ("access_key_id", "access_key_secret", "security_token")}
+    creds = resolve_credentials(configured, env)
+    if creds is None:
+        p.errors.append(
+            "oss credentials: none found; set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET "
+            "(and OSS_SESSION_TOKEN for STS), or oss.access_key_id / oss.access_key_secret, "
+            "or files oss_access_key_id / oss_access_key_secret in $CREDENTIALS_DIRECTORY")
+        creds = Credentials("", "")
+    public_url = p.get(raw, "oss.", "public_url", None, _url)
+    return OssConfig(
+        endpoint=endpoint, region=region, bucket=bucket, credentials=creds,
+        signature_version=p.get(raw, "oss.", "signature_version", 4, _choice_int(1, 4)),
+        public_url=public_url, cname=cname, policy_expires=expires,
+        connect_timeout=p.get(raw, "oss.", "connect_timeout", 10.0, parse_duration),
+        read_timeout=p.get(raw, "oss.", "read_timeout", 60.0, parse_duration),
+    )
+
+
+def _choice_int(*allowed: int) -> Callable[[Any], int]:
+    def convert(value: Any) -> int:
+        if value not in allowed or isinstance(value, bool):
+            raise ValueError(f"must be one of {', '.join(map(str, allowed))}, not {value!r}")
+        return int(value)
+    return convert
+
+
+def _watch(
+    raw: Any, i: int, p: _Problems, base: Path, defaults: dict[str, Any]
+) -> WatchConfig | None:
+    path = f"watch[{i}]."
+    if not isinstance(raw, dict) or "path" not in raw:
+        p.errors.append(f"watch[{i}]: must be a mapping with at least a path")
+        return None
+    p.unknown(raw, KNOWN_WATCH, path)
+    folder = base / Path(os.path.expanduser(str(p.expand(raw["path"], path + "path"))))
+    if p.get(raw, path, "create", False, _boolean):
+        folder.mkdir(parents=True, exist_ok=True)
+    if not folder.exists():
+        p.errors.append(f"{path}path: {folder} does not exist (create it, or set create: true)")
+    elif not folder.is_dir():
+        p.errors.append(f"{path}path: {folder} is not a directory")
+    elif not os.access(folder, os.R_OK | os.X_OK):
+        p.errors.append(f"{path}path: {folder} is not readable by this user")
+    after = p.get(raw, path, "after_upload", "keep", _choice("keep", "delete", "move"))
+    move_to = p.get(raw, path, "move_to", None, lambda v: base / Path(os.path.expanduser(str(v))))
+    if after == "move" and move_to is None:
+        p.errors.append(f"{path}move_to: required when after_upload is move")
+    return WatchConfig(
+        path=folder, label=p.get(raw, path, "label", folder.name or str(folder), str),
+        prefix=p.get(raw, path, "prefix", defaults["prefix"], _template),
+        name=p.get(raw, path, "name", defaults["name"], _template),
+        recursive=p.get(raw, path, "recursive", True, _boolean),
+        include=p.get(raw, path, "include", DEFAULT_INCLUDE, _globs),
+        exclude=p.get(raw, path, "exclude", DEFAULT_EXCLUDE, _globs),
+        settle_seconds=p.get(raw, path, "settle_seconds", defaults["settle_seconds"],
+                             parse_duration),
+        dedupe=p.get(raw, path, "dedupe", "content", _choice("content", "path", "off")),
+        date_source=p.get(raw, path, "date_source", defaults["date_source"],
+                          _choice("exif", "mtime", "upload")),
+        after_upload=after, move_to=move_to,
+        observer=p.get(raw, path, "observer", "native", _choice("native", "polling")),
+        poll_interval=p.get(raw, path, "poll_interval", 5.0, parse_duration),
+    )
+
+
+def default_ledger_path(env: Mapping[str, str]) -> Path:
+    """Under systemd `$STATE_DIRECTORY/ledger.db`, else the XDG state directory."""
+    if env.get("STATE_DIRECTORY"):
+        return Path(env["STATE_DIRECTORY"].split(":")[0]) / "ledger.db"
+    state = env.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(state) / "ossync" / "ledger.db"
+
+
+def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
+                 source: Path | None = None) -> Config:
+    """Validate an already-loaded YAML document; raise ConfigError with every problem."""
+    env = dict(os.environ if env is None else env)
+    p = _Problems(env)
+    if not isinstance(raw, dict):
+        raise ConfigError(["top level: must be a mapping of keys (oss:, ledger:, watch:)"],
+                          str(source or "config"))
+    p.unknown(raw, KNOWN_TOP, "")
+    oss = _oss(raw.get("oss"), p, env)
+    defaults: dict[str, Any] = {
+        "prefix": p.get(raw, "", "prefix", DEFAULT_PREFIX, _template),
+        "name": p.get(raw, "", "name", DEFAULT_NAME, _template),
+        "date_source": p.get(raw, "", "date_source", "exif", _choice("exif", "mtime", "upload")),
+        "settle_seconds": p.get(raw, "", "settle_seconds", 2.0, parse_duration),
+    }
+    watches = raw.get("watch") or []
+    if not isinstance(watches, list):
+        p.errors.append("watch: must be a list of folders (- path: ...)")
+        watches = []
+    parsed = [_watch(w, i, p, base, defaults) for i, w in enumerate(watches)]
+    folders = [w for w in parsed if w is not None]
+    labels = [w.label for w in folders]
+    for label in sorted({x for x in labels if labels.count(x) > 1}):
+        p.errors.append(f"watch: label {label!r} is used twice (set label: on each folder)")
+    ledger = p.get(raw, "", "ledger", default_ledger_path(env),
+                   lambda v: base / Path(os.path.expanduser(str(v))))
+    max_size = p.get(raw, "", "max_file_size", POSTOBJECT_MAX_BYTES, parse_size)
+    if max_size > POSTOBJECT_MAX_BYTES:
+        p.errors.append("max_file_size: PostObject uploads are capped at 5GiB by OSS")
+    config = Config(
+        oss=oss, ledger=ledger, watch=tuple(folders),
+        prefix=str(defaults["prefix"]), name=str(defaults["name"]),
+        date_source=str(defaults["date_source"]),
+        timezone=p.get(raw, "", "timezone", "local", _timezone),
+        workers=p.get(raw, "", "workers", 4, _positive_int),
+        scan_interval=p.get(raw, "", "scan_interval", 300.0, parse_duration),
+        max_file_size=max_size, source=source, warnings=tuple(p.warnings),
+    )
+    if p.errors:
+        raise ConfigError(p.errors, str(source or "config"))
+    return config
+
+
+def _timezone(value: Any) -> str:
+    from ossync.clock import zone
+
+    zone(str(value))
+    return str(value)
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a YAML config file; relative paths are relative to its folder."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"cannot read the file: {exc.strerror or exc}"], str(path)) from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError([f"not valid YAML: {where}{reason}"], str(path)) from exc
+    return parse_config(raw, base=path.resolve().parent, env=env, source=path)

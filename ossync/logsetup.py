@@ -1,0 +1,70 @@
+"""Logging: human lines on a terminal, priority-prefixed lines for journald, JSON on request;
+and a filter that masks any known secret, whatever code logged it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterable
+from typing import TextIO
+
+_SECRETS: set[str] = set()
+_SYSLOG = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
+           logging.CRITICAL: 2}
+
+
+def register_secrets(values: Iterable[str | None]) -> None:
+    """Strings that must never reach a log line (keys, tokens)."""
+    _SECRETS.update(v for v in values if v and len(v) >= 4)
+
+
+def redact(text: str) -> str:
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+class JournalFormatter(RedactingFormatter):
+    """`<6>message`: journald reads the priority, and adds its own time stamp."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"<{_SYSLOG.get(record.levelno, 6)}>{super().format(record)}"
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+                 "level": record.levelname.lower(), "logger": record.name,
+                 "message": record.getMessage()}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return redact(json.dumps(entry, ensure_ascii=False))
+
+
+def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
+    stream = stream or sys.stderr
+    if fmt == "auto":
+        fmt = "journal" if os.environ.get("JOURNAL_STREAM") else "human"
+    handler = logging.StreamHandler(stream)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    elif fmt == "journal":
+        handler.setFormatter(JournalFormatter("%(name)s: %(message)s"))
+    else:
+        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(message)s",
+                                                "%Y-%m-%d %H:%M:%S"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    logging.getLogger("watchdog").setLevel(logging.WARNING)

@@ -1,0 +1,54 @@
+"""The ledger's schema, as named, append-only migrations.
+
+Never edit a migration that has shipped: add a new one. Each is applied in the
+same transaction as its row in `migrations`, so a crash leaves either both or
+neither. Columns are documented in docs/ledger.md (a test keeps that honest).
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    ("0001_initial", """
+CREATE TABLE uploads (
+    id INTEGER PRIMARY KEY,
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    url TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    crc64 TEXT,
+    etag TEXT,
+    content_type TEXT,
+    path TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    uploaded_at TEXT NOT NULL,
+    request_id TEXT,
+    UNIQUE (bucket, key)
+);
+CREATE INDEX uploads_by_sha256 ON uploads (sha256, bucket);
+CREATE INDEX uploads_by_time ON uploads (uploaded_at);
+CREATE INDEX uploads_by_folder_time ON uploads (folder, uploaded_at);
+CREATE INDEX uploads_by_path ON uploads (path);
+
+CREATE TABLE files (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    folder TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    state TEXT NOT NULL
+        CHECK (state IN ('pending', 'uploading', 'uploaded', 'failed', 'skipped')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL DEFAULT 0,
+    last_error TEXT,
+    sha256 TEXT,
+    pending_key TEXT,
+    upload_id INTEGER REFERENCES uploads (id),
+    seen_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX files_due ON files (state, next_attempt);
+CREATE INDEX files_by_upload ON files (upload_id);
+CREATE INDEX files_by_sha256 ON files (sha256);
+"""),
+)

@@ -1,0 +1,67 @@
+"""The contract every upload target meets; the daemon and `put` only talk to this.
+
+Targets are leaf modules that never read YAML: `ossync.targets.factory` maps
+config to constructor arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """What landed: the object's key and URL, and the checksums the store confirmed."""
+
+    key: str
+    url: str
+    size: int
+    etag: str | None
+    crc64: int | None
+    request_id: str | None = None
+    already_present: bool = False  # an earlier attempt of ours had stored it
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str | None
+    crc64: int | None
+    content_type: str | None
+
+
+class KeyTaken(Exception):
+    """The key holds a different object; the caller must choose another key."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"object key {key!r} already holds different content")
+        self.key = key
+
+
+class FileChanged(Exception):
+    """The local file changed size or content while it was being sent."""
+
+
+class Target(Protocol):
+    """Upload a file under a key without ever replacing a different object."""
+
+    def upload(self, path: Path, key: str, *, content_type: str) -> UploadResult:
+        """Store the file; raise KeyTaken, FileChanged, or StoreError (with `retryable`)."""
+        ...
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """The stored object's size and checksums, or None when there is none."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove an object (used only for one we just wrote with the wrong bytes)."""
+        ...
+
+    def url_for(self, key: str) -> str:
+        """The plain (unsigned) URL of an object."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,180 @@
+"""Alibaba Cloud OSS: signed form POST (PostObject) uploads, header-signed HEAD and DELETE.
+
+Every upload is verified by the CRC-64 OSS returns; a retry that meets its own
+earlier object (the answer was lost after OSS stored it) counts as success.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from ossync.addressing import bucket_url, object_url
+from ossync.crc64 import Crc64
+from ossync.errors import StoreError
+from ossync.signing import Credentials, PostUpload, post_form_fields, v1_header_auth, v4_header_auth
+from ossync.targets import FileChanged, KeyTaken, ObjectInfo, UploadResult
+from ossync.targets.multipart import MultipartFileBody
+from ossync.targets.oss_errors import error_from_exception, error_from_response
+
+CHUNK = 1 << 20
+USER_AGENT = "ossync"
+
+
+def crc64_of_file(path: Path) -> int:
+    crc = Crc64()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            crc.update(chunk)
+    return crc.value
+
+
+class OssTarget:
+    """One bucket, one keep-alive session shared by all worker threads."""
+
+    def __init__(self, *, endpoint: str, bucket: str, region: str, credentials: Credentials,
+                 signature_version: int = 4, cname: bool = False, public_url: str | None = None,
+                 policy_lifetime: float = 900.0, connect_timeout: float = 10.0,
+                 read_timeout: float = 60.0, pool_size: int = 8) -> None:
+        self.bucket = bucket
+        self.region = region
+        self.credentials = credentials
+        self.signature_version = signature_version
+        self.base_url = bucket_url(endpoint, bucket, cname=cname)
+        self.public_base = (public_url or self.base_url).rstrip("/")
+        self.policy_lifetime = timedelta(seconds=policy_lifetime)
+        self.timeout = (connect_timeout, read_timeout)
+        self.clock_offset = timedelta(0)  # learnt from the server when our clock is off
+        self._lock = threading.Lock()
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers["User-Agent"] = USER_AGENT
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc) + self.clock_offset
+
+    def url_for(self, key: str) -> str:
+        return object_url(self.public_base, key)
+
+    def close(self) -> None:
+        self.session.close()
+
+    # --- upload --------------------------------------------------------------
+
+    def upload(self, path: Path, key: str, *, content_type: str) -> UploadResult:
+        """POST the file under `key`; raise KeyTaken, FileChanged or StoreError."""
+        return self._post(path, key, content_type, retry_on_skew=True)
+
+    def _post(self, path: Path, key: str, content_type: str, *,
+              retry_on_skew: bool) -> UploadResult:
+        with path.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            fields = post_form_fields(
+                self.credentials, PostUpload(self.bucket, key, size, content_type),
+                region=self.region, now=self.now(), lifetime=self.policy_lifetime,
+                version=self.signature_version,
+            )
+            body = MultipartFileBody(fields, fh, size, content_type)
+            try:
+                resp = self.session.post(
+                    self.base_url + "/", data=body, timeout=self.timeout,
+                    headers={"Content-Type": body.content_type}, allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                if isinstance(exc.__context__, FileChanged):
+                    raise exc.__context__ from None
+                raise error_from_exception("upload", key, exc) from None
+            if resp.status_code == 409:
+                return self._existing(path, key, size, resp)
+            if resp.status_code >= 300:
+                err = error_from_response("upload", key, resp)
+                if err.code == "RequestTimeTooSkewed" and retry_on_skew and self._learn_clock(
+                    resp
+                ):
+                    return self._post(path, key, content_type, retry_on_skew=False)
+                raise err
+            return self._verified(key, size, body.crc.value, resp)
+
+    def _verified(self, key: str, size: int, crc: int, resp: requests.Response) -> UploadResult:
+        returned = resp.headers.get("x-oss-hash-crc64ecma")
+        etag = resp.headers.get("ETag")
+        request_id = resp.headers.get("x-oss-request-id")
+        if returned is None:
+            info = self.head(key)
+            returned = str(info.crc64) if info and info.crc64 is not None else None
+        if returned is None:
+            raise StoreError("upload", key, "NoCrcReturned", "the store returned no CRC-64 "
+                             "to verify the upload", resp.status_code, request_id,
+                             retryable=True)
+        if int(returned) != crc:
+            self.delete(key)
+            raise StoreError("upload", key, "CrcMismatch", f"stored CRC-64 {returned} "
+                             f"differs from the file's {crc}", resp.status_code, request_id,
+                             retryable=True, hint="the data was damaged in transit; will retry")
+        return UploadResult(key=key, url=self.url_for(key), size=size, etag=etag,
+                            crc64=crc, request_id=request_id)
+
+    def _existing(self, path: Path, key: str, size: int, resp: requests.Response) -> UploadResult:
+        """409 FileAlreadyExists: ours from a lost answer (same size and CRC) or a clash."""
+        info = self.head(key)
+        if info is None:
+            raise error_from_response("upload", key, resp)
+        crc = crc64_of_file(path)
+        if info.size == size and info.crc64 == crc:
+            return UploadResult(key=key, url=self.url_for(key), size=size, etag=info.etag,
+                                crc64=crc, already_present=True)
+        raise KeyTaken(key)
+
+    def _learn_clock(self, resp: requests.Response) -> bool:
+        """Set our clock offset from the server's Date header; False if it says nothing."""
+        date = resp.headers.get("Date")
+        if not date:
+            return False
+        try:
+            server = parsedate_to_datetime(date)
+        except (TypeError, ValueError):
+            return False
+        with self._lock:
+            self.clock_offset = server - datetime.now(timezone.utc)
+        return True
+
+    # --- header-signed requests ---------------------------------------------
+
+    def _signed(self, method: str, key: str) -> requests.Response:
+        if self.signature_version == 4:
+            headers = v4_header_auth(self.credentials, method=method, bucket=self.bucket,
+                                     key=key, region=self.region, now=self.now())
+        else:
+            headers = v1_header_auth(self.credentials, method=method, bucket=self.bucket,
+                                     key=key, now=self.now())
+        try:
+            return self.session.request(method, object_url(self.base_url, key),
+                                        headers=headers, timeout=self.timeout,
+                                        allow_redirects=False)
+        except requests.RequestException as exc:
+            raise error_from_exception(method.lower(), key, exc) from None
+
+    def head(self, key: str) -> ObjectInfo | None:
+        resp = self._signed("HEAD", key)
+        if resp.status_code == 404:
+            return None
+        if resp.status_code >= 300:
+            raise error_from_response("head", key, resp)
+        crc = resp.headers.get("x-oss-hash-crc64ecma")
+        return ObjectInfo(key=key, size=int(resp.headers.get("Content-Length", "0")),
+                          etag=resp.headers.get("ETag"),
+                          crc64=int(crc) if crc else None,
+                          content_type=resp.headers.get("Content-Type"))
+
+    def delete(self, key: str) -> None:
+        resp = self._signed("DELETE", key)
+        if resp.status_code >= 300 and resp.status_code != 404:
+            raise error_from_response("delete", key, resp)

@@ -1,0 +1,84 @@
+"""Shared fixtures: real local OSS endpoint, real config files, and a thread-leak check."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ossync.localoss import LocalOSS
+from ossync.signing import Credentials
+
+ACCESS_KEY_ID = "LTAI5tOssyncTestKey01"
+SECRET = "ossync-test-secret-Zq8v3Xk2Pw"
+# STS tokens are long (often 1-2 KB): test the 4 KB form-field budget with a realistic one.
+STS_TOKEN = "CAIS" + "Xy7qLmN0pQ4rS8tUvW2z" * 60
+BUCKET = "test-bucket"
+REGION = "cn-hangzhou"
+
+
+@pytest.fixture
+def creds() -> Credentials:
+    return Credentials(ACCESS_KEY_ID, SECRET)
+
+
+@pytest.fixture
+def sts_creds() -> Credentials:
+    return Credentials(ACCESS_KEY_ID, SECRET, STS_TOKEN)
+
+
+@pytest.fixture
+def oss_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The standard credential variables, set for this test only."""
+    env = {"OSS_ACCESS_KEY_ID": ACCESS_KEY_ID, "OSS_ACCESS_KEY_SECRET": SECRET}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("OSS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    return env
+
+
+@pytest.fixture
+def local_oss(tmp_path: Path, creds: Credentials) -> Iterator[LocalOSS]:
+    server = LocalOSS(tmp_path / "oss-root", [BUCKET], creds, region=REGION).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., Path]:
+    """Write a YAML config pointing at `endpoint`; keyword args override top-level keys."""
+
+    def write(endpoint: str, *, oss: dict[str, Any] | None = None, name: str = "config.yaml",
+              **top: Any) -> Path:
+        doc: dict[str, Any] = {
+            "oss": {"endpoint": endpoint, "region": REGION, "bucket": BUCKET, **(oss or {})},
+            "ledger": str(tmp_path / "ledger.db"),
+        }
+        doc.update(top)
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture(autouse=True)
+def no_thread_leaks() -> Iterator[None]:
+    """Fail a test that leaves a thread of its own running (watchdog's conftest does too)."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not leaked:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"threads left running: {[t.name for t in leaked]}")

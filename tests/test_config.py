@@ -1,0 +1,154 @@
+"""Config: every problem reported at once with its field path; secrets never shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ossync.cli import main
+from ossync.config import load_config, parse_config, region_from_endpoint
+from ossync.errors import ConfigError
+
+from .conftest import ACCESS_KEY_ID, SECRET, STS_TOKEN
+
+ENV = {"OSS_ACCESS_KEY_ID": ACCESS_KEY_ID, "OSS_ACCESS_KEY_SECRET": SECRET}
+
+
+def _parse(doc: dict[str, object], tmp_path: Path, env: dict[str, str] | None = None):
+    return parse_config(doc, base=tmp_path, env=ENV if env is None else env)
+
+
+def _minimal(**oss: object) -> dict[str, object]:
+    return {"oss": {"endpoint": "https://oss-cn-hangzhou.aliyuncs.com", "bucket": "my-bucket",
+                    **oss}, "ledger": "ledger.db"}
+
+
+def test_minimal_config_gets_defaults(tmp_path: Path) -> None:
+    config = _parse(_minimal(), tmp_path)
+    assert config.oss.region == "cn-hangzhou"  # read from the endpoint
+    assert config.oss.signature_version == 4
+    assert config.oss.policy_expires == 900
+    assert config.ledger == tmp_path / "ledger.db"
+    assert config.oss.credentials.access_key_id == ACCESS_KEY_ID
+    assert config.workers == 4
+
+
+def test_sample_config_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OSS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+    monkeypatch.setenv("OSS_ACCESS_KEY_SECRET", SECRET)
+    sample = Path(__file__).parent.parent / "config.sample.yaml"
+    copy = tmp_path / "config.yaml"
+    drop = tmp_path / "drop"
+    copy.write_text(sample.read_text().replace("/srv/drop/camera1", str(drop))
+                    .replace("/var/lib/ossync/ledger.db", str(tmp_path / "ledger.db")))
+    config = load_config(copy)
+    assert config.watch and config.watch[0].path.is_dir()
+    assert not config.warnings
+
+
+def test_all_problems_are_reported_with_paths(tmp_path: Path) -> None:
+    doc = {
+        "oss": {"endpoint": "ftp://nope", "bucket": "Bad_Bucket", "signature_version": 3,
+                "policy_expires": "30d"},
+        "workers": 0,
+        "watch": [{"path": str(tmp_path)}, {"path": str(tmp_path / "missing")},
+                  {"path": str(tmp_path), "label": "x", "dedupe": "maybe",
+                   "name": "{nope}.jpg"}],
+    }
+    with pytest.raises(ConfigError) as info:
+        _parse(doc, tmp_path)
+    text = "\n".join(info.value.problems)
+    for expected in ("oss.endpoint:", "oss.bucket:", "oss.signature_version:",
+                     "oss.policy_expires:", "workers:", "watch[1].path: ", "does not exist",
+                     "watch[2].dedupe:", "watch[2].name: unknown field {nope}"):
+        assert expected in text
+    assert len(info.value.problems) >= 8
+
+
+def test_unknown_keys_warn_with_their_path(tmp_path: Path) -> None:
+    doc = _minimal(colour="blue")
+    doc["frobnicate"] = 1
+    config = _parse(doc, tmp_path)
+    assert "oss.colour: unknown key, ignored" in config.warnings
+    assert "frobnicate: unknown key, ignored" in config.warnings
+
+
+def test_missing_credentials_name_the_variables(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        _parse(_minimal(), tmp_path, env={})
+    assert "OSS_ACCESS_KEY_ID" in str(info.value)
+
+
+def test_credentials_from_file_with_env_expansion(tmp_path: Path) -> None:
+    doc = _minimal(access_key_id="AKFILE", access_key_secret="${MY_SECRET}",
+                   security_token="${MY_TOKEN}")
+    config = _parse(doc, tmp_path, env={"MY_SECRET": "s3cr3t-value", "MY_TOKEN": STS_TOKEN})
+    assert config.oss.credentials.access_key_id == "AKFILE"
+    assert config.oss.credentials.access_key_secret == "s3cr3t-value"
+    assert config.oss.credentials.security_token == STS_TOKEN
+
+
+def test_unset_variable_is_named_not_shown(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        _parse(_minimal(access_key_secret="${NOT_SET_ANYWHERE}"), tmp_path, env={})
+    assert "oss.access_key_secret: environment variable NOT_SET_ANYWHERE is not set" in str(
+        info.value)
+
+
+def test_credentials_from_systemd_credentials_directory(tmp_path: Path) -> None:
+    creds_dir = tmp_path / "creds"
+    creds_dir.mkdir()
+    (creds_dir / "oss_access_key_secret").write_text("from-credential-file\n")
+    env = {"CREDENTIALS_DIRECTORY": str(creds_dir), "OSS_ACCESS_KEY_ID": "AKENV"}
+    config = _parse(_minimal(), tmp_path, env=env)
+    assert config.oss.credentials.access_key_id == "AKENV"
+    assert config.oss.credentials.access_key_secret == "from-credential-file"
+
+
+def test_sts_token_from_environment(tmp_path: Path) -> None:
+    config = _parse(_minimal(), tmp_path, env={**ENV, "OSS_SESSION_TOKEN": STS_TOKEN})
+    assert config.oss.credentials.security_token == STS_TOKEN
+
+
+@pytest.mark.parametrize(("endpoint", "region"), [
+    ("https://oss-cn-hangzhou.aliyuncs.com", "cn-hangzhou"),
+    ("https://oss-cn-shanghai-internal.aliyuncs.com", "cn-shanghai"),
+    ("https://oss-ap-southeast-1.aliyuncs.com", "ap-southeast-1"),
+    ("https://img.example.com", None),
+])
+def test_region_from_endpoint(endpoint: str, region: str | None) -> None:
+    assert region_from_endpoint(endpoint) == region
+
+
+def test_custom_domain_needs_region_and_strips_oss_prefix(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="oss.region"):
+        _parse(_minimal(endpoint="https://img.example.com", cname=True), tmp_path)
+    config = _parse(_minimal(endpoint="https://img.example.com", cname=True,
+                             region="oss-cn-hangzhou"), tmp_path)
+    assert config.oss.region == "cn-hangzhou"
+
+
+def test_check_config_exits_78_and_never_prints_secrets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OSS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+    monkeypatch.setenv("OSS_ACCESS_KEY_SECRET", SECRET)
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(_minimal()))
+    assert main(["check-config", "-c", str(good)]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"oss": {"endpoint": "x", "bucket": "B"},
+                                   "watch": [{"path": "/nonexistent/ossync"}]}))
+    assert main(["check-config", "-c", str(bad)]) == 78
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("oss: [unclosed\n")
+    assert main(["check-config", "-c", str(broken)]) == 78
+    assert main(["check-config", "-c", str(tmp_path / "absent.yaml")]) == 78
+    out, err = capsys.readouterr()
+    assert "OK" in out
+    assert "watch[0].path: /nonexistent/ossync does not exist" in err
+    assert "not valid YAML: line" in err
+    assert "cannot read the file" in err
+    assert SECRET not in out + err

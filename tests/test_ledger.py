@@ -1,0 +1,132 @@
+"""Ledger and queue on real SQLite files: migrations, locking, queue transitions, crash reset."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ossync.ledger import Ledger, LedgerError
+from ossync.migrations import MIGRATIONS
+from ossync.queue import Sighting, WorkQueue
+from ossync.targets import UploadResult
+
+
+def _sighting(path: str, size: int = 10, mtime_ns: int = 1, settle: float = 0.0) -> Sighting:
+    return Sighting(path, "cam", size, mtime_ns, settle)
+
+
+def test_open_creates_wal_ledger_with_recorded_migrations(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path / "l.db") as ledger:
+        assert ledger.query("PRAGMA journal_mode")[0][0] == "wal"
+        names = [r["name"] for r in ledger.query("SELECT name FROM migrations")]
+        assert names == [name for name, _ in MIGRATIONS]
+        assert ledger.query("PRAGMA user_version")[0][0] == len(MIGRATIONS)
+    with Ledger.open(tmp_path / "l.db") as again:  # reopening applies nothing twice
+        assert len(again.query("SELECT * FROM migrations")) == len(MIGRATIONS)
+
+
+def test_second_daemon_is_refused(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path / "l.db", exclusive=True):
+        with pytest.raises(LedgerError, match="another ossync daemon"):
+            Ledger.open(tmp_path / "l.db", exclusive=True)
+        with Ledger.open(tmp_path / "l.db", readonly=True) as reader:  # readers are fine
+            assert reader.counts() == {}
+
+
+def test_lock_is_released_when_the_holder_dies(tmp_path: Path) -> None:
+    code = ("import sys,os; from ossync.ledger import Ledger; "
+            f"Ledger.open({str(tmp_path / 'l.db')!r}, exclusive=True); os._exit(0)")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+    Ledger.open(tmp_path / "l.db", exclusive=True).close()
+
+
+def test_corrupt_and_missing_ledgers_give_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(LedgerError, match="does not exist"):
+        Ledger.open(tmp_path / "absent.db", readonly=True)
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(LedgerError, match="move it aside"):
+        Ledger.open(bad)
+
+
+def test_note_claim_and_record(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path / "l.db") as ledger:
+        queue = WorkQueue(ledger)
+        assert queue.note([_sighting("/d/a.jpg"), _sighting("/d/b.jpg")]) == 2
+        assert queue.note([_sighting("/d/a.jpg")]) == 0  # unchanged: not queued again
+        assert queue.known_unchanged("/d/a.jpg", 10, 1)
+        row = queue.claim()
+        assert row is not None and row.state == "pending"
+        assert ledger.file_by_id(row.id).state == "uploading"  # type: ignore[union-attr]
+        queue.intend(row, sha256="ab" * 32, key="k/a.jpg")
+        result = UploadResult(key="k/a.jpg", url="http://x/k/a.jpg", size=10, etag='"E"',
+                              crc64=2**64 - 1)
+        upload = queue.record_upload(row, result, bucket="b", sha256="ab" * 32,
+                                     content_type="image/jpeg", mtime_ns=1)
+        assert upload.crc64 == str(2**64 - 1)  # unsigned 64-bit survives as text
+        assert ledger.upload_for_path(row.path) == upload
+        assert ledger.upload_by_sha256("ab" * 32, "b") == upload
+        assert ledger.file_by_path(row.path).pending_key is None  # type: ignore[union-attr]
+        # A changed file at the same path is queued again; its old upload stays recorded.
+        assert queue.note([_sighting(row.path, size=11)]) == 1
+        assert ledger.upload_by_key("b", "k/a.jpg") == upload
+
+
+def test_settle_delay_and_wait_for_work(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path / "l.db") as ledger:
+        queue = WorkQueue(ledger)
+        queue.note([_sighting("/d/a.jpg", settle=0.3)])
+        assert queue.claim() is None  # not settled yet
+        stop = threading.Event()
+        began = time.monotonic()
+        queue.wait_for_work(stop)
+        assert 0.2 <= time.monotonic() - began < 2.0
+        assert queue.claim() is not None
+
+
+def test_notify_wakes_an_idle_waiter(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path / "l.db") as ledger:
+        queue = WorkQueue(ledger)
+        stop = threading.Event()
+        woke = threading.Event()
+
+        def waiter() -> None:
+            queue.wait_for_work(stop)
+            woke.set()
+
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        time.sleep(0.2)
+        assert not woke.is_set()  # idle: sleeping, not spinning
+        queue.note([_sighting("/d/new.jpg")])
+        assert woke.wait(2)
+        thread.join(2)
+
+
+def test_interrupted_rows_are_retried_after_a_crash(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path / "l.db") as ledger:
+        queue = WorkQueue(ledger)
+        queue.note([_sighting("/d/a.jpg")])
+        row = queue.claim()
+        assert row is not None
+        queue.intend(row, sha256="cd" * 32, key="k/a.jpg")
+    # "crash": reopen without finishing
+    with Ledger.open(tmp_path / "l.db") as ledger:
+        queue = WorkQueue(ledger)
+        assert queue.reset_interrupted() == 1
+        again = queue.claim()
+        assert again is not None and again.pending_key == "k/a.jpg"
+
+
+def test_readonly_reader_sees_writes_while_writer_is_open(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path / "l.db") as ledger:
+        WorkQueue(ledger).note([_sighting("/d/a.jpg")])
+        conn = sqlite3.connect(f"file:{tmp_path / 'l.db'}?mode=ro", uri=True)
+        assert conn.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 1
+        conn.close()
