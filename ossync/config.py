@@ -82,12 +82,15 @@ class Config:
     workers: int = 4
     scan_interval: float = 300.0
     max_file_size: int = POSTOBJECT_MAX_BYTES
+    retry_initial_delay: float = 2.0
+    retry_max_delay: float = 600.0
     source: Path | None = None
     warnings: tuple[str, ...] = ()
 
 
 KNOWN_TOP = {"oss", "ledger", "watch", "prefix", "name", "date_source", "timezone",
-             "workers", "scan_interval", "max_file_size", "settle_seconds"}
+             "workers", "scan_interval", "max_file_size", "settle_seconds",
+             "retry_initial_delay", "retry_max_delay"}
 KNOWN_OSS = {"endpoint", "region", "bucket", "signature_version", "public_url", "cname",
              "access_key_id", "access_key_secret", "security_token", "policy_expires",
              "connect_timeout", "read_timeout"}
@@ -317,7 +320,10 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
         timezone=p.get(raw, "", "timezone", "local", _timezone),
         workers=p.get(raw, "", "workers", 4, _positive_int),
         scan_interval=p.get(raw, "", "scan_interval", 300.0, parse_duration),
-        max_file_size=max_size, source=source, warnings=tuple(p.warnings),
+        max_file_size=max_size,
+        retry_initial_delay=p.get(raw, "", "retry_initial_delay", 2.0, parse_duration),
+        retry_max_delay=p.get(raw, "", "retry_max_delay", 600.0, parse_duration),
+        source=source, warnings=tuple(p.warnings),
     )
     if p.errors:
         raise ConfigError(p.errors, str(source or "config"))

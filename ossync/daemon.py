@@ -86,7 +86,9 @@ class Daemon:
 
     def _start(self) -> None:
         limits = Limits(bucket=self.config.oss.bucket, max_file_size=self.config.max_file_size,
-                        timezone=zone(self.config.timezone))
+                        timezone=zone(self.config.timezone),
+                        retry_base=self.config.retry_initial_delay,
+                        retry_max=self.config.retry_max_delay)
         self.writers = OpenWriters([str(w.path) for w in self.config.watch])
         for i in range(self.config.workers):
             worker = Worker(self.queue, self.target, limits, self.folders, self.writers)
