@@ -123,7 +123,7 @@ def test_region_from_endpoint(endpoint: str, region: str | None) -> None:
 
 
 def test_custom_domain_needs_region_and_strips_oss_prefix(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="oss.region"):
+    with pytest.raises(ConfigError, match=r"oss\.region"):
         _parse(_minimal(endpoint="https://img.example.com", cname=True), tmp_path)
     config = _parse(_minimal(endpoint="https://img.example.com", cname=True,
                              region="oss-cn-hangzhou"), tmp_path)

@@ -21,7 +21,7 @@ from ossync.signing import Credentials
 from ossync.targets import KeyTaken
 from ossync.targets.oss import OssTarget
 
-from .conftest import BUCKET, REGION, SECRET, STS_TOKEN
+from .conftest import BUCKET, REGION, SECRET
 
 
 def _target(server: LocalOSS, creds: Credentials, **kw: Any) -> OssTarget:
