@@ -62,7 +62,7 @@ def test_v4_post_fields_match_sdk_signature(token: str | None) -> None:
     assert fields["x-oss-signature"] == expected
     assert fields["x-oss-credential"] == "AKID/20231203/cn-hangzhou/oss/aliyun_v4_request"
     assert fields["x-oss-date"] == "20231203T121212Z"
-    assert list(fields)[0] == "key"
+    assert next(iter(fields)) == "key"
     policy = _policy(fields)
     assert policy["expiration"] == "2023-12-03T12:27:12.000Z"
     conditions = policy["conditions"]
