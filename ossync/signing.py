@@ -182,10 +182,8 @@ def v4_header_auth(
         for k, v in sorted(signed.items())
         if k.startswith("x-oss-") or k in ("content-type", "content-md5")
     )
-    canon_query = "&".join(
-        f"{quote(k, safe='')}={quote(v, safe='')}" if v else quote(k, safe="")
-        for k, v in sorted((query or {}).items())
-    )
+    encoded = sorted((quote(k, safe=""), quote(v, safe="")) for k, v in (query or {}).items())
+    canon_query = "&".join(f"{k}={v}" if v else k for k, v in encoded)
     canonical_request = "\n".join(
         [method, canonical_uri(bucket, key), canon_query, canon_headers, "", UNSIGNED_PAYLOAD]
     )

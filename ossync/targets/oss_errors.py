@@ -50,11 +50,14 @@ def error_from_response(operation: str, key: str, resp: requests.Response) -> St
     retryable = resp.status_code >= 500 or resp.status_code in (408, 429) or (
         code in RETRYABLE_CODES
     )
+    hint = HINTS.get(code, "")
+    if code == "AccessDenied" and "SignatureDoesNotMatch" in message:
+        hint = HINTS["SignatureDoesNotMatch"]  # how OSS reports a bad POST signature
     return StoreError(
         operation=operation, key=key, code=code, message=" ".join(message.split()),
         http_status=resp.status_code,
         request_id=info.get("RequestId") or resp.headers.get("x-oss-request-id"),
-        retryable=retryable, hint=HINTS.get(code, ""),
+        retryable=retryable, hint=hint,
     )
 
 

@@ -1,0 +1,222 @@
+"""Who may do what: PostObject form signatures and header signatures, V4 and V1.
+
+Expected signatures come from the official SDK (`alibabacloud_oss_v2.signer`),
+never from `ossync.signing`, so a bug in our signer cannot hide behind the same
+bug here. Checks run in the order OSS documents them: credential scope, request
+time, STS token, then the signature. Query-string (presigned) auth is a stub
+(`verify_presigned`) so it can be added without touching the rest.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime, parsedate_to_datetime
+from urllib.parse import quote
+
+from alibabacloud_oss_v2.signer import SignerV1, SignerV4
+from alibabacloud_oss_v2.types import Credentials as SdkCredentials
+from alibabacloud_oss_v2.types import HttpRequest, SigningContext
+
+from ossync.localoss.responses import (
+    OSSError,
+    access_denied,
+    invalid_access_key,
+    invalid_argument,
+    signature_mismatch,
+)
+from ossync.signing import Credentials
+
+V4_ALGORITHM = "OSS4-HMAC-SHA256"
+MAX_SKEW = timedelta(minutes=15)
+TOKEN = "x-oss-security-token"
+PRESIGN_PARAMS = ("x-oss-signature", "Signature", "OSSAccessKeyId")
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """What header auth signs: method, bucket, key, decoded query, headers, host."""
+
+    method: str
+    bucket: str
+    key: str
+    query: Sequence[tuple[str, str]]
+    headers: Mapping[str, str]  # lower-case names
+    host: str
+
+    def url(self) -> str:
+        """The URL with the query re-encoded canonically (RFC 3986, as the SDK sends it)."""
+        pairs = [f"{quote(k, safe='')}={quote(v, safe='')}" if v else quote(k, safe="")
+                 for k, v in self.query]
+        query = "?" + "&".join(pairs) if pairs else ""
+        return f"http://{self.host}/{quote(self.bucket)}/{quote(self.key)}{query}"
+
+
+@dataclass(frozen=True)
+class Scope:
+    access_key_id: str
+    day: str
+    region: str
+
+
+class Verifier:
+    """Verifies requests against one set of credentials in one region."""
+
+    def __init__(self, creds: Credentials, region: str) -> None:
+        self.creds = creds
+        self.region = region
+
+    # --- PostObject ------------------------------------------------------------
+
+    def verify_post(self, fields: Mapping[str, str], now: datetime) -> str:
+        """Check a form's signature fields (lower-case names); return the policy."""
+        policy = fields.get("policy")
+        if "x-oss-signature-version" in fields:
+            policy = self._require(fields, "policy")
+            self._post_v4(fields, policy, now)
+        elif "ossaccesskeyid" in fields or "signature" in fields:
+            policy = self._require(fields, "policy")
+            self._post_v1(fields, policy)
+        else:
+            raise access_denied("You have no right to access this bucket: the form is not "
+                                "signed and the bucket is not public-read-write.")
+        return policy
+
+    def _post_v4(self, fields: Mapping[str, str], policy: str, now: datetime) -> None:
+        version = fields["x-oss-signature-version"]
+        if version != V4_ALGORITHM:
+            raise invalid_argument("Unsupported signature version.", "x-oss-signature-version",
+                                   version)
+        scope = self._scope(self._require(fields, "x-oss-credential"), "x-oss-credential")
+        self._v4_time(self._require(fields, "x-oss-date"), scope, now)
+        self._token(fields.get(TOKEN))
+        sent = self._require(fields, "x-oss-signature")
+        expected = SignerV4()._calc_signature(
+            access_key_secrect=self.creds.access_key_secret, date=scope.day,
+            region=scope.region, product="oss", string_to_sign=policy)
+        _same(sent, expected)
+
+    def _post_v1(self, fields: Mapping[str, str], policy: str) -> None:
+        key_id = self._require(fields, "ossaccesskeyid")
+        if key_id != self.creds.access_key_id:
+            raise invalid_access_key(key_id)
+        self._token(fields.get(TOKEN))
+        expected = SignerV1()._calc_signature(
+            access_key_secrect=self.creds.access_key_secret, string_to_sign=policy)
+        _same(self._require(fields, "signature"), expected)
+
+    # --- header auth -----------------------------------------------------------
+
+    def verify_request(self, req: SignedRequest, now: datetime, *, public_read: bool) -> None:
+        """Accept a header-signed request, or an anonymous read on a public bucket."""
+        auth = req.headers.get("authorization", "")
+        if auth.startswith(V4_ALGORITHM + " "):
+            self._header_v4(req, auth[len(V4_ALGORITHM) + 1:], now)
+        elif auth.startswith("OSS "):
+            self._header_v1(req, auth[4:], now)
+        elif auth:
+            raise invalid_argument("Unsupported Authorization type.", "Authorization",
+                                   auth.split(" ", 1)[0])
+        elif any(k in PRESIGN_PARAMS for k, _ in req.query):
+            self.verify_presigned(req, now)
+        elif not (public_read and req.method in ("GET", "HEAD")):
+            raise access_denied("You have no right to access this object because of bucket acl.")
+
+    def verify_presigned(self, req: SignedRequest, now: datetime) -> None:
+        """Query-string (presigned URL) auth: not supported yet, so always refused."""
+        raise access_denied("Presigned URLs are not supported by local-oss yet.")
+
+    def _header_v4(self, req: SignedRequest, params: str, now: datetime) -> None:
+        parts = dict(p.strip().partition("=")[::2] for p in params.split(","))
+        scope = self._scope(parts.get("Credential", ""), "Credential")
+        stamp = self._v4_time(req.headers.get("x-oss-date", ""), scope, now)
+        self._token(req.headers.get(TOKEN))
+        if req.headers.get("x-oss-content-sha256") != "UNSIGNED-PAYLOAD":
+            raise invalid_argument("local-oss needs x-oss-content-sha256: UNSIGNED-PAYLOAD.",
+                                   "x-oss-content-sha256",
+                                   req.headers.get("x-oss-content-sha256", ""))
+        extra = {h for h in parts.get("AdditionalHeaders", "").split(";") if h}
+        ctx = self._context(req, extra)
+        ctx.product, ctx.region, ctx.signing_time = "oss", scope.region, stamp
+        SignerV4().sign(ctx)
+        expected = ctx.request.headers["Authorization"].rpartition("Signature=")[2]
+        _same(parts.get("Signature", ""), expected)
+
+    def _header_v1(self, req: SignedRequest, params: str, now: datetime) -> None:
+        key_id, _, sent = params.rpartition(":")
+        if key_id != self.creds.access_key_id:
+            raise invalid_access_key(key_id)
+        stamp = req.headers.get("x-oss-date") or req.headers.get("date", "")
+        try:
+            when = parsedate_to_datetime(stamp)
+        except (TypeError, ValueError):
+            raise access_denied("The Date header is missing or invalid.") from None
+        self._skew(when if when.tzinfo else when.replace(tzinfo=timezone.utc), now)
+        self._token(req.headers.get(TOKEN))
+        signer = SignerV1()
+        to_sign = signer._calc_string_to_sign(signing_ctx=self._context(req, set()))
+        expected = signer._calc_signature(
+            access_key_secrect=self.creds.access_key_secret, string_to_sign=to_sign)
+        _same(sent, expected)
+
+    def _context(self, req: SignedRequest, extra: set[str]) -> SigningContext:
+        http = HttpRequest(req.method, req.url(), headers=dict(req.headers))
+        sdk_creds = SdkCredentials(self.creds.access_key_id, self.creds.access_key_secret)
+        return SigningContext(bucket=req.bucket, key=req.key or None, request=http,
+                              credentials=sdk_creds, additional_headers=extra)
+
+    # --- shared pieces -----------------------------------------------------------
+
+    @staticmethod
+    def _require(fields: Mapping[str, str], name: str) -> str:
+        value = fields.get(name)
+        if not value:
+            raise invalid_argument(f"The {name} field is required.", name)
+        return value
+
+    def _scope(self, credential: str, name: str) -> Scope:
+        parts = credential.split("/")
+        if len(parts) != 5 or parts[3:] != ["oss", "aliyun_v4_request"]:
+            raise invalid_argument("The credential is invalid.", name, credential)
+        scope = Scope(*parts[:3])
+        if scope.access_key_id != self.creds.access_key_id:
+            raise invalid_access_key(scope.access_key_id)
+        if scope.region != self.region:
+            raise invalid_argument("The signing region in credential is invalid.", name,
+                                   credential)
+        return scope
+
+    def _v4_time(self, stamp: str, scope: Scope, now: datetime) -> datetime:
+        try:
+            when = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        except ValueError:
+            raise invalid_argument("x-oss-date is invalid.", "x-oss-date", stamp) from None
+        if stamp[:8] != scope.day:
+            raise invalid_argument("The date in the credential does not match x-oss-date.",
+                                   "x-oss-credential", scope.day)
+        self._skew(when, now)
+        return when
+
+    @staticmethod
+    def _skew(when: datetime, now: datetime) -> None:
+        if abs(now - when) > MAX_SKEW:
+            raise OSSError(403, "RequestTimeTooSkewed",
+                           "The difference between the request time and the current time "
+                           "is too large.", RequestTime=format_datetime(when, usegmt=True),
+                           ServerTime=format_datetime(now, usegmt=True))
+
+    def _token(self, sent: str | None) -> None:
+        """An STS key needs exactly its token; a long-term key takes none."""
+        want = self.creds.security_token
+        if want and not sent:
+            raise invalid_access_key(self.creds.access_key_id)
+        if sent and not (want and hmac.compare_digest(sent.encode(), want.encode())):
+            raise OSSError(403, "InvalidSecurityToken",
+                           "The security token you provided is invalid.")
+
+
+def _same(sent: str, expected: str) -> None:
+    if not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise signature_mismatch()

@@ -1,0 +1,174 @@
+"""The header-signed object operations: GetObject, HeadObject, PutObject, DeleteObject,
+ListObjects (V1), with the headers and XML shapes the official SDK parses.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from email.utils import formatdate
+from urllib.parse import quote
+
+from ossync.localoss.multipart import Source
+from ossync.localoss.responses import OSSError, Reply, document, element, invalid_argument
+from ossync.localoss.store import Bucket, ObjectMeta, Spool, validate_key
+
+CHUNK = 64 * 1024
+UNSUPPORTED_PUT_HEADERS = ("x-oss-copy-source", "x-oss-server-side-encryption-key-id")
+Encoder = Callable[[str], str]
+
+
+def _plain(text: str) -> str:
+    return text
+
+
+def _url(text: str) -> str:
+    return quote(text, safe="/")
+
+
+def no_such_key() -> OSSError:
+    return OSSError(404, "NoSuchKey", "The specified key does not exist.")
+
+
+def object_headers(meta: ObjectMeta) -> dict[str, str]:
+    return {
+        "Content-Type": meta.content_type,
+        "ETag": meta.etag,
+        "x-oss-hash-crc64ecma": str(meta.crc64),
+        "Last-Modified": formatdate(meta.mtime, usegmt=True),
+        "x-oss-object-type": "Normal",
+        "x-oss-storage-class": "Standard",
+        **meta.user_meta,
+    }
+
+
+def get_object(bucket: Bucket, key: str, *, head: bool) -> Reply:
+    validate_key(key)
+    found = bucket.open(key)
+    if found is None:
+        raise no_such_key()
+    meta, data = found
+    if head:
+        data.close()
+        return Reply(200, object_headers(meta), length=meta.size)
+    return Reply(200, object_headers(meta), stream=data, length=meta.size)
+
+
+def delete_object(bucket: Bucket, key: str) -> Reply:
+    validate_key(key)
+    bucket.delete(key)
+    return Reply(204)
+
+
+def put_object(bucket: Bucket, key: str, headers: Mapping[str, str], stream: Source,
+               length: int) -> Reply:
+    """Store the body; honour Content-MD5, Content-Type and x-oss-forbid-overwrite."""
+    validate_key(key)
+    for name in UNSUPPORTED_PUT_HEADERS:
+        if name in headers:
+            raise OSSError(501, "NotImplemented", f"local-oss does not support {name}.")
+    forbid = headers.get("x-oss-forbid-overwrite", "false").lower()
+    if forbid not in ("true", "false"):
+        raise invalid_argument("x-oss-forbid-overwrite must be true or false.",
+                               "x-oss-forbid-overwrite", forbid)
+    user_meta = {k: v for k, v in headers.items() if k.startswith("x-oss-meta-")}
+    spool = bucket.spool()
+    try:
+        _copy(stream, length, spool)
+        _check_md5(headers.get("content-md5"), spool)
+        meta = bucket.commit(key, spool, headers.get("content-type") or
+                             "application/octet-stream", user_meta,
+                             forbid_overwrite=forbid == "true")
+    except BaseException:
+        spool.discard()
+        raise
+    md5 = base64.b64encode(spool.md5.digest()).decode()
+    return Reply(200, {"ETag": meta.etag, "x-oss-hash-crc64ecma": str(meta.crc64),
+                       "Content-MD5": md5})
+
+
+def _copy(stream: Source, length: int, spool: Spool) -> None:
+    left = length
+    while left > 0:
+        data = stream.read(min(CHUNK, left))
+        if not data:
+            raise ConnectionError("the client sent less than Content-Length")
+        spool.write(data)
+        left -= len(data)
+
+
+def _check_md5(sent: str | None, spool: Spool) -> None:
+    if sent is None:
+        return
+    try:
+        ok = base64.b64decode(sent, validate=True) == spool.md5.digest()
+    except binascii.Error:
+        ok = False
+    if not ok:
+        raise OSSError(400, "InvalidDigest", "The Content-MD5 you specified is not valid.")
+
+
+def list_objects(bucket: Bucket, query: Mapping[str, str]) -> Reply:
+    """ListObjects (V1): prefix, marker, max-keys, delimiter, encoding-type=url."""
+    prefix, marker = query.get("prefix", ""), query.get("marker", "")
+    delimiter = query.get("delimiter", "")
+    max_keys = _max_keys(query.get("max-keys", "100"))
+    encoding = query.get("encoding-type", "")
+    if encoding not in ("", "url"):
+        raise invalid_argument("encoding-type must be url.", "encoding-type", encoding)
+    enc: Encoder = _url if encoding else _plain
+    contents: list[ObjectMeta] = []
+    prefixes: list[str] = []
+    truncated, last = False, ""
+    for meta in bucket.snapshot():
+        if meta.key <= marker or not meta.key.startswith(prefix):
+            continue
+        common = _common_prefix(meta.key, prefix, delimiter)
+        if common is not None and (common <= marker or (prefixes and prefixes[-1] == common)):
+            continue
+        if len(contents) + len(prefixes) == max_keys:
+            truncated = True
+            break
+        if common is None:
+            contents.append(meta)
+        else:
+            prefixes.append(common)
+        last = common or meta.key
+    head = [element("Name", bucket.name), element("Prefix", enc(prefix)),
+            element("Marker", enc(marker)), element("MaxKeys", str(max_keys)),
+            element("Delimiter", enc(delimiter)),
+            element("IsTruncated", "true" if truncated else "false")]
+    if truncated:
+        head.append(element("NextMarker", enc(last)))
+    if encoding:
+        head.append(element("EncodingType", encoding))
+    body = head + [_contents(m, enc) for m in contents]
+    body += ["<CommonPrefixes>" + element("Prefix", enc(p)) + "</CommonPrefixes>"
+             for p in prefixes]
+    return Reply(200, {"Content-Type": "application/xml"}, document("ListBucketResult", body))
+
+
+def _max_keys(raw: str) -> int:
+    if not raw.isdigit() or not 0 < int(raw) <= 1000:
+        raise invalid_argument("max-keys must be between 1 and 1000.", "max-keys", raw)
+    return int(raw)
+
+
+def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
+    if not delimiter:
+        return None
+    cut = key.find(delimiter, len(prefix))
+    return None if cut < 0 else key[: cut + len(delimiter)]
+
+
+def _contents(meta: ObjectMeta, enc: Encoder) -> str:
+    modified = datetime.fromtimestamp(meta.mtime, timezone.utc)
+    return "<Contents>" + "".join([
+        element("Key", enc(meta.key)),
+        element("LastModified", modified.strftime("%Y-%m-%dT%H:%M:%S.")
+                + f"{modified.microsecond // 1000:03d}Z"),
+        element("ETag", meta.etag), element("Type", "Normal"),
+        element("Size", str(meta.size)), element("StorageClass", "Standard"),
+    ]) + "</Contents>"

@@ -1,0 +1,117 @@
+"""PostObject: a signed multipart form upload, checked the way OSS checks it.
+
+Everything before the `file` part is verified (key, signature, STS token,
+policy expiry and conditions) before a single file byte is spooled; the size
+condition and the forbid-overwrite race are settled after, at commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote
+
+from ossync.localoss.auth import TOKEN, Verifier
+from ossync.localoss.multipart import Form, Sink, Source, boundary_of, parse_form
+from ossync.localoss.policy import Policy, check, check_size, decode
+from ossync.localoss.responses import (
+    Reply,
+    access_denied,
+    document,
+    element,
+    invalid_argument,
+)
+from ossync.localoss.store import Bucket, Spool, validate_key
+
+V4_SIGNED = ("x-oss-signature-version", "x-oss-credential", "x-oss-date")
+
+
+@dataclass
+class _Upload:
+    """What the form said, once the fields before `file` passed every check."""
+
+    key: str
+    policy: Policy
+    fields: dict[str, str]
+    forbid_overwrite: bool
+    content_type: str
+    spool: Spool
+
+
+class PostObject:
+    """One PostObject request against one bucket."""
+
+    def __init__(self, bucket: Bucket, verifier: Verifier, now: datetime, base_url: str) -> None:
+        self.bucket = bucket
+        self.verifier = verifier
+        self.now = now
+        self.base_url = base_url
+        self.upload: _Upload | None = None
+
+    def run(self, stream: Source, length: int, content_type: str) -> Reply:
+        try:
+            form = parse_form(stream, length, boundary_of(content_type), self._open_file)
+            up = self.upload
+            assert up is not None  # parse_form calls _open_file or raises
+            check_size(up.policy, up.spool.size)
+            meta = self.bucket.commit(up.key, up.spool, up.content_type or
+                                      form.file_content_type or "application/octet-stream",
+                                      _user_meta(up.fields), forbid_overwrite=up.forbid_overwrite)
+        except BaseException:
+            if self.upload is not None:
+                self.upload.spool.discard()
+            raise
+        headers = {"ETag": meta.etag, "x-oss-hash-crc64ecma": str(meta.crc64)}
+        status = up.fields.get("success_action_status", "")
+        if status == "201":
+            location = f"{self.base_url}/{quote(up.key)}"
+            body = document("PostResponse", [
+                element("Bucket", self.bucket.name), element("Location", location),
+                element("Key", up.key), element("ETag", meta.etag)])
+            return Reply(201, {**headers, "Content-Type": "application/xml"}, body)
+        return Reply(200 if status == "200" else 204, headers)
+
+    def _open_file(self, form: Form) -> Sink:
+        fields = _lower_fields(form)
+        key = fields.get("key")
+        if not key:
+            raise invalid_argument("The key field is required.", "key")
+        validate_key(key)
+        policy = decode(self.verifier.verify_post(fields, self.now))
+        check(policy, fields, self.bucket.name, self.now)
+        if "x-oss-signature-version" in fields:
+            _require_v4_conditions(policy, fields)
+        self.upload = _Upload(key, policy, fields, _forbid_overwrite(fields),
+                              fields.get("content-type", ""), self.bucket.spool())
+        return self.upload.spool
+
+
+def _lower_fields(form: Form) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in form.fields:
+        if name.lower() in out:
+            raise invalid_argument(f"The form field {name} appears twice.", name)
+        out[name.lower()] = value
+    return out
+
+
+def _require_v4_conditions(policy: Policy, fields: dict[str, str]) -> None:
+    """A V4 policy must pin the signature fields (and the token when one is sent)."""
+    needed = V4_SIGNED + ((TOKEN,) if TOKEN in fields else ())
+    for name in needed:
+        if name not in policy.names():
+            raise access_denied("Invalid according to Policy: Policy Condition failed: "
+                                f"the policy has no condition for {name}")
+
+
+def _forbid_overwrite(fields: dict[str, str]) -> bool:
+    value = fields.get("x-oss-forbid-overwrite", "false")
+    if value.lower() not in ("true", "false"):
+        raise invalid_argument("x-oss-forbid-overwrite must be true or false.",
+                               "x-oss-forbid-overwrite", value)
+    return value.lower() == "true"
+
+
+def _user_meta(fields: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in fields.items() if k.startswith("x-oss-meta-")}
+
