@@ -24,7 +24,8 @@ class ExitStatus(enum.IntEnum):
     OK = 0
     FAILED = 1  # some file or lookup failed; the rest went through
     USAGE = 2
-    UNAVAILABLE = 69  # the ledger or the store cannot be reached
+    BAD_LEDGER = 65  # EX_DATAERR: the ledger file is not a ledger
+    NO_LEDGER = 66  # EX_NOINPUT: there is no ledger file
     CONFIG = 78  # EX_CONFIG: systemd's RestartPreventExitStatus=78 stops a restart loop
     INTERRUPTED = 130
 
@@ -40,6 +41,12 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
         default=Path(os.environ.get("OSSYNC_CONFIG", DEFAULT_CONFIG)),
         help=f"config file (default: $OSSYNC_CONFIG or {DEFAULT_CONFIG})",
     )
+
+
+def _query_args(parser: argparse.ArgumentParser) -> None:
+    _config_arg(parser)
+    parser.add_argument("--ledger", type=Path, default=None,
+                        help="the ledger file (default: $OSSYNC_LEDGER, else the config's)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(put)
     put.add_argument("files", nargs="+", type=Path, metavar="FILE")
     put.add_argument("--json", action="store_true", help="print a JSON array of results")
+
+    from ossync.query_cli import add_query_commands
+
+    add_query_commands(sub, _query_args)
 
     run = sub.add_parser("run", help="run the daemon: watch, upload, record (until SIGTERM)")
     _config_arg(run)
@@ -139,6 +150,18 @@ def cmd_demo(args: argparse.Namespace, stdout: TextIO) -> int:
 
 
 def dispatch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from ossync import query_cli as q
+
+    queries = {
+        "url": lambda: q.cmd_url(args, stdout, stderr),
+        "ls": lambda: q.cmd_ls(args, stdout),
+        "show": lambda: q.cmd_show(args, stdout),
+        "status": lambda: q.cmd_status(args, stdout),
+        "retry": lambda: q.cmd_retry(args, stdout, stderr),
+        "export": lambda: q.cmd_export(args, stdout),
+    }
+    if args.command in queries:
+        return queries[args.command]()
     if args.command == "check-config":
         return cmd_check_config(args, stdout)
     if args.command == "put":
@@ -152,6 +175,19 @@ def dispatch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
         return localoss_cli.run(args)
     raise AssertionError(args.command)
+
+
+def _status_for(exc: OssyncError) -> int:
+    from ossync.ledger import LedgerCorrupt, LedgerMissing
+    from ossync.query_cli import UsageError
+
+    if isinstance(exc, UsageError):
+        return ExitStatus.USAGE
+    if isinstance(exc, LedgerMissing):
+        return ExitStatus.NO_LEDGER
+    if isinstance(exc, LedgerCorrupt):
+        return ExitStatus.BAD_LEDGER
+    return ExitStatus.FAILED
 
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
@@ -174,7 +210,9 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
         return ExitStatus.CONFIG
     except OssyncError as exc:
         stderr.write(f"ossync: {redact(str(exc))}\n")
-        return ExitStatus.FAILED
+        return _status_for(exc)
+    except BrokenPipeError:  # `ossync ls | head`
+        return ExitStatus.OK
     except KeyboardInterrupt:
         stderr.write("ossync: interrupted\n")
         return ExitStatus.INTERRUPTED

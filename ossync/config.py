@@ -351,3 +351,23 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError([f"not valid YAML: {where}{reason}"], str(path)) from exc
     return parse_config(raw, base=path.resolve().parent, env=env, source=path)
+
+
+def ledger_path_from_config(path: Path, env: Mapping[str, str] | None = None) -> Path:
+    """Just the `ledger:` of a config file, for read-only commands that need no credentials."""
+    env = dict(os.environ if env is None else env)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError([f"cannot read the file: {exc.strerror or exc} (or name the ledger "
+                           "with --ledger PATH)"], str(path)) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"not valid YAML: {exc}"], str(path)) from exc
+    value = raw.get("ledger") if isinstance(raw, dict) else None
+    if not value:
+        return default_ledger_path(env)
+    try:
+        expanded = _Problems(env).expand(str(value), "ledger")
+    except ValueError as exc:
+        raise ConfigError([f"ledger: {exc}"], str(path)) from exc
+    return path.resolve().parent / Path(os.path.expanduser(expanded))

@@ -25,7 +25,7 @@ from ossync.scanner import scan, sight
 from ossync.targets import Target
 from ossync.targets.factory import make_target
 from ossync.watcher import Watcher
-from ossync.worker import Limits, Worker
+from ossync.worker import ContentClaims, Limits, Worker
 
 log = logging.getLogger("ossync.daemon")
 INTAKE_BATCH = 1000
@@ -90,8 +90,9 @@ class Daemon:
                         retry_base=self.config.retry_initial_delay,
                         retry_max=self.config.retry_max_delay)
         self.writers = OpenWriters([str(w.path) for w in self.config.watch])
+        claims = ContentClaims()
         for i in range(self.config.workers):
-            worker = Worker(self.queue, self.target, limits, self.folders, self.writers)
+            worker = Worker(self.queue, self.target, limits, self.folders, self.writers, claims)
             self._spawn(f"ossync-worker-{i}", functools.partial(self._work, worker))
         self._spawn("ossync-intake", self._intake)
         self._spawn("ossync-scanner", self._scanner)
@@ -101,8 +102,13 @@ class Daemon:
 
     def _main_loop(self) -> None:
         next_scan = time.monotonic() + self.config.scan_interval
+        seen_version = self.ledger.data_version()
         while not self.stop_event.is_set():
             self.stop_event.wait(min(1.0, max(next_scan - time.monotonic(), 0.0)))
+            version = self.ledger.data_version()
+            if version != seen_version:  # another process wrote (e.g. `ossync retry`)
+                seen_version = version
+                self.queue.notify()
             if self.reload_event.is_set():
                 self.reload_event.clear()
                 self._reload()

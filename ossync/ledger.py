@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ossync.errors import OssyncError
+from ossync.ledger_queries import LedgerQueries
 from ossync.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 10_000
@@ -28,6 +29,14 @@ _T = TypeVar("_T")
 
 class LedgerError(OssyncError):
     """The ledger cannot be opened or used (missing, corrupt, locked, disk full)."""
+
+
+class LedgerMissing(LedgerError):
+    """There is no ledger file at that path."""
+
+
+class LedgerCorrupt(LedgerError):
+    """The file is not a SQLite database, or not one of ours."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,7 @@ def _row(cls: type[_T], row: sqlite3.Row | None) -> _T | None:
     return cls(**{f.name: row[f.name] for f in fields(cls)})  # type: ignore[arg-type]
 
 
-class Ledger:
+class Ledger(LedgerQueries):
     def __init__(self, conn: sqlite3.Connection, path: Path, lock_fd: int | None) -> None:
         self.conn = conn
         self.path = path
@@ -96,7 +105,7 @@ class Ledger:
         """
         path = Path(path)
         if readonly and not path.exists():
-            raise LedgerError(f"ledger {path} does not exist (has the daemon run yet? "
+            raise LedgerMissing(f"ledger {path} does not exist (has the daemon run yet? "
                               "check the ledger: setting)")
         lock_fd = _take_lock(path) if exclusive else None
         try:
@@ -109,7 +118,7 @@ class Ledger:
         except sqlite3.DatabaseError as exc:
             if lock_fd is not None:
                 os.close(lock_fd)
-            raise LedgerError(f"ledger {path}: {exc} (if the file is damaged, move it "
+            raise LedgerCorrupt(f"ledger {path}: {exc} (if the file is damaged, move it "
                               "aside; the daemon rebuilds the queue by scanning)") from exc
         return ledger
 
@@ -141,6 +150,22 @@ class Ledger:
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         with self.lock:
             return self.conn.execute(sql, params).fetchall()
+
+    def stream(self, sql: str, params: tuple[Any, ...] = (), batch: int = 1000
+               ) -> Iterator[sqlite3.Row]:
+        """Rows in batches, so an export of millions never sits in memory at once."""
+        with self.lock:
+            cursor = self.conn.execute(sql, params)
+        while True:
+            with self.lock:
+                rows = cursor.fetchmany(batch)
+            if not rows:
+                return
+            yield from rows
+
+    def data_version(self) -> int:
+        """Changes when another connection commits (the CLI's `retry`, say)."""
+        return int(self.query("PRAGMA data_version")[0][0])
 
     def _migrate(self) -> None:
         with self.transaction() as conn:
@@ -191,6 +216,16 @@ class Ledger:
         rows = self.query("SELECT u.* FROM files f JOIN uploads u ON u.id = f.upload_id "
                           "WHERE f.path = ? AND f.state = 'uploaded'", (path,))
         return _row(Upload, rows[0] if rows else None)
+
+    def retry_failed(self, paths: list[str] | None = None) -> int:
+        """Queue failed paths (all of them when `paths` is None) for another try now."""
+        sql = ("UPDATE files SET state = 'pending', attempts = 0, next_attempt = 0, "
+               "updated_at = ? WHERE state = 'failed'")
+        with self.transaction() as conn:
+            if paths is None:
+                return conn.execute(sql, (now_text(),)).rowcount
+            return sum(conn.execute(sql + " AND path = ?", (now_text(), p)).rowcount
+                       for p in paths)
 
     def counts(self) -> dict[str, int]:
         rows = self.query("SELECT state, COUNT(*) AS n FROM files GROUP BY state")

@@ -51,4 +51,9 @@ CREATE INDEX files_due ON files (state, next_attempt);
 CREATE INDEX files_by_upload ON files (upload_id);
 CREATE INDEX files_by_sha256 ON files (sha256);
 """),
+    ("0002_files_time_indexes", """
+CREATE INDEX files_by_time ON files (updated_at);
+CREATE INDEX files_by_state_time ON files (state, updated_at);
+CREATE INDEX files_by_folder_time ON files (folder, updated_at);
+"""),
 )

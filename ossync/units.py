@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -53,3 +54,18 @@ def format_duration(seconds: float) -> str:
         if seconds >= step and seconds % step == 0:
             return f"{int(seconds // step)}{unit}"
     return f"{seconds:g}s"
+
+
+def parse_time(value: str, now: datetime | None = None) -> datetime:
+    """An aware moment from ISO 8601 (`2026-11-25`, `2026-11-25T08:00`, `…Z`, `…+08:00`;
+    naive means local time) or a relative age (`2h`, `7d` ago)."""
+    now = now or datetime.now(timezone.utc)
+    text = value.strip()
+    if _DURATION.match(text) and not text.replace(".", "").isdigit():
+        return now - timedelta(seconds=parse_duration(text))
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a time: use ISO 8601 (2026-11-25, "
+                         "2026-11-25T08:00:00Z) or an age like 2h or 7d") from None
+    return moment if moment.tzinfo else moment.astimezone()

@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 import stat
+import threading
 import time
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -29,7 +30,8 @@ from ossync.targets import FileChanged, KeyTaken, Target
 
 log = logging.getLogger("ossync.worker")
 FALLBACK_NAME = "{stem}-{sha256}{ext}"
-INCOMPLETE_JPEG_GRACE = 60.0  # a JPEG without its end marker waits this long, then goes
+INCOMPLETE_JPEG_GRACE = 60.0
+CLAIM_WAIT = 0.5  # seconds a file waits while a worker uploads the same bytes  # a JPEG without its end marker waits this long, then goes
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,31 @@ def backoff(attempts: int, base: float, cap: float) -> float:
     return random.uniform(step / 2, step)
 
 
+class ContentClaims:
+    """Which contents are being uploaded right now, so two workers never send the same
+    bytes at once (the second waits, then records an alias of the first's upload)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._busy: set[str] = set()
+
+    def take(self, sha256: str) -> bool:
+        with self._lock:
+            if sha256 in self._busy:
+                return False
+            self._busy.add(sha256)
+            return True
+
+    def release(self, sha256: str) -> None:
+        with self._lock:
+            self._busy.discard(sha256)
+
+
 class Worker:
     def __init__(self, queue: WorkQueue, target: Target, limits: Limits,
-                 folders: dict[str, WatchConfig], writers: OpenWriters) -> None:
+                 folders: dict[str, WatchConfig], writers: OpenWriters,
+                 claims: ContentClaims | None = None) -> None:
+        self.claims = claims or ContentClaims()
         self.queue = queue
         self.ledger: Ledger = queue.ledger
         self.target = target
@@ -100,6 +124,15 @@ class Worker:
         if self._incomplete_jpeg(facts, folder, st.st_mtime):
             self.queue.defer(row, delay=folder.settle_seconds)
             return
+        if not self.claims.take(facts.sha256):
+            self.queue.defer(row, delay=CLAIM_WAIT)  # the same bytes are on their way
+            return
+        try:
+            self._send_or_alias(row, folder, facts)
+        finally:
+            self.claims.release(facts.sha256)
+
+    def _send_or_alias(self, row: FileRow, folder: WatchConfig, facts: FileFacts) -> None:
         existing = self._duplicate_of(row, folder, facts)
         if existing is not None:
             self.queue.finish(row, size=facts.size, mtime_ns=facts.mtime_ns,

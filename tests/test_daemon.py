@@ -367,3 +367,16 @@ def test_second_daemon_on_the_same_ledger_is_refused(
         assert "another ossync daemon" in (tmp_path / "two.log").read_text()
     finally:
         assert first.stop() == 0
+
+
+def test_many_copies_at_once_are_one_upload(make_config: Callable[..., Path],
+                                            local_oss: LocalOSS, drop: Path) -> None:
+    """Workers racing on the same bytes: one uploads, the others record aliases."""
+    cfg = make_config(workers=8)
+    same = jpeg_bytes(200_000)
+    with daemon_thread(config_for(cfg)):
+        for i in range(20):
+            (drop / f"copy_{i:02d}.jpg").write_bytes(same)
+        wait_for(lambda: len(uploaded_paths(_ledger(cfg))) == 20, 30, "20 paths")
+    assert len(uploads(_ledger(cfg))) == 1
+    assert list(bucket(local_oss).values()) == [same]
