@@ -30,8 +30,8 @@ from ossync.targets import FileChanged, KeyTaken, Target
 
 log = logging.getLogger("ossync.worker")
 FALLBACK_NAME = "{stem}-{sha256}{ext}"
-INCOMPLETE_JPEG_GRACE = 60.0
-CLAIM_WAIT = 0.5  # seconds a file waits while a worker uploads the same bytes  # a JPEG without its end marker waits this long, then goes
+INCOMPLETE_JPEG_GRACE = 60.0  # a JPEG without its end marker waits this long, then goes
+CLAIM_WAIT = 0.5  # seconds a file waits while a worker uploads the same bytes
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ def test_ls_every_format(world: World) -> None:
     _, nl, _ = world.run("ls", "--nl")
     assert [json.loads(line) for line in nl.splitlines()] == rows
     _, text, _ = world.run("ls", "--csv")
-    assert list(csv.DictReader(io.StringIO(text)))[0]["url"] == rows[0]["url"]
+    assert next(iter(csv.DictReader(io.StringIO(text))))["url"] == rows[0]["url"]
     _, js, _ = world.run("ls", "--state", "all", "--json")
     assert {r["state"] for r in json.loads(js)} == {"uploaded", "failed", "skipped"}
 
