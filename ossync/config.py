@@ -21,7 +21,7 @@ from ossync.credentials import resolve_credentials
 from ossync.errors import ConfigError
 from ossync.keys import DEFAULT_NAME, DEFAULT_PREFIX, template_problem
 from ossync.signing import MAX_POLICY_LIFETIME, Credentials
-from ossync.units import parse_duration, parse_size
+from ossync.units import format_duration, parse_duration, parse_size
 
 POSTOBJECT_MAX_BYTES = 5 * 1024**3
 IMAGE_EXTENSIONS = (
@@ -50,6 +50,8 @@ class OssConfig:
     policy_expires: float = 900.0
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
+    url_mode: str = "signed"  # what url/ls/show print: `public` (as recorded) or `signed`
+    url_expires: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ KNOWN_TOP = {"oss", "ledger", "watch", "prefix", "name", "date_source", "timezon
              "retry_initial_delay", "retry_max_delay"}
 KNOWN_OSS = {"endpoint", "region", "bucket", "signature_version", "public_url", "cname",
              "access_key_id", "access_key_secret", "security_token", "policy_expires",
-             "connect_timeout", "read_timeout"}
+             "connect_timeout", "read_timeout", "url_mode", "url_expires"}
 KNOWN_WATCH = {"path", "label", "prefix", "name", "recursive", "include", "exclude",
                "settle_seconds", "dedupe", "date_source", "after_upload", "move_to",
                "observer", "poll_interval", "create"}
@@ -219,12 +221,19 @@ def _oss(raw: Any, p: _Problems, env: Mapping[str, str]) -> OssConfig:
             "or files oss_access_key_id / oss_access_key_secret in $CREDENTIALS_DIRECTORY")
         creds = Credentials("", "")
     public_url = p.get(raw, "oss.", "public_url", None, _url)
+    url_mode = p.get(raw, "oss.", "url_mode", "public" if public_url else "signed",
+                     _choice("public", "signed"))
+    url_expires = p.get(raw, "oss.", "url_expires", 3600.0, parse_duration)
+    if not 1 <= url_expires <= MAX_POLICY_LIFETIME.total_seconds():
+        p.errors.append(f"oss.url_expires: must be at least 1s and at most 7d (the longest "
+                        f"OSS accepts for a signed URL), not {format_duration(url_expires)}")
     return OssConfig(
         endpoint=endpoint, region=region, bucket=bucket, credentials=creds,
         signature_version=p.get(raw, "oss.", "signature_version", 4, _choice_int(1, 4)),
         public_url=public_url, cname=cname, policy_expires=expires,
         connect_timeout=p.get(raw, "oss.", "connect_timeout", 10.0, parse_duration),
         read_timeout=p.get(raw, "oss.", "read_timeout", 60.0, parse_duration),
+        url_mode=url_mode, url_expires=url_expires,
     )
 
 
@@ -244,7 +253,7 @@ def _watch(
         p.errors.append(f"watch[{i}]: must be a mapping with at least a path")
         return None
     p.unknown(raw, KNOWN_WATCH, path)
-    folder = base / Path(os.path.expanduser(str(p.expand(raw["path"], path + "path"))))
+    folder = _local_path(base, p.expand(raw["path"], path + "path"))
     if p.get(raw, path, "create", False, _boolean):
         folder.mkdir(parents=True, exist_ok=True)
     if not folder.exists():
@@ -254,7 +263,7 @@ def _watch(
     elif not os.access(folder, os.R_OK | os.X_OK):
         p.errors.append(f"{path}path: {folder} is not readable by this user")
     after = p.get(raw, path, "after_upload", "keep", _choice("keep", "delete", "move"))
-    move_to = p.get(raw, path, "move_to", None, lambda v: base / Path(os.path.expanduser(str(v))))
+    move_to = p.get(raw, path, "move_to", None, lambda v: _local_path(base, v))
     if after == "move" and move_to is None:
         p.errors.append(f"{path}move_to: required when after_upload is move")
     return WatchConfig(
@@ -273,6 +282,15 @@ def _watch(
         observer=p.get(raw, path, "observer", "native", _choice("native", "polling")),
         poll_interval=p.get(raw, path, "poll_interval", 5.0, parse_duration),
     )
+
+
+def _local_path(base: Path, value: object) -> Path:
+    """Absolute and normalised (`~` expanded, `..` folded), relative to the config's folder.
+
+    Paths in the ledger are compared as text, so `/srv/drop/../drop/x.jpg` must never
+    be stored for `/srv/drop/x.jpg`. Symlinks are kept as written.
+    """
+    return Path(os.path.abspath(base / os.path.expanduser(str(value))))
 
 
 def default_ledger_path(env: Mapping[str, str]) -> Path:
@@ -309,7 +327,7 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
     for label in sorted({x for x in labels if labels.count(x) > 1}):
         p.errors.append(f"watch: label {label!r} is used twice (set label: on each folder)")
     ledger = p.get(raw, "", "ledger", default_ledger_path(env),
-                   lambda v: base / Path(os.path.expanduser(str(v))))
+                   lambda v: _local_path(base, v))
     max_size = p.get(raw, "", "max_file_size", POSTOBJECT_MAX_BYTES, parse_size)
     if max_size > POSTOBJECT_MAX_BYTES:
         p.errors.append("max_file_size: PostObject uploads are capped at 5GiB by OSS")
@@ -371,3 +389,17 @@ def ledger_path_from_config(path: Path, env: Mapping[str, str] | None = None) ->
     except ValueError as exc:
         raise ConfigError([f"ledger: {exc}"], str(path)) from exc
     return path.resolve().parent / Path(os.path.expanduser(expanded))
+
+
+def url_mode_from_config(path: Path) -> str | None:
+    """Just `oss.url_mode` (default: `public` with a `public_url`, else `signed`), read
+    without credentials; None when there is no readable config to read it from."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    oss = raw.get("oss") if isinstance(raw, dict) else None
+    if not isinstance(oss, dict):
+        return None
+    mode = oss.get("url_mode") or ("public" if oss.get("public_url") else "signed")
+    return str(mode)

@@ -55,5 +55,6 @@ CREATE INDEX files_by_sha256 ON files (sha256);
 CREATE INDEX files_by_time ON files (updated_at);
 CREATE INDEX files_by_state_time ON files (state, updated_at);
 CREATE INDEX files_by_folder_time ON files (folder, updated_at);
+CREATE INDEX uploads_by_key ON uploads (key);
 """),
 )

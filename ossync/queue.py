@@ -8,6 +8,7 @@ noted: no polling while idle.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Iterable
@@ -142,24 +143,36 @@ class WorkQueue:
     def record_upload(self, row: FileRow, result: UploadResult, *, bucket: str, sha256: str,
                       content_type: str, mtime_ns: int) -> Upload:
         """Insert the upload (or find ours from an earlier run) and close the row, atomically."""
-        stamp = now_text()
         with self.ledger.transaction() as conn:
-            conn.execute(
-                "INSERT INTO uploads (bucket, key, url, sha256, size, crc64, etag, content_type,"
-                " path, folder, uploaded_at, request_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT (bucket, key) DO NOTHING",
-                (bucket, result.key, result.url, sha256, result.size,
-                 None if result.crc64 is None else str(result.crc64), result.etag,
-                 content_type, row.path, row.folder, stamp, result.request_id))
-            found = conn.execute("SELECT * FROM uploads WHERE bucket = ? AND key = ?",
-                                 (bucket, result.key)).fetchone()
+            upload = _store_upload(conn, result, bucket=bucket, sha256=sha256,
+                                   content_type=content_type, path=row.path, folder=row.folder)
             conn.execute(
                 "UPDATE files SET state = 'uploaded', upload_id = ?, sha256 = ?, size = ?, "
                 "mtime_ns = ?, pending_key = NULL, last_error = NULL, updated_at = ? "
-                "WHERE id = ?", (found["id"], sha256, result.size, mtime_ns, stamp, row.id))
-        upload = _row(Upload, found)
-        assert upload is not None
+                "WHERE id = ?", (upload.id, sha256, result.size, mtime_ns, upload.uploaded_at,
+                                 row.id))
         return upload
+
+    def record_direct(self, path: str, folder: str, *, mtime_ns: int, sha256: str,
+                      content_type: str, bucket: str, result: UploadResult | None = None,
+                      existing: Upload | None = None) -> Upload:
+        """Record a path uploaded outside the queue (`ossync put`), or pointed at an
+        existing object with the same bytes."""
+        stamp = now_text()
+        with self.ledger.transaction() as conn:
+            if existing is None:
+                assert result is not None
+                existing = _store_upload(conn, result, bucket=bucket, sha256=sha256,
+                                         content_type=content_type, path=path, folder=folder)
+            conn.execute(
+                "INSERT INTO files (path, folder, size, mtime_ns, state, sha256, upload_id, "
+                "seen_at, updated_at) VALUES (?, ?, ?, ?, 'uploaded', ?, ?, ?, ?) "
+                "ON CONFLICT (path) DO UPDATE SET folder = excluded.folder, "
+                "size = excluded.size, mtime_ns = excluded.mtime_ns, state = 'uploaded', "
+                "sha256 = excluded.sha256, upload_id = excluded.upload_id, attempts = 0, "
+                "last_error = NULL, pending_key = NULL, updated_at = excluded.updated_at",
+                (path, folder, existing.size, mtime_ns, sha256, existing.id, stamp, stamp))
+        return existing
 
     def settle_terminal(self, row: FileRow, state: str, error: str | None,
                         attempts: int | None = None) -> None:
@@ -175,3 +188,20 @@ class WorkQueue:
             conn.execute("DELETE FROM files WHERE id = ? AND upload_id IS NULL", (row.id,))
             conn.execute("UPDATE files SET state = 'uploaded' WHERE id = ? AND "
                          "upload_id IS NOT NULL AND state = 'uploading'", (row.id,))
+
+
+def _store_upload(conn: sqlite3.Connection, result: UploadResult, *, bucket: str, sha256: str,
+                  content_type: str, path: str, folder: str) -> Upload:
+    """Insert an uploads row, or return the one already there for this bucket and key."""
+    conn.execute(
+        "INSERT INTO uploads (bucket, key, url, sha256, size, crc64, etag, content_type, path,"
+        " folder, uploaded_at, request_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+        "ON CONFLICT (bucket, key) DO NOTHING",
+        (bucket, result.key, result.url, sha256, result.size,
+         None if result.crc64 is None else str(result.crc64), result.etag, content_type,
+         path, folder, now_text(), result.request_id))
+    found = conn.execute("SELECT * FROM uploads WHERE bucket = ? AND key = ?",
+                         (bucket, result.key)).fetchone()
+    upload = _row(Upload, found)
+    assert upload is not None
+    return upload

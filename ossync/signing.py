@@ -11,7 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -152,6 +152,21 @@ def canonical_uri(bucket: str, key: str) -> str:
     return quote(f"/{bucket}/{key}" if bucket else "/", safe="/")
 
 
+def v4_canonical_query(query: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
+    """Unencoded name/value pairs → RFC 3986-encoded, sorted, `&`-joined (`name` alone if empty)."""
+    pairs = query.items() if isinstance(query, Mapping) else query
+    encoded = sorted((quote(k, safe=""), quote(v, safe="")) for k, v in pairs)
+    return "&".join(f"{k}={v}" if v else k for k, v in encoded)
+
+
+def v4_string_to_sign(timestamp: str, scope: str, method: str, uri: str, query: str,
+                      headers: str = "") -> str:
+    """The V4 string to sign over the canonical request (additional headers: none)."""
+    canonical_request = "\n".join([method, uri, query, headers, "", UNSIGNED_PAYLOAD])
+    digest = hashlib.sha256(canonical_request.encode()).hexdigest()
+    return "\n".join([V4_ALGORITHM, timestamp, scope, digest])
+
+
 def v4_header_auth(
     creds: Credentials,
     *,
@@ -182,16 +197,10 @@ def v4_header_auth(
         for k, v in sorted(signed.items())
         if k.startswith("x-oss-") or k in ("content-type", "content-md5")
     )
-    encoded = sorted((quote(k, safe=""), quote(v, safe="")) for k, v in (query or {}).items())
-    canon_query = "&".join(f"{k}={v}" if v else k for k, v in encoded)
-    canonical_request = "\n".join(
-        [method, canonical_uri(bucket, key), canon_query, canon_headers, "", UNSIGNED_PAYLOAD]
-    )
     scope = v4_scope(day, region)
-    string_to_sign = "\n".join(
-        [V4_ALGORITHM, out["x-oss-date"], scope,
-         hashlib.sha256(canonical_request.encode()).hexdigest()]
-    )
+    string_to_sign = v4_string_to_sign(out["x-oss-date"], scope, method,
+                                       canonical_uri(bucket, key),
+                                       v4_canonical_query(query or {}), canon_headers)
     signature = v4_signature(creds.access_key_secret, day, region, string_to_sign)
     out["Authorization"] = (
         f"{V4_ALGORITHM} Credential={creds.access_key_id}/{scope},Signature={signature}"

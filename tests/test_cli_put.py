@@ -131,3 +131,22 @@ def test_no_secret_in_any_output(write_config: Callable[..., Path], local_oss: L
     captured = capfd.readouterr()
     text = "".join(o + e for _, o, e in outputs) + captured.out + captured.err
     assert text and SECRET not in text
+
+
+def test_put_records_in_the_ledger_and_never_uploads_twice(
+    write_config: Callable[..., Path], local_oss: LocalOSS, oss_env: dict[str, str],
+    tmp_path: Path
+) -> None:
+    cfg = write_config(local_oss.endpoint)
+    photo = tmp_path / "once.jpg"
+    photo.write_bytes(jpeg_bytes(3000))
+    twin = tmp_path / "twin.jpg"
+    twin.write_bytes(photo.read_bytes())
+    code, first, err = _run("put", "-c", str(cfg), str(photo))
+    assert code == 0, err
+    code, second, err = _run("put", "-c", str(cfg), str(photo), str(twin))
+    assert code == 0, err
+    assert second.split() == [first.strip()] * 2
+    assert len(list(local_oss.app.buckets[BUCKET].snapshot())) == 1
+    code, out, _ = _run("url", "-c", str(cfg), str(twin))
+    assert code == 0 and out.strip() == first.strip()

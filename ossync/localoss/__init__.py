@@ -15,11 +15,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from ossync.localoss.auth import Verifier
-from ossync.localoss.server import App, Server
-from ossync.localoss.store import Bucket
 from ossync.signing import Credentials
+
+if TYPE_CHECKING:
+    from ossync.localoss.server import Server
 
 __all__ = ["LocalOSS"]
 
@@ -35,6 +36,12 @@ class LocalOSS:
                  region: str = "cn-hangzhou", host: str = "127.0.0.1", port: int = 0,
                  public_read: bool = False,
                  clock: Callable[[], datetime] = _utcnow) -> None:
+        # Imported here: the SDK behind the verifier takes 0.1 s to import, which every
+        # `ossync` command would otherwise pay for building its --help.
+        from ossync.localoss.auth import Verifier
+        from ossync.localoss.server import App
+        from ossync.localoss.store import Bucket
+
         if not buckets:
             raise ValueError("LocalOSS needs at least one bucket")
         self.root = Path(root)
@@ -50,6 +57,8 @@ class LocalOSS:
     def start(self) -> LocalOSS:
         if self._server is not None or self._stopped:
             raise RuntimeError("a LocalOSS can be started only once")
+        from ossync.localoss.server import Server
+
         self._server = Server((self.host, self.port), self.app)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.1}, name="localoss",
