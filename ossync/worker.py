@@ -135,6 +135,7 @@ class Worker:
     def _send_or_alias(self, row: FileRow, folder: WatchConfig, facts: FileFacts) -> None:
         existing = self._duplicate_of(row, folder, facts)
         if existing is not None:
+            self._drop_stray(row, facts, existing)
             self.queue.finish(row, size=facts.size, mtime_ns=facts.mtime_ns,
                               sha256=facts.sha256, upload=existing)
             log.info("%s has the same content as %s: not uploaded again, %s", row.path,
@@ -142,6 +143,17 @@ class Worker:
             self._after_upload(folder, row.path, facts)
             return
         self._upload(row, folder, facts)
+
+    def _drop_stray(self, row: FileRow, facts: FileFacts, existing: Upload) -> None:
+        """An interrupted attempt of ours may have stored these bytes under another key
+        before the same bytes were recorded from another path: remove that copy."""
+        key = row.pending_key
+        if not key or key == existing.key or row.sha256 != facts.sha256:
+            return
+        info = self.target.head(key)
+        if info is not None and (info.size, info.crc64) == (facts.size, facts.crc64):
+            self.target.delete(key)
+            log.info("removed %s, a copy left by an interrupted upload of %s", key, row.path)
 
     def _incomplete_jpeg(self, facts: FileFacts, folder: WatchConfig, mtime: float) -> bool:
         """A scanner that creates the file first writes the JPEG end marker last."""

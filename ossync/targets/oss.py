@@ -139,9 +139,12 @@ class OssTarget:
         if not date:
             return False
         try:
-            server = parsedate_to_datetime(date)
-        except (TypeError, ValueError):
+            server = parsedate_to_datetime(date.split(",", 2)[-1] if date.count(",") > 1
+                                           else date)
+        except (TypeError, ValueError, IndexError):
             return False
+        if server.tzinfo is None:  # "-0000" and odd forms parse naive: they mean UTC
+            server = server.replace(tzinfo=timezone.utc)
         with self._lock:
             self.clock_offset = server - datetime.now(timezone.utc)
         return True
