@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from ossync.errors import OssyncError
+from ossync.presign import Lifetime, UrlSigner, with_process
+
 STATES = ("pending", "uploading", "uploaded", "failed", "skipped")
 _ITEM_SQL = """
 SELECT f.path, f.folder, f.state, f.size, f.mtime_ns, f.sha256, f.attempts, f.last_error,
@@ -55,12 +58,28 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def item_url(item: Item, signer: UrlSigner | None, *, expires: Lifetime | None = None,
+             process: str | None = None) -> str | None:
+    """Signed by `signer` if one is given, else the recorded URL; None until uploaded."""
+    if item.url is None or item.bucket is None or item.key is None:
+        return None
+    if signer is None:
+        return with_process(item.url, process)
+    return signer.sign(item.bucket, item.key, expires=expires, process=process)
+
+
 def _items(rows: list[sqlite3.Row]) -> list[Item]:
     return [Item(**dict(row)) for row in rows]
 
 
+class SignerMissing(OssyncError):
+    """A signed URL was asked for, but no credentials were given to sign it with."""
+
+
 class LedgerQueries:
     """Mixed into `Ledger`; needs only its `query()`."""
+
+    signer: UrlSigner | None = None  # mints signed URLs for url_for(signed=True)
 
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         raise NotImplementedError
@@ -73,10 +92,28 @@ class LedgerQueries:
         rows = self.query(_ITEM_SQL + "WHERE f.path = ?", (path,))
         return _items(rows)[0] if rows else None
 
-    def url_for(self, path: str) -> str | None:
-        """The URL of the object holding this path's current content, if uploaded."""
+    def url_for(self, path: str, *, signed: bool = False, expires: Lifetime | None = None,
+                process: str | None = None) -> str | None:
+        """The URL of the object holding this path's current content, if uploaded.
+
+        By default the recorded (unsigned) URL. `signed=True` mints a presigned URL
+        with `self.signer` (set it to `UrlSigner.from_config(config)`), valid for
+        `expires` (seconds or a timedelta; default the config's `url_expires`).
+        `process` adds `x-oss-process` (e.g. `image/resize,w_300`), signed when signing.
+        """
         found = self.item(path)
-        return found.url if found else None
+        if found is None:
+            return None
+        return self.url_of(found, signed=signed, expires=expires, process=process)
+
+    def url_of(self, item: Item, *, signed: bool = False, expires: Lifetime | None = None,
+               process: str | None = None) -> str | None:
+        """An item's URL as `url_for` gives it (None until it is uploaded)."""
+        if signed and self.signer is None:
+            raise SignerMissing("signed URLs need credentials: set ledger.signer = "
+                                "UrlSigner.from_config(load_config(path)) first")
+        return item_url(item, self.signer if signed else None, expires=expires,
+                        process=process)
 
     def find(self, *, sha256: str | None = None, key: str | None = None,
              path: str | None = None) -> list[Item]:

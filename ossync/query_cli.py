@@ -11,15 +11,19 @@ import dataclasses
 import hashlib
 import os
 import re
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from ossync.config import ledger_path_from_config
-from ossync.errors import OssyncError
+from ossync.config import ledger_path_from_config, load_config, url_mode_from_config
+from ossync.errors import ConfigError, OssyncError
 from ossync.ledger import Ledger
-from ossync.ledger_queries import STATES, Item
+from ossync.ledger_queries import STATES, Item, item_url, stamp
+from ossync.logsetup import register_secrets
 from ossync.output import add_format_options, emit
-from ossync.units import parse_time
+from ossync.presign import UrlSigner, lifetime_seconds
+from ossync.units import parse_duration, parse_time
 
 LS_COLUMNS = ("updated_at", "state", "folder", "path", "url")
 URL_COLUMNS = ("path", "url")
@@ -36,6 +40,7 @@ def add_query_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     common(url)
     url.add_argument("paths", nargs="+", metavar="PATH")
     add_format_options(url)
+    add_url_options(url)
 
     ls = sub.add_parser("ls", help="list files and their URLs, newest first")
     common(ls)
@@ -45,11 +50,13 @@ def add_query_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     ls.add_argument("--state", default="uploaded", choices=[*STATES, "all"])
     ls.add_argument("--limit", type=int, default=None)
     add_format_options(ls)
+    add_url_options(ls)
 
     show = sub.add_parser("show", help="everything the ledger knows about a key, path or hash")
     common(show)
     show.add_argument("what", metavar="KEY|PATH|SHA256")
     add_format_options(show)
+    add_url_options(show)
 
     status = sub.add_parser("status", help="queue and upload summary from the ledger")
     common(status)
@@ -65,6 +72,79 @@ def add_query_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     common(export)
     export.add_argument("--since", help="ISO 8601 time or an age like 2h, 7d")
     export.add_argument("--format", dest="format", required=True, choices=["csv", "json", "nl"])
+
+
+def add_url_options(parser: argparse.ArgumentParser) -> None:
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--signed", dest="url_mode", action="store_const", const="signed",
+                      help="presigned URLs, which work on a private bucket (needs the "
+                           "config's credentials; default when oss.url_mode is signed)")
+    mode.add_argument("--public", dest="url_mode", action="store_const", const="public",
+                      help="the recorded, unsigned URLs (public buckets, CDNs)")
+    parser.add_argument("--expires", metavar="DURATION",
+                        help="how long signed URLs work, e.g. 15m, 2h (at most 7d; "
+                             "default: oss.url_expires, 1h)")
+    parser.add_argument("--process", metavar="SPEC",
+                        help="OSS image processing, e.g. 'image/resize,w_300' (signed into "
+                             "signed URLs)")
+    parser.set_defaults(url_mode=None)
+
+
+@dataclass(frozen=True)
+class UrlChoice:
+    """Which URLs a command prints: recorded ones, or signed at one moment for `expires`."""
+
+    signer: UrlSigner | None = None
+    expires: float = 0.0
+    process: str | None = None
+
+    def row(self, item: Item) -> dict[str, Any]:
+        """`record(item)` with `url` as chosen (and `url_expires_at` when signed)."""
+        data = record(item)
+        if self.signer is None and not self.process:
+            return data
+        data["url"] = item_url(item, self.signer, expires=self.expires, process=self.process)
+        if self.signer is not None and data["url"]:
+            moment = self.signer.clock().replace(microsecond=0)
+            data["url_expires_at"] = stamp(moment + timedelta(seconds=int(self.expires)))
+        return data
+
+
+def url_choice(args: argparse.Namespace) -> UrlChoice:
+    """Resolve --signed/--public/--expires/--process against the config's url_mode."""
+    expires = _expires(args.expires)
+    mode = args.url_mode or _configured_mode(args.config)
+    if mode == "public":
+        if expires is not None:
+            raise UsageError("--expires applies to signed URLs only (add --signed)")
+        return UrlChoice(process=args.process)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        raise UsageError(f"signed URLs need a loadable config (-c CONFIG) for the "
+                         f"credentials and endpoint, and {exc.source} does not load: "
+                         f"{'; '.join(exc.problems)} (or use --public)") from None
+    register_secrets(config.oss.credentials.secrets())
+    signer = UrlSigner.from_config(config)
+    moment = signer.clock()  # one moment for every URL of this command
+    signer = dataclasses.replace(signer, clock=lambda: moment)
+    return UrlChoice(signer, signer.expires if expires is None else expires, args.process)
+
+
+def _expires(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return float(lifetime_seconds(parse_duration(text)))
+    except ValueError as exc:
+        raise UsageError(f"--expires {text}: {exc}") from None
+
+
+def _configured_mode(config: Path | None) -> str:
+    """The config's url_mode; `public` (the recorded URLs) when there is no config."""
+    if config is None or not Path(config).exists():
+        return "public"
+    return url_mode_from_config(Path(config)) or "public"
 
 
 def _ledger_path(args: argparse.Namespace) -> Path:
@@ -127,10 +207,12 @@ def _lookup(ledger: Ledger, path: str) -> Item | None:
 
 
 def cmd_url(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    choice = url_choice(args)
     with open_ledger(args) as ledger:
         found = [(p, _lookup(ledger, p)) for p in args.paths]
+        rows = [{**choice.row(item), "path": _abspath(p)}
+                for p, item in found if item is not None]
     missing = [p for p, item in found if item is None]
-    rows = [{**record(item), "path": _abspath(p)} for p, item in found if item is not None]
     if args.format == "table":
         for row in rows:
             out.write(f"{row['url']}\n")
@@ -155,12 +237,13 @@ def cmd_ls(args: argparse.Namespace, out: TextIO) -> int:
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be at least 1")
     since, until = _time(args.since), _time(args.until)
+    choice = url_choice(args)
     with open_ledger(args) as ledger:
         items = ledger.iter_items(since=since, until=until,
                                   folder=_folder_label(ledger, args.folder),
                                   state=None if args.state == "all" else args.state,
                                   limit=args.limit)
-        emit((record(i) for i in items), args.format, out, LS_COLUMNS)
+        emit((choice.row(i) for i in items), args.format, out, LS_COLUMNS)
     return 0
 
 
@@ -176,11 +259,12 @@ def _show_items(ledger: Ledger, what: str) -> list[Item]:
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
+    choice = url_choice(args)
     with open_ledger(args) as ledger:
         items = _show_items(ledger, args.what)
+        rows = [choice.row(i) for i in items]
     if not items:
         raise NotFound(f"nothing in the ledger for {args.what!r}")
-    rows = [record(i) for i in items]
     if args.format != "table":
         emit(rows, args.format, out, LS_COLUMNS)
         return 0

@@ -82,3 +82,26 @@ def no_thread_leaks() -> Iterator[None]:
             return
         time.sleep(0.05)
     pytest.fail(f"threads left running: {[t.name for t in leaked]}")
+
+
+@pytest.fixture
+def drop(tmp_path: Path) -> Path:
+    """An empty watch folder."""
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def make_config(write_config: Callable[..., Path], local_oss: LocalOSS, drop: Path,
+                oss_env: dict[str, str]) -> Callable[..., Path]:
+    """A daemon config watching `drop` through the local endpoint, quick to settle."""
+
+    def make(watch: list[dict[str, Any]] | None = None, endpoint: str | None = None,
+             **top: Any) -> Path:
+        folders = watch or [{"path": str(drop), "label": "drop"}]
+        top.setdefault("settle_seconds", 0.3)
+        top.setdefault("date_source", "mtime")
+        return write_config(endpoint or local_oss.endpoint, watch=folders, **top)
+
+    return make

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ossync.config import Config, load_config
 from ossync.daemon import Daemon
@@ -123,3 +123,15 @@ class DaemonProcess:
                 self.proc.wait(10)
         self._log.close()
         return int(self.proc.returncode)
+
+
+def bucket(server: Any, name: str = "test-bucket") -> dict[str, bytes]:
+    """Every object in a LocalOSS bucket, read back from the endpoint's own store."""
+    store = server.app.buckets[name]
+    contents = {}
+    for meta in store.snapshot():
+        opened = store.open(meta.key)
+        assert opened is not None
+        with opened[1] as fh:
+            contents[meta.key] = fh.read()
+    return contents

@@ -148,5 +148,5 @@ def test_put_records_in_the_ledger_and_never_uploads_twice(
     assert code == 0, err
     assert second.split() == [first.strip()] * 2
     assert len(list(local_oss.app.buckets[BUCKET].snapshot())) == 1
-    code, out, _ = _run("url", "-c", str(cfg), str(twin))
+    code, out, _ = _run("url", "-c", str(cfg), "--public", str(twin))
     assert code == 0 and out.strip() == first.strip()

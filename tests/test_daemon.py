@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -26,6 +25,7 @@ from ossync.targets import UploadResult
 from .conftest import BUCKET, REGION
 from .daemon_helpers import (
     DaemonProcess,
+    bucket,
     config_for,
     daemon_thread,
     file_states,
@@ -36,37 +36,6 @@ from .daemon_helpers import (
 )
 
 pytestmark = pytest.mark.timeout(240)
-
-
-def bucket(server: LocalOSS) -> dict[str, bytes]:
-    """Every object in the bucket, read back from the endpoint's own store."""
-    store = server.app.buckets[BUCKET]
-    contents = {}
-    for meta in store.snapshot():
-        opened = store.open(meta.key)
-        assert opened is not None
-        with opened[1] as fh:
-            contents[meta.key] = fh.read()
-    return contents
-
-
-@pytest.fixture
-def drop(tmp_path: Path) -> Path:
-    folder = tmp_path / "drop"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
-def make_config(write_config: Callable[..., Path], local_oss: LocalOSS, drop: Path,
-                oss_env: dict[str, str]) -> Callable[..., Path]:
-    def make(watch: list[dict[str, Any]] | None = None, endpoint: str | None = None,
-             **top: Any) -> Path:
-        folders = watch or [{"path": str(drop), "label": "drop"}]
-        top.setdefault("settle_seconds", 0.3)
-        top.setdefault("date_source", "mtime")
-        return write_config(endpoint or local_oss.endpoint, watch=folders, **top)
-    return make
 
 
 def _ledger(path: Path) -> Path:

@@ -45,7 +45,8 @@ def world(tmp_path: Path, write_config: Callable[..., Path], local_oss: LocalOSS
           oss_env: dict[str, str]) -> Iterator[World]:
     drop = tmp_path / "drop"
     (drop / "sub").mkdir(parents=True)
-    cfg = write_config(local_oss.endpoint, watch=[{"path": str(drop), "label": "cam"}],
+    cfg = write_config(local_oss.endpoint, oss={"url_mode": "public"},  # recorded URLs
+                       watch=[{"path": str(drop), "label": "cam"}],
                        settle_seconds=0.2, max_file_size=50_000, date_source="mtime")
     w = World(tmp_path, cfg)
     same = jpeg_bytes(3000)

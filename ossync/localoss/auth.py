@@ -3,18 +3,20 @@
 Expected signatures come from the official SDK (`alibabacloud_oss_v2.signer`),
 never from `ossync.signing`, so a bug in our signer cannot hide behind the same
 bug here. Checks run in the order OSS documents them: credential scope, request
-time, STS token, then the signature. Query-string (presigned) auth is a stub
-(`verify_presigned`) so it can be added without touching the rest.
+time, STS token, then the signature. Presigned URLs (query-string auth, V4 and
+V1) get the same checks, with their own expiry (`x-oss-date` + `x-oss-expires`,
+or V1's `Expires`) in place of the 15-minute skew.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime, parsedate_to_datetime
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from alibabacloud_oss_v2.signer import SignerV1, SignerV4
 from alibabacloud_oss_v2.types import Credentials as SdkCredentials
@@ -32,7 +34,15 @@ from ossync.signing import Credentials
 V4_ALGORITHM = "OSS4-HMAC-SHA256"
 MAX_SKEW = timedelta(minutes=15)
 TOKEN = "x-oss-security-token"
-PRESIGN_PARAMS = ("x-oss-signature", "Signature", "OSSAccessKeyId")
+V4_QUERY_AUTH = ("x-oss-signature-version", "x-oss-credential", "x-oss-date", "x-oss-expires",
+                 "x-oss-signature", "x-oss-additional-headers")
+V1_QUERY_AUTH = ("OSSAccessKeyId", "Expires", "Signature", "security-token")
+# Query parameters that authenticate a presigned URL rather than select an operation.
+QUERY_AUTH_PARAMS = frozenset((*V4_QUERY_AUTH, *V1_QUERY_AUTH, TOKEN))
+PRESIGN_PARAMS = ("x-oss-signature-version", "x-oss-credential", "x-oss-signature", "Signature",
+                  "OSSAccessKeyId")
+MAX_URL_LIFETIME = 7 * 24 * 3600  # x-oss-expires: 1 to 604800 seconds
+LAST_UNIX_TIME = 253402300799  # 9999-12-31T23:59:59Z, the last a datetime holds
 
 
 @dataclass(frozen=True)
@@ -125,8 +135,54 @@ class Verifier:
             raise access_denied("You have no right to access this object because of bucket acl.")
 
     def verify_presigned(self, req: SignedRequest, now: datetime) -> None:
-        """Query-string (presigned URL) auth: not supported yet, so always refused."""
-        raise access_denied("Presigned URLs are not supported by local-oss yet.")
+        """Query-string (presigned URL) auth, V4 or V1; `x-oss-process` is signed in both."""
+        query = dict(req.query)
+        if any(name in query for name in V4_QUERY_AUTH):
+            self._query_v4(req, query, now)
+        else:
+            self._query_v1(req, query, now)
+
+    def _query_v4(self, req: SignedRequest, query: Mapping[str, str], now: datetime) -> None:
+        version = self._require(query, "x-oss-signature-version")
+        if version != V4_ALGORITHM:
+            raise invalid_argument("Unsupported signature version.", "x-oss-signature-version",
+                                   version)
+        scope = self._scope(self._require(query, "x-oss-credential"), "x-oss-credential")
+        stamp = self._v4_date(self._require(query, "x-oss-date"), scope)
+        lifetime = _whole(self._require(query, "x-oss-expires"), "x-oss-expires",
+                          MAX_URL_LIFETIME)
+        if stamp > now:
+            self._skew(stamp, now)  # signed in the future: tolerated up to 15 minutes
+        deadline = stamp + timedelta(seconds=lifetime)
+        _not_expired(deadline, now)
+        self._token(query.get(TOKEN))
+        sent = self._require(query, "x-oss-signature")
+        unsigned = [(k, v) for k, v in req.query if k != "x-oss-signature"]
+        extra = {h for h in query.get("x-oss-additional-headers", "").split(";") if h}
+        ctx = self._context(dataclasses.replace(req, query=unsigned), extra,
+                            token=self.creds.security_token)
+        ctx.product, ctx.region, ctx.signing_time = "oss", scope.region, stamp
+        ctx.auth_method_query, ctx.expiration_time = True, deadline
+        SignerV4().sign(ctx)
+        _same(sent, unquote(ctx.request.url.rpartition("&x-oss-signature=")[2]))
+
+    def _query_v1(self, req: SignedRequest, query: Mapping[str, str], now: datetime) -> None:
+        key_id = self._require(query, "OSSAccessKeyId")
+        if key_id != self.creds.access_key_id:
+            raise invalid_access_key(key_id)
+        expires = self._require(query, "Expires")
+        deadline = _whole(expires, "Expires", LAST_UNIX_TIME)
+        _not_expired(datetime.fromtimestamp(deadline, timezone.utc), now)
+        self._token(query.get("security-token"))
+        ctx = self._context(req, set())
+        # Every x-oss-* parameter (x-oss-process above all) is a signed sub-resource,
+        # as in oss2 and the Go SDK v2.
+        ctx.sub_resource = [k for k, _ in req.query if k.startswith("x-oss-")]
+        signer = SignerV1()
+        to_sign = signer._calc_string_to_sign(signing_ctx=ctx, date=expires)
+        expected = signer._calc_signature(
+            access_key_secrect=self.creds.access_key_secret, string_to_sign=to_sign)
+        _same(self._require(query, "Signature"), expected)
 
     def _header_v4(self, req: SignedRequest, params: str, now: datetime) -> None:
         parts = dict(p.strip().partition("=")[::2] for p in params.split(","))
@@ -161,9 +217,11 @@ class Verifier:
             access_key_secrect=self.creds.access_key_secret, string_to_sign=to_sign)
         _same(sent, expected)
 
-    def _context(self, req: SignedRequest, extra: set[str]) -> SigningContext:
+    def _context(self, req: SignedRequest, extra: set[str],
+                 token: str | None = None) -> SigningContext:
         http = HttpRequest(req.method, req.url(), headers=dict(req.headers))
-        sdk_creds = SdkCredentials(self.creds.access_key_id, self.creds.access_key_secret)
+        sdk_creds = SdkCredentials(self.creds.access_key_id, self.creds.access_key_secret,
+                                   token)
         return SigningContext(bucket=req.bucket, key=req.key or None, request=http,
                               credentials=sdk_creds, additional_headers=extra)
 
@@ -189,6 +247,12 @@ class Verifier:
         return scope
 
     def _v4_time(self, stamp: str, scope: Scope, now: datetime) -> datetime:
+        when = self._v4_date(stamp, scope)
+        self._skew(when, now)
+        return when
+
+    @staticmethod
+    def _v4_date(stamp: str, scope: Scope) -> datetime:
         try:
             when = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
         except ValueError:
@@ -196,7 +260,6 @@ class Verifier:
         if stamp[:8] != scope.day:
             raise invalid_argument("The date in the credential does not match x-oss-date.",
                                    "x-oss-credential", scope.day)
-        self._skew(when, now)
         return when
 
     @staticmethod
@@ -215,6 +278,26 @@ class Verifier:
         if sent and not (want and hmac.compare_digest(sent.encode(), want.encode())):
             raise OSSError(403, "InvalidSecurityToken",
                            "The security token you provided is invalid.")
+
+
+def _whole(text: str, name: str, most: int | None = None) -> int:
+    """A whole number of seconds (x-oss-expires: 1 to 604800; Expires: a Unix time)."""
+    value = int(text) if text.isdigit() else 0
+    if value < 1 or (most is not None and value > most):
+        limits = f" from 1 to {most}" if most else ""
+        raise invalid_argument(f"{name} must be a whole number of seconds{limits}.", name, text)
+    return value
+
+
+def _not_expired(deadline: datetime, now: datetime) -> None:
+    """A presigned URL past its deadline: 403 AccessDenied "Request has expired.", as OSS."""
+    if now > deadline:
+        raise OSSError(403, "AccessDenied", "Request has expired.",
+                       Expires=_iso(deadline), ServerTime=_iso(now))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def _same(sent: str, expected: str) -> None:

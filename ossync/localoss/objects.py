@@ -17,6 +17,9 @@ from ossync.localoss.store import Bucket, ObjectMeta, Spool, validate_key
 
 CHUNK = 64 * 1024
 UNSUPPORTED_PUT_HEADERS = ("x-oss-copy-source", "x-oss-server-side-encryption-key-id")
+# Accepted on GetObject/HeadObject and ignored: image processing is OSS's server-side
+# feature, so local-oss serves the original bytes (the parameter is still signed).
+IGNORED_READ_PARAMS = ("x-oss-process",)
 Encoder = Callable[[str], str]
 
 

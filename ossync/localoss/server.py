@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from ossync.localoss import objects
-from ossync.localoss.auth import SignedRequest, Verifier
+from ossync.localoss.auth import QUERY_AUTH_PARAMS, SignedRequest, Verifier
 from ossync.localoss.multipart import Source
 from ossync.localoss.post import PostObject
 from ossync.localoss.responses import OSSError, Reply, error_document, invalid_argument
@@ -167,6 +167,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _object_op(self, bucket: Bucket, key: str, query: dict[str, str],
                    headers: dict[str, str], body: _Body) -> Reply:
+        query = {k: v for k, v in query.items() if k not in QUERY_AUTH_PARAMS}
+        if key and self.command in ("GET", "HEAD"):
+            for name in objects.IGNORED_READ_PARAMS:
+                query.pop(name, None)
         if not key and self.command == "GET" and set(query) <= LIST_PARAMS:
             return objects.list_objects(bucket, query)
         if not key or query:
