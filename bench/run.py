@@ -1,0 +1,296 @@
+"""ossync benchmarks: one entry, a table of figures, and bench/results.json.
+
+    python bench/run.py [--quick] [--only NAME ...]
+
+Every comparison is a ratio measured in the same run on the same machine. Each scenario
+is bounded in time; all servers listen on 127.0.0.1 and are stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import (  # noqa: E402
+    BUCKET,
+    CREDS,
+    ENV,
+    DaemonProc,
+    jpeg,
+    percentile,
+    uploaded_count,
+    wait_until,
+    write_config,
+)
+
+from ossync.ledger import Ledger  # noqa: E402
+from ossync.localoss import LocalOSS  # noqa: E402
+from ossync.prepare import read_facts  # noqa: E402
+from ossync.queue import Sighting, WorkQueue  # noqa: E402
+from ossync.signing import PostUpload, post_form_fields  # noqa: E402
+from ossync.targets import UploadResult  # noqa: E402
+
+Results = dict[str, Any]
+
+
+def _files(folder: Path, count: int, size: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        path = folder / f"IMG_{i:05d}.jpg"
+        path.write_bytes(jpeg(size, i))
+        paths.append(path)
+    return paths
+
+
+def bare_client(endpoint: str, paths: list[Path], workers: int) -> float:
+    """The least possible work: pre-built signed forms, one Session per thread, POST."""
+    now = datetime.now(timezone.utc)
+    forms = [post_form_fields(CREDS, PostUpload(BUCKET, f"bare/{p.name}", p.stat().st_size,
+                                                "image/jpeg"),
+                              region="cn-hangzhou", now=now, lifetime=timedelta(minutes=30))
+             for p in paths]
+    local = threading.local()
+    url = f"{endpoint}/{BUCKET}/"
+
+    def send(i: int) -> None:
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        with paths[i].open("rb") as fh:
+            resp = session.post(url, data=forms[i], files={"file": ("f", fh, "image/jpeg")},
+                                timeout=60)
+        resp.raise_for_status()
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(send, range(len(paths))))
+    return time.perf_counter() - began
+
+
+def where_time_goes(paths: list[Path], work: Path) -> dict[str, float]:
+    """Per-file milliseconds of the pipeline's own stages, measured one by one."""
+    began = time.perf_counter()
+    facts = [read_facts(p) for p in paths]
+    hashing = time.perf_counter() - began
+    now = datetime.now(timezone.utc)
+    began = time.perf_counter()
+    for f in facts:
+        post_form_fields(CREDS, PostUpload(BUCKET, f"k/{f.path.name}", f.size, "image/jpeg"),
+                         region="cn-hangzhou", now=now, lifetime=timedelta(minutes=15))
+    signing = time.perf_counter() - began
+    began = time.perf_counter()
+    with Ledger.open(work / "stage.db") as ledger:
+        queue = WorkQueue(ledger)
+        queue.note([Sighting(str(f.path), "b", f.size, f.mtime_ns, 0) for f in facts])
+        while (row := queue.claim()) is not None:
+            queue.intend(row, sha256=f"{row.id:064x}", key=f"k/{row.id}")
+            queue.record_upload(row, UploadResult(f"k/{row.id}", "u", row.size, None, 0),
+                                bucket=BUCKET, sha256=f"{row.id:064x}",
+                                content_type="image/jpeg", mtime_ns=row.mtime_ns)
+    sqlite = time.perf_counter() - began
+    n = len(paths)
+    return {"hash_ms_per_file": hashing / n * 1000, "sign_ms_per_file": signing / n * 1000,
+            "sqlite_ms_per_file": sqlite / n * 1000}
+
+
+def throughput(work: Path, quick: bool) -> Results:
+    count, size, workers = (500 if quick else 2000), 200_000, 4
+    with LocalOSS(work / "oss", [BUCKET], CREDS) as server:
+        paths = _files(work / "drop", count, size)
+        bare = bare_client(server.endpoint, paths, workers)
+        cfg = write_config(work / "config.yaml", server.endpoint,
+                           [{"path": str(work / "drop"), "label": "drop"}],
+                           settle_seconds=0, workers=workers)
+        daemon = DaemonProc(cfg, work / "daemon.log")
+        try:
+            done = wait_until(lambda: uploaded_count(work / "ledger.db") == count, 600, 0.02)
+        finally:
+            daemon.stop()
+        ours = done - daemon.ready_at
+    stages = where_time_goes(paths, work)
+    return {"files": count, "file_bytes": size, "workers": workers,
+            "bare_seconds": round(bare, 2), "ossync_seconds": round(ours, 2),
+            "ratio_bare_over_ossync": round(bare / ours, 3),
+            "bare_ms_per_file": round(bare / count * 1000, 2),
+            **{k: round(v, 3) for k, v in stages.items()}}
+
+
+def latency(work: Path, quick: bool) -> Results:
+    samples, settle = (50 if quick else 200), 0.3
+    with LocalOSS(work / "oss", [BUCKET], CREDS) as server:
+        drop = work / "drop"
+        drop.mkdir()
+        cfg = write_config(work / "config.yaml", server.endpoint,
+                           [{"path": str(drop), "label": "drop"}], settle_seconds=settle)
+        daemon = DaemonProc(cfg, work / "daemon.log")
+        reader = sqlite3.connect(f"file:{work / 'ledger.db'}?mode=ro", uri=True)
+        delays = []
+        try:
+            for i in range(samples):
+                path = drop / f"one_{i:04d}.jpg"
+                with path.open("wb") as fh:
+                    fh.write(jpeg(50_000, i))
+                closed = time.monotonic()
+                done = wait_until(lambda p=str(path): reader.execute(
+                    "SELECT 1 FROM files WHERE path = ? AND state = 'uploaded'", (p,)
+                ).fetchone(), 30, 0.002)
+                delays.append((done - closed - settle) * 1000)
+        finally:
+            reader.close()
+            daemon.stop()
+    return {"samples": samples, "settle_seconds": settle,
+            "p50_ms_over_settle": round(percentile(delays, 0.5), 1),
+            "p99_ms_over_settle": round(percentile(delays, 0.99), 1)}
+
+
+def idle(work: Path, quick: bool) -> Results:
+    folders, seconds = 1000, (15 if quick else 60)
+    drop = work / "drop"
+    for i in range(folders):
+        (drop / f"sub{i:04d}").mkdir(parents=True)
+    with LocalOSS(work / "oss", [BUCKET], CREDS) as server:
+        cfg = write_config(work / "config.yaml", server.endpoint,
+                           [{"path": str(drop), "label": "drop"}])
+        daemon = DaemonProc(cfg, work / "daemon.log")
+        try:
+            time.sleep(3)  # let start-up work finish
+            before = daemon.cpu_seconds()
+            time.sleep(seconds)
+            used = daemon.cpu_seconds() - before
+            rss = daemon.rss_mb()
+        finally:
+            daemon.stop()
+    return {"watched_folders": folders, "seconds": seconds, "cpu_seconds": round(used, 3),
+            "cpu_percent": round(used / seconds * 100, 3), "rss_mb": round(rss, 1)}
+
+
+def scale(work: Path, quick: bool) -> Results:
+    """A big ledger, a big folder of already-uploaded files: start-up cost and memory."""
+    rows, files = (100_000, 20_000) if quick else (1_000_000, 100_000)
+    drop = work / "drop"
+    drop.mkdir()
+    ledger = work / "ledger.db"
+    sys.path.insert(0, str(Path(__file__).parent))
+    from ledger_lookup import fill, time_lookups
+
+    fill(ledger, rows)
+    sightings = []
+    for i in range(files):
+        path = drop / f"d{i % 100:02d}" / f"old_{i:06d}.jpg"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"\xff\xd8\xff" + i.to_bytes(4, "big"))
+        st = path.stat()
+        sightings.append(Sighting(str(path), "drop", st.st_size, st.st_mtime_ns, 0))
+    with Ledger.open(ledger) as led:
+        queue = WorkQueue(led)
+        queue.note(sightings)
+        led.query("UPDATE files SET state = 'uploaded', upload_id = 1 WHERE state = 'pending'")
+    with LocalOSS(work / "oss", [BUCKET], CREDS) as server:
+        cfg = write_config(work / "config.yaml", server.endpoint,
+                           [{"path": str(drop), "label": "drop"}], ledger=str(ledger))
+        log = work / "daemon.log"
+        proc_args = [sys.executable, "-m", "ossync", "run", "-c", str(cfg), "--log-level",
+                     "debug"]
+        out = log.open("wb")
+        proc = subprocess.Popen(proc_args, stdout=out, stderr=subprocess.STDOUT, env=ENV)
+        try:
+            wait_until(lambda: b"scanned " in log.read_bytes(), 300, 0.05)
+            line = next(x for x in log.read_text().splitlines() if "scanned " in x)
+            scan_seconds = float(line.rsplit(",", 1)[1].strip().rstrip("s"))
+            rss = int(Path(f"/proc/{proc.pid}/statm").read_text().split()[1]) * os.sysconf(
+                "SC_PAGE_SIZE") / 1e6
+        finally:
+            proc.terminate()
+            proc.wait(60)
+            out.close()
+        objects = len(list(server.app.buckets[BUCKET].snapshot()))
+    with Ledger.open(ledger, readonly=True) as led:
+        requeued = led.query("SELECT COUNT(*) FROM files WHERE state != 'uploaded'")[0][0]
+    lookups = time_lookups(ledger, rows, 1000)
+    return {"ledger_rows": rows + files, "files_on_disk": files,
+            "catch_up_scan_seconds": scan_seconds, "files_read_or_uploaded": requeued + objects,
+            "daemon_rss_mb": round(rss, 1),
+            "url_for_p99_ms": round(lookups["url_for(path)"][1], 3)}
+
+
+def big_file(work: Path, quick: bool) -> Results:
+    size = (256 if quick else 2048) * 1024 * 1024
+    path = work / "big.jpg"
+    with path.open("wb") as fh:  # a sparse file: JPEG header, a hole, the end marker
+        fh.write(jpeg(1000, 1)[:-2])
+        fh.seek(size - 2)
+        fh.write(b"\xff\xd9")
+    with LocalOSS(work / "oss", [BUCKET], CREDS) as server:
+        cfg = write_config(work / "config.yaml", server.endpoint, [])
+        began = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "ossync", "put", "-c", str(cfg),
+                                 str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=ENV)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - began
+        assert status == 0, proc.stderr.read() if proc.stderr else status
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+    return {"file_mb": size // 1024 // 1024, "seconds": round(seconds, 1),
+            "mb_per_second": round(size / 1e6 / seconds, 1),
+            "peak_rss_mb": round(usage.ru_maxrss / 1000, 1)}
+
+
+SCENARIOS: dict[str, Callable[[Path, bool], Results]] = {
+    "throughput": throughput, "latency": latency, "idle": idle, "scale": scale,
+    "big_file": big_file,
+}
+GOALS = {
+    "throughput": ("ratio_bare_over_ossync", ">=", 0.9),
+    "latency": ("p99_ms_over_settle", "<=", 250),
+    "idle": ("cpu_percent", "<=", 0.2),
+    "scale": ("catch_up_scan_seconds", "<=", 10),
+    "big_file": ("peak_rss_mb", "<=", 100),
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, under 5 minutes")
+    parser.add_argument("--only", nargs="*", choices=list(SCENARIOS), default=None)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results.json")
+    args = parser.parse_args()
+    results: dict[str, Results] = {}
+    for name in args.only or list(SCENARIOS):
+        work = Path(tempfile.mkdtemp(prefix=f"ossync-bench-{name}-"))
+        began = time.perf_counter()
+        try:
+            results[name] = SCENARIOS[name](work, args.quick)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        results[name]["scenario_seconds"] = round(time.perf_counter() - began, 1)
+        key, op, goal = GOALS[name]
+        value = results[name][key]
+        met = value >= goal if op == ">=" else value <= goal
+        results[name]["goal"] = f"{key} {op} {goal}: {'met' if met else 'NOT met'}"
+        print(f"{name:<11} " + "  ".join(f"{k}={v}" for k, v in results[name].items()),
+              flush=True)
+    args.out.write_text(json.dumps({"quick": args.quick, "results": results}, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
