@@ -27,7 +27,7 @@ from typing import Any
 import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import (  # noqa: E402
+from common import (
     BUCKET,
     CREDS,
     ENV,
@@ -39,12 +39,12 @@ from common import (  # noqa: E402
     write_config,
 )
 
-from ossync.ledger import Ledger  # noqa: E402
-from ossync.localoss import LocalOSS  # noqa: E402
-from ossync.prepare import read_facts  # noqa: E402
-from ossync.queue import Sighting, WorkQueue  # noqa: E402
-from ossync.signing import PostUpload, post_form_fields  # noqa: E402
-from ossync.targets import UploadResult  # noqa: E402
+from ossync.ledger import Ledger
+from ossync.localoss import LocalOSS
+from ossync.prepare import read_facts
+from ossync.queue import Sighting, WorkQueue
+from ossync.signing import PostUpload, post_form_fields
+from ossync.targets import UploadResult
 
 Results = dict[str, Any]
 
