@@ -135,10 +135,8 @@ class WorkQueue:
     def finish(self, row: FileRow, *, size: int, mtime_ns: int, sha256: str,
                upload: Upload) -> None:
         with self.ledger.transaction() as conn:
-            conn.execute(
-                "UPDATE files SET state = 'uploaded', upload_id = ?, sha256 = ?, size = ?, "
-                "mtime_ns = ?, pending_key = NULL, last_error = NULL, updated_at = ? "
-                "WHERE id = ?", (upload.id, sha256, size, mtime_ns, now_text(), row.id))
+            _close_row(conn, row, upload_id=upload.id, sha256=sha256, size=size,
+                       mtime_ns=mtime_ns, stamp=now_text())
 
     def record_upload(self, row: FileRow, result: UploadResult, *, bucket: str, sha256: str,
                       content_type: str, mtime_ns: int) -> Upload:
@@ -146,11 +144,8 @@ class WorkQueue:
         with self.ledger.transaction() as conn:
             upload = _store_upload(conn, result, bucket=bucket, sha256=sha256,
                                    content_type=content_type, path=row.path, folder=row.folder)
-            conn.execute(
-                "UPDATE files SET state = 'uploaded', upload_id = ?, sha256 = ?, size = ?, "
-                "mtime_ns = ?, pending_key = NULL, last_error = NULL, updated_at = ? "
-                "WHERE id = ?", (upload.id, sha256, result.size, mtime_ns, upload.uploaded_at,
-                                 row.id))
+            _close_row(conn, row, upload_id=upload.id, sha256=sha256, size=result.size,
+                       mtime_ns=mtime_ns, stamp=upload.uploaded_at)
         return upload
 
     def record_direct(self, path: str, folder: str, *, mtime_ns: int, sha256: str,
@@ -205,3 +200,19 @@ def _store_upload(conn: sqlite3.Connection, result: UploadResult, *, bucket: str
     upload = _row(Upload, found)
     assert upload is not None
     return upload
+
+
+def _close_row(conn: sqlite3.Connection, row: FileRow, *, upload_id: int, sha256: str,
+               size: int, mtime_ns: int, stamp: str) -> None:
+    """Mark the row uploaded — unless an event noted a newer version of the file while it
+    was being sent: then the upload is linked, and the row stays pending for the new bytes."""
+    conn.execute(
+        "UPDATE files SET upload_id = :upload, sha256 = :sha, pending_key = NULL, "
+        "last_error = NULL, updated_at = :stamp, state = CASE WHEN size = :claimed_size "
+        "AND mtime_ns = :claimed_mtime THEN 'uploaded' ELSE 'pending' END, "
+        "size = CASE WHEN size = :claimed_size AND mtime_ns = :claimed_mtime THEN :size "
+        "ELSE size END, "
+        "mtime_ns = CASE WHEN size = :claimed_size AND mtime_ns = :claimed_mtime "
+        "THEN :mtime ELSE mtime_ns END WHERE id = :id",
+        {"upload": upload_id, "sha": sha256, "stamp": stamp, "claimed_size": row.size,
+         "claimed_mtime": row.mtime_ns, "size": size, "mtime": mtime_ns, "id": row.id})

@@ -130,3 +130,19 @@ def test_readonly_reader_sees_writes_while_writer_is_open(tmp_path: Path) -> Non
         conn = sqlite3.connect(f"file:{tmp_path / 'l.db'}?mode=ro", uri=True)
         assert conn.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 1
         conn.close()
+
+
+def test_a_change_noted_during_the_upload_keeps_the_row_pending(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path / "l.db") as ledger:
+        queue = WorkQueue(ledger)
+        queue.note([_sighting("/d/a.jpg", size=10, mtime_ns=1)])
+        row = queue.claim()
+        assert row is not None
+        queue.note([_sighting("/d/a.jpg", size=20, mtime_ns=2)])  # rewritten meanwhile
+        result = UploadResult(key="k/a.jpg", url="u", size=10, etag=None, crc64=1)
+        queue.record_upload(row, result, bucket="b", sha256="ab" * 32,
+                            content_type="image/jpeg", mtime_ns=1)
+        after = ledger.file_by_path("/d/a.jpg")
+        assert after is not None
+        assert (after.state, after.size, after.mtime_ns) == ("pending", 20, 2)
+        assert after.upload_id is not None  # the old bytes' upload stays recorded
