@@ -15,7 +15,7 @@ from typing import TextIO
 from ossync import __version__
 from ossync.config import Config, load_config
 from ossync.errors import ConfigError, OssyncError
-from ossync.logsetup import redact, register_secrets, setup_logging
+from ossync.logsetup import error_text, redact, register_secrets, setup_logging
 
 DEFAULT_CONFIG = "/etc/ossync/config.yaml"
 
@@ -130,12 +130,20 @@ def cmd_put(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ossync.daemon import Daemon
+    from ossync.health import HealthMonitor
+    from ossync.sdnotify import Notifier
 
     config = _load(args.config)
     if not config.watch:
         raise ConfigError(["watch: no folders to watch; add at least one (- path: ...)"],
                           str(args.config))
-    return Daemon(config).run()
+    daemon = Daemon(config)
+    monitor = HealthMonitor(daemon, Notifier.from_env())  # READY, STATUS, WATCHDOG for systemd
+    monitor.attach()
+    try:
+        return daemon.run()
+    finally:
+        monitor.stop()
 
 
 def cmd_demo(args: argparse.Namespace, stdout: TextIO) -> int:
@@ -204,12 +212,12 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     try:
         return int(dispatch(args, stdout, stderr))
     except ConfigError as exc:
-        stderr.write(f"ossync: bad config {exc.source}:\n")
+        stderr.write(error_text(f"ossync: bad config {exc.source}:\n"))
         for problem in exc.problems:
-            stderr.write(f"  {redact(problem)}\n")
+            stderr.write(error_text(f"  {redact(problem)}\n"))
         return ExitStatus.CONFIG
     except OssyncError as exc:
-        stderr.write(f"ossync: {redact(str(exc))}\n")
+        stderr.write(error_text(f"ossync: {redact(str(exc))}\n"))
         return _status_for(exc)
     except BrokenPipeError:  # `ossync ls | head`
         return ExitStatus.OK

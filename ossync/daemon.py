@@ -10,6 +10,7 @@ import functools
 import logging
 import queue
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from types import FrameType
 
 from ossync.clock import zone
 from ossync.config import Config, WatchConfig, load_config
+from ossync.health import hang_worker_for_test
 from ossync.ledger import Ledger
 from ossync.openfiles import OpenWriters
 from ossync.queue import Sighting, WorkQueue
@@ -30,6 +32,7 @@ from ossync.worker import ContentClaims, Limits, Worker
 log = logging.getLogger("ossync.daemon")
 INTAKE_BATCH = 1000
 STOP_GRACE = 30.0  # seconds in-flight uploads get to finish on shutdown
+LEDGER_RETRY = 5.0  # seconds between tries while the ledger cannot be written
 
 
 class Daemon:
@@ -39,12 +42,16 @@ class Daemon:
         self.stop_event = threading.Event()
         self.reload_event = threading.Event()
         self.on_ready = on_ready
+        self.on_reloading: Callable[[], None] | None = None  # SIGHUP received
+        self.on_reloaded: Callable[[], None] | None = None  # ... and handled
         self._target = target
-        self._paths: queue.Queue[tuple[WatchConfig, str]] = queue.Queue()
+        self._paths: queue.Queue[tuple[WatchConfig, str] | None] = queue.Queue()
         self._scan_requests: queue.Queue[tuple[WatchConfig, Path | None] | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self.folders: dict[str, WatchConfig] = {w.label: w for w in config.watch}
-        self.busy_since: dict[str, float] = {}
+        self.busy_since: dict[str, float] = {}  # worker thread → monotonic start of its file
+        self.busy_files: dict[str, tuple[str, int]] = {}  # worker thread → (path, size)
+        self.heartbeat = time.monotonic()  # the main loop's last turn
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -79,6 +86,11 @@ class Daemon:
         if hasattr(self, "queue"):
             self.queue.notify()
 
+    @property
+    def threads(self) -> tuple[threading.Thread, ...]:
+        """Workers, intake and scanner (the observers belong to `watcher`)."""
+        return tuple(self._threads)
+
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
@@ -105,13 +117,20 @@ class Daemon:
         seen_version = self.ledger.data_version()
         while not self.stop_event.is_set():
             self.stop_event.wait(min(1.0, max(next_scan - time.monotonic(), 0.0)))
+            self.heartbeat = time.monotonic()
             version = self.ledger.data_version()
             if version != seen_version:  # another process wrote (e.g. `ossync retry`)
                 seen_version = version
                 self.queue.notify()
             if self.reload_event.is_set():
                 self.reload_event.clear()
-                self._reload()
+                if self.on_reloading:
+                    self.on_reloading()
+                try:
+                    self._reload()
+                finally:
+                    if self.on_reloaded:
+                        self.on_reloaded()
             if time.monotonic() >= next_scan:
                 self.request_scan_all()
                 next_scan = time.monotonic() + self.config.scan_interval
@@ -122,6 +141,7 @@ class Daemon:
         if hasattr(self, "watcher"):
             self.watcher.stop()
         self._scan_requests.put(None)
+        self._paths.put(None)
         if hasattr(self, "queue"):
             self.queue.notify()
         deadline = time.monotonic() + STOP_GRACE
@@ -140,29 +160,38 @@ class Daemon:
     def _work(self, worker: Worker) -> None:
         name = threading.current_thread().name
         while not self.stop_event.is_set():
-            row = self.queue.claim()
-            if row is None:
-                self.queue.wait_for_work(self.stop_event)
+            try:
+                row = self.queue.claim()
+                if row is None:
+                    self.queue.wait_for_work(self.stop_event)
+                    continue
+            except sqlite3.Error as exc:  # disk full, locked by another process, I/O error
+                log.error("the ledger cannot be used (%s); trying again in %.0fs",
+                          exc, LEDGER_RETRY)
+                self.stop_event.wait(LEDGER_RETRY)
                 continue
             self.busy_since[name] = time.monotonic()
+            self.busy_files[name] = (row.path, row.size)
             try:
+                if hang_worker_for_test(row.path, self.stop_event):
+                    continue  # test-only hook: hung until shutdown; the row stays queued
                 worker.process(row)
             except Exception:  # a bug must cost one file, never the worker
                 log.exception("unexpected error on %s; it stays queued", row.path)
-                self.queue.defer(row, delay=60.0, error="internal error (see log)",
-                                 count_attempt=True)
+                try:
+                    self.queue.defer(row, delay=60.0, error="internal error (see log)",
+                                     count_attempt=True)
+                except sqlite3.Error:
+                    self.stop_event.wait(LEDGER_RETRY)  # reset to pending at next start
             finally:
                 self.busy_since.pop(name, None)
+                self.busy_files.pop(name, None)
 
     def _intake(self) -> None:
         """Events → stat → one ledger transaction per batch."""
         while not self.stop_event.is_set():
-            try:
-                first = self._paths.get(timeout=0.5)
-            except queue.Empty:
-                continue
+            item: tuple[WatchConfig, str] | None = self._paths.get()  # None: shut down
             batch: dict[str, Sighting] = {}
-            item: tuple[WatchConfig, str] | None = first
             while item is not None and len(batch) < INTAKE_BATCH:
                 found = sight(*item)
                 if found is not None:
@@ -170,9 +199,16 @@ class Daemon:
                 try:
                     item = self._paths.get_nowait()
                 except queue.Empty:
-                    item = None
-            if batch:
+                    break
+            if not batch:
+                continue
+            try:
                 self.queue.note(batch.values())
+            except sqlite3.Error as exc:
+                log.error("the ledger cannot be written (%s); %d event(s) will be found by "
+                          "a rescan", exc, len(batch))
+                self.stop_event.wait(LEDGER_RETRY)
+                self.request_scan_all()
 
     def request_scan(self, folder: WatchConfig, start: Path | None = None) -> None:
         self._scan_requests.put((folder, start))
@@ -190,7 +226,14 @@ class Daemon:
             if folder.label not in self.folders:
                 continue
             began = time.monotonic()
-            seen, queued = scan(self.queue, folder, start)
+            try:
+                seen, queued = scan(self.queue, folder, start)
+            except sqlite3.Error as exc:
+                log.error("scan of %s stopped: the ledger cannot be written (%s); "
+                          "trying again in %.0fs", start or folder.path, exc, LEDGER_RETRY)
+                self.stop_event.wait(LEDGER_RETRY)
+                self._scan_requests.put(request)
+                continue
             log.debug("scanned %s: %d file(s), %d queued, %.2fs", start or folder.path, seen,
                       queued, time.monotonic() - began)
 

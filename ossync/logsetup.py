@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import TextIO
 
 _SECRETS: set[str] = set()
+_error_prefix = ""  # "<3>" while logging goes to the journal (set by setup_logging)
 _SYSLOG = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
            logging.CRITICAL: 2}
 
@@ -18,6 +19,11 @@ _SYSLOG = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR:
 def register_secrets(values: Iterable[str | None]) -> None:
     """Strings that must never reach a log line (keys, tokens)."""
     _SECRETS.update(v for v in values if v and len(v) >= 4)
+
+
+def error_text(text: str) -> str:
+    """A message printed to stderr outside logging: at error priority in the journal."""
+    return "".join(_error_prefix + line for line in text.splitlines(keepends=True))
 
 
 def redact(text: str) -> str:
@@ -33,10 +39,27 @@ class RedactingFormatter(logging.Formatter):
 
 
 class JournalFormatter(RedactingFormatter):
-    """`<6>message`: journald reads the priority, and adds its own time stamp."""
+    """`<6>message`: journald reads the priority, and adds its own time stamp.
+
+    journald splits a stream at newlines, so every line of a multi-line record (a
+    traceback) carries the prefix and keeps the record's priority."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return f"<{_SYSLOG.get(record.levelno, 6)}>{super().format(record)}"
+        prefix = f"<{_SYSLOG.get(record.levelno, 6)}>"
+        return "\n".join(prefix + line for line in super().format(record).splitlines())
+
+
+def connected_to_journal(stream: TextIO) -> bool:
+    """True when `stream` is the journal stream systemd gave us (`JOURNAL_STREAM=dev:ino`).
+
+    The variable is inherited by children whose stderr may go elsewhere, so it
+    only counts when it names this very stream (sd_journal_stream_fd(3))."""
+    expected = os.environ.get("JOURNAL_STREAM", "")
+    try:
+        st = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
+    return expected == f"{st.st_dev}:{st.st_ino}"
 
 
 class JsonFormatter(logging.Formatter):
@@ -50,9 +73,11 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
+    global _error_prefix
     stream = stream or sys.stderr
     if fmt == "auto":
-        fmt = "journal" if os.environ.get("JOURNAL_STREAM") else "human"
+        fmt = "journal" if connected_to_journal(stream) else "human"
+    _error_prefix = "<3>" if fmt == "journal" else ""
     handler = logging.StreamHandler(stream)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())

@@ -34,7 +34,7 @@ FILE_EVENTS = {"created", "modified", "closed", "moved"}
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, folder: WatchConfig, paths: queue.Queue[tuple[WatchConfig, str]],
+    def __init__(self, folder: WatchConfig, paths: queue.Queue[tuple[WatchConfig, str] | None],
                  on_rescan: Callable[[WatchConfig, Path], None]) -> None:
         self.folder = folder
         self.paths = paths
@@ -66,7 +66,7 @@ class _OverflowAlarm(logging.Handler):
 
 
 class Watcher:
-    def __init__(self, paths: queue.Queue[tuple[WatchConfig, str]],
+    def __init__(self, paths: queue.Queue[tuple[WatchConfig, str] | None],
                  on_rescan: Callable[[WatchConfig, Path], None],
                  on_overflow: Callable[[], None]) -> None:
         self.paths = paths

@@ -49,6 +49,10 @@ def backoff(attempts: int, base: float, cap: float) -> float:
     return random.uniform(step / 2, step)
 
 
+class NoValidKey(Exception):
+    """No valid object key can be made for this file (too long, say)."""
+
+
 class ContentClaims:
     """Which contents are being uploaded right now, so two workers never send the same
     bytes at once (the second waits, then records an alias of the first's upload)."""
@@ -92,6 +96,9 @@ class Worker:
             self._store_failed(row, err)
         except OSError as exc:
             self._os_failed(row, exc)
+        except NoValidKey as exc:
+            self._fail(row, f"cannot make an object key: {exc}; shorten the prefix or the "
+                       "folder names, or change name:")
 
     def _process(self, row: FileRow, folder: WatchConfig) -> None:
         st = os.lstat(row.path)
@@ -180,8 +187,11 @@ class Worker:
     def _key(self, row: FileRow, folder: WatchConfig, facts: FileFacts, name: str) -> str:
         when = choose_date(facts, folder.date_source, self.limits.timezone)
         rel = row.path[len(str(folder.path).rstrip("/")) + 1:]
-        return key_for(facts, prefix=folder.prefix, name=name, relpath=rel, when=when,
-                       folder=folder.label)
+        try:
+            return key_for(facts, prefix=folder.prefix, name=name, relpath=rel, when=when,
+                           folder=folder.label)
+        except ValueError as exc:
+            raise NoValidKey(str(exc)) from None
 
     def _upload(self, row: FileRow, folder: WatchConfig, facts: FileFacts) -> None:
         if row.pending_key and row.sha256 == facts.sha256:
