@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _load(path: Path) -> Config:
     config = load_config(path)
-    register_secrets(config.oss.credentials.secrets())
+    if config.credentials is not None:
+        register_secrets(config.credentials.secrets())
     for warning in config.warnings:
         logging.getLogger("ossync.config").warning("%s: %s", path, warning)
     return config
@@ -101,20 +102,30 @@ def _load(path: Path) -> Config:
 
 def cmd_check_config(args: argparse.Namespace, stdout: TextIO) -> int:
     config = _load(args.config)
-    oss = config.oss
-    stdout.write(
-        f"{args.config}: OK\n"
-        f"  target: oss bucket {oss.bucket} in {oss.region} at {oss.endpoint} "
-        f"(signature V{oss.signature_version}{', custom domain' if oss.cname else ''})\n"
-        f"  access key id: {_mask(oss.credentials.access_key_id)}"
-        f"{' with STS token' if oss.credentials.security_token else ''}\n"
-        f"  ledger: {config.ledger}\n"
-    )
+    stdout.write(f"{args.config}: OK\n  target: {_target_summary(config)}\n")
+    if config.credentials is not None:
+        stdout.write(f"  access key id: {_mask(config.credentials.access_key_id)}"
+                     f"{' with STS token' if config.credentials.security_token else ''}\n")
+    stdout.write(f"  ledger: {config.ledger}\n")
     for w in config.watch:
         stdout.write(f"  watch {w.label}: {w.path} -> {w.prefix}{w.name}\n")
     for warning in config.warnings:
         stdout.write(f"  warning: {warning}\n")
     return ExitStatus.OK
+
+
+def _target_summary(config: Config) -> str:
+    if config.s3 is not None:
+        s3 = config.s3
+        return (f"s3 bucket {s3.bucket} in {s3.region} at {s3.endpoint} ({s3.addressing}-style, "
+                f"SigV4 {s3.method.upper()})")
+    if config.local is not None:
+        local = config.local
+        return f"local folder {local.path} (URLs {local.base_url or 'file://'})"
+    oss = config.oss
+    assert oss is not None
+    return (f"oss bucket {oss.bucket} in {oss.region} at {oss.endpoint} "
+            f"(signature V{oss.signature_version}{', custom domain' if oss.cname else ''})")
 
 
 def _mask(key_id: str) -> str:

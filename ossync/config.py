@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from ossync.addressing import is_ip_or_localhost
 from ossync.credentials import resolve_credentials
 from ossync.errors import ConfigError
 from ossync.keys import DEFAULT_NAME, DEFAULT_PREFIX, template_problem
@@ -34,6 +35,8 @@ DEFAULT_EXCLUDE = (
     "*.download", "*.!ut", "~$*", "*.swp", "Thumbs.db", "desktop.ini",
 )
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+TARGETS = ("oss", "s3", "local")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _T = TypeVar("_T")
 
@@ -52,6 +55,27 @@ class OssConfig:
     read_timeout: float = 60.0
     url_mode: str = "signed"  # what url/ls/show print: `public` (as recorded) or `signed`
     url_expires: float = 3600.0
+
+
+@dataclass(frozen=True)
+class S3Config:
+    endpoint: str
+    region: str
+    bucket: str
+    credentials: Credentials = field(repr=False)
+    addressing: str = "virtual"  # `virtual` (bucket.host) or `path` (host/bucket)
+    method: str = "post"  # `post` (SigV4 form) or `put` (SigV4 header-signed PutObject)
+    if_none_match: bool = True  # PUT with If-None-Match: *; false: HEAD before each PUT
+    public_url: str | None = None
+    policy_expires: float = 900.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    path: Path
+    base_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +98,7 @@ class WatchConfig:
 
 @dataclass(frozen=True)
 class Config:
-    oss: OssConfig
+    oss: OssConfig | None  # exactly one of oss, s3 and local is set
     ledger: Path
     watch: tuple[WatchConfig, ...] = ()
     prefix: str = DEFAULT_PREFIX
@@ -88,14 +112,51 @@ class Config:
     retry_max_delay: float = 600.0
     source: Path | None = None
     warnings: tuple[str, ...] = ()
+    s3: S3Config | None = None
+    local: LocalConfig | None = None
+
+    @property
+    def target(self) -> OssConfig | S3Config | LocalConfig:
+        """The one configured target section."""
+        section = self.oss or self.s3 or self.local
+        assert section is not None, "parse_config guarantees a target"
+        return section
+
+    @property
+    def target_name(self) -> str:
+        """`oss`, `s3` or `local`."""
+        return "oss" if self.oss else "s3" if self.s3 else "local"
+
+    @property
+    def bucket(self) -> str:
+        """What the ledger records as `bucket`: the bucket name, or the local folder."""
+        target = self.target
+        return str(target.path) if isinstance(target, LocalConfig) else target.bucket
+
+    @property
+    def credentials(self) -> Credentials | None:
+        target = self.target
+        return None if isinstance(target, LocalConfig) else target.credentials
+
+    @property
+    def http_timeouts(self) -> tuple[float, float]:
+        """(connect, read) timeouts of the target's requests (a local copy has none)."""
+        target = self.target
+        if isinstance(target, LocalConfig):
+            return (10.0, 60.0)
+        return (target.connect_timeout, target.read_timeout)
 
 
-KNOWN_TOP = {"oss", "ledger", "watch", "prefix", "name", "date_source", "timezone",
+KNOWN_TOP = {"oss", "s3", "local", "ledger", "watch", "prefix", "name", "date_source", "timezone",
              "workers", "scan_interval", "max_file_size", "settle_seconds",
              "retry_initial_delay", "retry_max_delay"}
 KNOWN_OSS = {"endpoint", "region", "bucket", "signature_version", "public_url", "cname",
              "access_key_id", "access_key_secret", "security_token", "policy_expires",
              "connect_timeout", "read_timeout", "url_mode", "url_expires"}
+KNOWN_S3 = {"endpoint", "region", "bucket", "addressing", "method", "if_none_match",
+            "public_url", "access_key_id", "secret_access_key", "session_token",
+            "policy_expires", "connect_timeout", "read_timeout"}
+KNOWN_LOCAL = {"path", "base_url", "create"}
 KNOWN_WATCH = {"path", "label", "prefix", "name", "recursive", "include", "exclude",
                "settle_seconds", "dedupe", "date_source", "after_upload", "move_to",
                "observer", "poll_interval", "create"}
@@ -192,7 +253,8 @@ def region_from_endpoint(endpoint: str) -> str | None:
 
 def _oss(raw: Any, p: _Problems, env: Mapping[str, str]) -> OssConfig:
     if not isinstance(raw, dict):
-        p.errors.append("oss: missing; add an oss: section with endpoint, region and bucket")
+        p.errors.append("oss: missing; add an oss: section with endpoint, region and bucket "
+                        "(or an s3: or local: target instead)")
         raw = {}
     p.unknown(raw, KNOWN_OSS, "oss.")
     endpoint = p.get(raw, "oss.", "endpoint", "", _url)
@@ -235,6 +297,103 @@ def _oss(raw: Any, p: _Problems, env: Mapping[str, str]) -> OssConfig:
         read_timeout=p.get(raw, "oss.", "read_timeout", 60.0, parse_duration),
         url_mode=url_mode, url_expires=url_expires,
     )
+
+
+S3_ENV = {"access_key_id": "AWS_ACCESS_KEY_ID", "secret_access_key": "AWS_SECRET_ACCESS_KEY",
+          "session_token": "AWS_SESSION_TOKEN"}
+_NO_POST_STORES = {".r2.cloudflarestorage.com": "Cloudflare R2", ".myqcloud.com": "Tencent COS"}
+
+
+def _s3(raw: Any, p: _Problems, env: Mapping[str, str]) -> S3Config:
+    if not isinstance(raw, dict):
+        p.errors.append("s3: must be a mapping with endpoint, region and bucket")
+        raw = {}
+    p.unknown(raw, KNOWN_S3, "s3.")
+    endpoint = p.get(raw, "s3.", "endpoint", "", _url)
+    if "endpoint" not in raw:
+        p.errors.append("s3.endpoint: missing (e.g. https://s3.eu-west-1.amazonaws.com)")
+    bucket = p.get(raw, "s3.", "bucket", "", str)
+    if not _S3_BUCKET.match(bucket):
+        p.errors.append(f"s3.bucket: {bucket!r} is not a valid bucket name "
+                        "(3-63 lower-case letters, digits, dots and hyphens)")
+    host = urlsplit(endpoint).hostname or ""
+    by_ip = is_ip_or_localhost(host)
+    addressing = p.get(raw, "s3.", "addressing", "path" if by_ip else "virtual",
+                       _choice("virtual", "path"))
+    if addressing == "virtual" and by_ip:
+        p.errors.append("s3.addressing: virtual needs a host name (bucket.host); use path "
+                        "with an IP address or localhost")
+    method = p.get(raw, "s3.", "method", "post", _choice("post", "put"))
+    store = next((n for end, n in _NO_POST_STORES.items() if host.endswith(end)), None)
+    if method == "post" and store:
+        p.errors.append(f"s3.method: {store} takes no SigV4 POST uploads; set method: put")
+    expires = p.get(raw, "s3.", "policy_expires", 900.0, parse_duration)
+    if not 0 < expires <= MAX_POLICY_LIFETIME.total_seconds():
+        p.errors.append("s3.policy_expires: must be more than 0 and at most 7d")
+    configured = {k: p.get(raw, "s3.", k, None, str) for k in S3_ENV}
+    creds = _s3_credentials(configured, env)
+    if creds is None:
+        p.errors.append(
+            "s3 credentials: none found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+            "(and AWS_SESSION_TOKEN for temporary keys), or s3.access_key_id / "
+            "s3.secret_access_key, or files aws_access_key_id / aws_secret_access_key in "
+            "$CREDENTIALS_DIRECTORY")
+        creds = Credentials("", "")
+    return S3Config(
+        endpoint=endpoint, bucket=bucket, credentials=creds, addressing=addressing,
+        region=p.get(raw, "s3.", "region", "", str) or _aws_region(host) or "us-east-1",
+        method=method, if_none_match=p.get(raw, "s3.", "if_none_match", True, _boolean),
+        public_url=p.get(raw, "s3.", "public_url", None, _url), policy_expires=expires,
+        connect_timeout=p.get(raw, "s3.", "connect_timeout", 10.0, parse_duration),
+        read_timeout=p.get(raw, "s3.", "read_timeout", 60.0, parse_duration),
+    )
+
+
+def _aws_region(host: str) -> str | None:
+    """`s3.eu-west-1.amazonaws.com` or `s3-eu-west-1.amazonaws.com` → `eu-west-1`."""
+    match = re.match(r"^(?:.+\.)?s3[.-](?:dualstack\.)?([a-z0-9-]+)\.amazonaws\.com$", host)
+    return match.group(1) if match else None
+
+
+def _s3_credentials(configured: Mapping[str, str | None],
+                    env: Mapping[str, str]) -> Credentials | None:
+    """The config's keys, else files aws_access_key_id, aws_secret_access_key and
+    aws_session_token in $CREDENTIALS_DIRECTORY, else the AWS_* variables."""
+    sources: list[Mapping[str, str | None]] = [configured]
+    if env.get("CREDENTIALS_DIRECTORY"):
+        folder = Path(env["CREDENTIALS_DIRECTORY"])
+        from_dir = {name: _read_secret(folder / f"aws_{name}") for name in S3_ENV}
+        from_dir["access_key_id"] = from_dir["access_key_id"] or env.get("AWS_ACCESS_KEY_ID")
+        sources.append(from_dir)
+    sources.append({name: env.get(var) for name, var in S3_ENV.items()})
+    for values in sources:
+        key_id, secret = values.get("access_key_id"), values.get("secret_access_key")
+        if key_id and secret:
+            return Credentials(key_id, secret, values.get("session_token") or None)
+    return None
+
+
+def _read_secret(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def _local(raw: Any, p: _Problems, base: Path) -> LocalConfig:
+    if not isinstance(raw, dict) or "path" not in raw:
+        p.errors.append("local.path: missing (the folder objects are copied into)")
+        raw = raw if isinstance(raw, dict) else {}
+    p.unknown(raw, KNOWN_LOCAL, "local.")
+    folder = p.get(raw, "local.", "path", base, lambda v: _local_path(base, v))
+    if p.get(raw, "local.", "create", False, _boolean):
+        folder.mkdir(parents=True, exist_ok=True)
+    if not folder.is_dir():
+        p.errors.append(f"local.path: {folder} is not a directory (create it, or set "
+                        "create: true)")
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        p.errors.append(f"local.path: {folder} is not writable by this user")
+    return LocalConfig(path=folder, base_url=p.get(raw, "local.", "base_url", None, _url))
 
 
 def _choice_int(*allowed: int) -> Callable[[Any], int]:
@@ -310,7 +469,14 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
         raise ConfigError(["top level: must be a mapping of keys (oss:, ledger:, watch:)"],
                           str(source or "config"))
     p.unknown(raw, KNOWN_TOP, "")
-    oss = _oss(raw.get("oss"), p, env)
+    present = [name for name in TARGETS if raw.get(name) is not None]
+    if len(present) > 1:
+        p.errors.append(f"{', '.join(present)}: configure exactly one target "
+                        "(oss:, s3: or local:)")
+    chosen = present[0] if present else "oss"
+    oss = _oss(raw.get("oss"), p, env) if chosen == "oss" else None
+    s3 = _s3(raw["s3"], p, env) if chosen == "s3" else None
+    local = _local(raw["local"], p, base) if chosen == "local" else None
     defaults: dict[str, Any] = {
         "prefix": p.get(raw, "", "prefix", DEFAULT_PREFIX, _template),
         "name": p.get(raw, "", "name", DEFAULT_NAME, _template),
@@ -329,8 +495,9 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
     ledger = p.get(raw, "", "ledger", default_ledger_path(env),
                    lambda v: _local_path(base, v))
     max_size = p.get(raw, "", "max_file_size", POSTOBJECT_MAX_BYTES, parse_size)
-    if max_size > POSTOBJECT_MAX_BYTES:
-        p.errors.append("max_file_size: PostObject uploads are capped at 5GiB by OSS")
+    if max_size > POSTOBJECT_MAX_BYTES and local is None:
+        p.errors.append(f"max_file_size: one upload is capped at 5GiB by "
+                        f"{'S3' if s3 else 'OSS'} (POST and single PUT alike)")
     config = Config(
         oss=oss, ledger=ledger, watch=tuple(folders),
         prefix=str(defaults["prefix"]), name=str(defaults["name"]),
@@ -341,7 +508,7 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
         max_file_size=max_size,
         retry_initial_delay=p.get(raw, "", "retry_initial_delay", 2.0, parse_duration),
         retry_max_delay=p.get(raw, "", "retry_max_delay", 600.0, parse_duration),
-        source=source, warnings=tuple(p.warnings),
+        source=source, warnings=tuple(p.warnings), s3=s3, local=local,
     )
     if p.errors:
         raise ConfigError(p.errors, str(source or "config"))

@@ -97,7 +97,7 @@ class Daemon:
         self._threads.append(thread)
 
     def _start(self) -> None:
-        limits = Limits(bucket=self.config.oss.bucket, max_file_size=self.config.max_file_size,
+        limits = Limits(bucket=self.config.bucket, max_file_size=self.config.max_file_size,
                         timezone=zone(self.config.timezone),
                         retry_base=self.config.retry_initial_delay,
                         retry_max=self.config.retry_max_delay)
@@ -248,10 +248,11 @@ class Daemon:
         except Exception as exc:  # a bad edit must not take the running daemon down
             log.error("reload failed, keeping the running config: %s", exc)
             return
-        if (fresh.oss, fresh.workers, fresh.ledger) != (
-            self.config.oss, self.config.workers, self.config.ledger
+        if (fresh.target, fresh.workers, fresh.ledger) != (
+            self.config.target, self.config.workers, self.config.ledger
         ):
-            log.warning("reload: changes to oss:, workers: and ledger: take effect at restart")
+            log.warning("reload: changes to the target (oss:, s3:, local:), workers: and "
+                        "ledger: take effect at restart")
         self.config = fresh
         self.watcher.remove_all()
         self.folders.clear()

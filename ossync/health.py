@@ -115,8 +115,7 @@ class HealthMonitor:
         self.daemon = daemon
         self.notifier = notifier
         self.ping_every = ping_every if ping_every is not None else watchdog_interval()
-        oss = daemon.config.oss
-        self.progress = ProgressTracker(stall_limit(oss.connect_timeout, oss.read_timeout))
+        self.progress = ProgressTracker(stall_limit(*daemon.config.http_timeouts))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._problems: list[str] = []

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 
+from ossync.chunks import chunks
 from ossync.crc64 import Crc64
 from ossync.keys import KeyInputs, render_key
 from ossync.media import SNIFF_BYTES, MediaType, exif_datetime, sniff_with_name
 
-CHUNK = 1 << 20
 _SAME_EXT = {".jpeg": ".jpg", ".jpe": ".jpg", ".tif": ".tiff", ".heif": ".heic"}
 
 
@@ -48,7 +48,7 @@ def read_facts(path: Path) -> FileFacts:
         sha.update(head)
         crc.update(head)
         total = len(head)
-        while chunk := fh.read(CHUNK):
+        for chunk in chunks(fh):
             sha.update(chunk)
             crc.update(chunk)
             total += len(chunk)

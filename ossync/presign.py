@@ -138,6 +138,9 @@ class UrlSigner:
     @classmethod
     def from_config(cls, config: Config) -> UrlSigner:
         oss = config.oss
+        if oss is None:
+            raise ValueError(f"signed URLs are made for oss: targets only, not "
+                             f"{config.target_name}:")
         return cls(oss.credentials, oss.endpoint, oss.region, cname=oss.cname,
                    signature_version=oss.signature_version, expires=oss.url_expires)
 

@@ -39,9 +39,9 @@ def upload_one(target: Target, config: Config, path: Path,
         if queue is not None:
             queue.record_direct(str(path), PUT_FOLDER, mtime_ns=facts.mtime_ns,
                                 sha256=facts.sha256, content_type=facts.media.content_type,
-                                bucket=config.oss.bucket, result=result, existing=existing)
+                                bucket=config.bucket, result=result, existing=existing)
 
-    existing = queue.ledger.upload_by_sha256(facts.sha256, config.oss.bucket) if queue else None
+    existing = queue.ledger.upload_by_sha256(facts.sha256, config.bucket) if queue else None
     if existing is not None:
         remember(existing=existing)
         return UploadResult(key=existing.key, url=existing.url, size=existing.size,

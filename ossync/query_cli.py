@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from ossync.chunks import chunks
 from ossync.config import ledger_path_from_config, load_config, url_mode_from_config
 from ossync.errors import ConfigError, OssyncError
 from ossync.ledger import Ledger
@@ -124,6 +125,9 @@ def url_choice(args: argparse.Namespace) -> UrlChoice:
         raise UsageError(f"signed URLs need a loadable config (-c CONFIG) for the "
                          f"credentials and endpoint, and {exc.source} does not load: "
                          f"{'; '.join(exc.problems)} (or use --public)") from None
+    if config.oss is None:
+        raise UsageError(f"signed URLs are made for oss: targets only, and this config's "
+                         f"target is {config.target_name}: (use --public)")
     register_secrets(config.oss.credentials.secrets())
     signer = UrlSigner.from_config(config)
     moment = signer.clock()  # one moment for every URL of this command
@@ -186,7 +190,7 @@ def _sha256_of(path: str) -> str | None:
     try:
         digest = hashlib.sha256()
         with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
+            for chunk in chunks(fh):
                 digest.update(chunk)
         return digest.hexdigest()
     except OSError:

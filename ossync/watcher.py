@@ -18,6 +18,10 @@ from pathlib import Path
 from watchdog.events import (
     DirCreatedEvent,
     DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
     FileSystemEvent,
     FileSystemEventHandler,
 )
@@ -31,6 +35,12 @@ log = logging.getLogger(__name__)
 RAISE_WATCHES = ("raise the limit: sysctl fs.inotify.max_user_watches=524288 (persist it in "
                  "/etc/sysctl.d/90-ossync.conf), or set observer: polling for this folder")
 FILE_EVENTS = {"created", "modified", "closed", "moved"}
+# Only these reach us: without a filter inotify also reports every open and read-only
+# close — including our own reads of each file, several per upload.
+EVENT_FILTER: list[type[FileSystemEvent]] = [
+    FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileMovedEvent,
+    DirCreatedEvent, DirMovedEvent,
+]
 
 
 class _Handler(FileSystemEventHandler):
@@ -100,7 +110,8 @@ class Watcher:
         handler = _Handler(folder, self.paths, self.on_rescan)
         try:
             self._observer(folder).schedule(handler, str(folder.path),
-                                            recursive=folder.recursive)
+                                            recursive=folder.recursive,
+                                            event_filter=EVENT_FILTER)
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EMFILE):
                 raise
@@ -111,7 +122,8 @@ class Watcher:
             polling.daemon = True
             polling.start()
             self._observers[f"fallback:{folder.path}"] = polling
-            polling.schedule(handler, str(folder.path), recursive=folder.recursive)
+            polling.schedule(handler, str(folder.path), recursive=folder.recursive,
+                             event_filter=EVENT_FILTER)
             self.on_rescan(folder, folder.path)
 
     def remove_all(self) -> None:

@@ -1,4 +1,5 @@
-"""Who may do what: PostObject form signatures and header signatures, V4 and V1.
+"""Who may do what: PostObject form signatures and header signatures, V4 and V1
+(and S3's SigV4, in `sigv4`).
 
 Expected signatures come from the official SDK (`alibabacloud_oss_v2.signer`),
 never from `ossync.signing`, so a bug in our signer cannot hide behind the same
@@ -29,6 +30,8 @@ from ossync.localoss.responses import (
     invalid_argument,
     signature_mismatch,
 )
+from ossync.localoss.sigv4 import ALGORITHM as SIGV4_ALGORITHM
+from ossync.localoss.sigv4 import SigV4Verifier
 from ossync.signing import Credentials
 
 V4_ALGORITHM = "OSS4-HMAC-SHA256"
@@ -77,6 +80,7 @@ class Verifier:
     def __init__(self, creds: Credentials, region: str) -> None:
         self.creds = creds
         self.region = region
+        self.sigv4 = SigV4Verifier(creds, region)  # the S3 dialect
 
     # --- PostObject ------------------------------------------------------------
 
@@ -89,6 +93,9 @@ class Verifier:
         elif "ossaccesskeyid" in fields or "signature" in fields:
             policy = self._require(fields, "policy")
             self._post_v1(fields, policy)
+        elif "x-amz-algorithm" in fields:
+            policy = self._require(fields, "policy")
+            self.sigv4.verify_post(fields, policy, now)
         else:
             raise access_denied("You have no right to access this bucket: the form is not "
                                 "signed and the bucket is not public-read-write.")
@@ -126,6 +133,8 @@ class Verifier:
             self._header_v4(req, auth[len(V4_ALGORITHM) + 1:], now)
         elif auth.startswith("OSS "):
             self._header_v1(req, auth[4:], now)
+        elif auth.startswith(SIGV4_ALGORITHM + " "):
+            self.sigv4.verify_request(req, auth[len(SIGV4_ALGORITHM) + 1:], now)
         elif auth:
             raise invalid_argument("Unsupported Authorization type.", "Authorization",
                                    auth.split(" ", 1)[0])

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from email.utils import formatdate
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ossync.localoss.multipart import Source
 from ossync.localoss.responses import OSSError, Reply, document, element, invalid_argument
 from ossync.localoss.store import Bucket, ObjectMeta, Spool, validate_key
+
+if TYPE_CHECKING:
+    from hashlib import _Hash as Hash
 
 CHUNK = 64 * 1024
 UNSUPPORTED_PUT_HEADERS = ("x-oss-copy-source", "x-oss-server-side-encryption-key-id")
@@ -67,7 +72,8 @@ def delete_object(bucket: Bucket, key: str) -> Reply:
 
 def put_object(bucket: Bucket, key: str, headers: Mapping[str, str], stream: Source,
                length: int) -> Reply:
-    """Store the body; honour Content-MD5, Content-Type and x-oss-forbid-overwrite."""
+    """Store the body; honour Content-MD5, Content-Type and x-oss-forbid-overwrite, and
+    S3's If-None-Match: * (412 if the key exists) and x-amz-content-sha256."""
     validate_key(key)
     for name in UNSUPPORTED_PUT_HEADERS:
         if name in headers:
@@ -76,14 +82,25 @@ def put_object(bucket: Bucket, key: str, headers: Mapping[str, str], stream: Sou
     if forbid not in ("true", "false"):
         raise invalid_argument("x-oss-forbid-overwrite must be true or false.",
                                "x-oss-forbid-overwrite", forbid)
+    if_none_match = headers.get("if-none-match")
+    if if_none_match not in (None, "*"):
+        raise OSSError(501, "NotImplemented", "local-oss supports only If-None-Match: *.")
     user_meta = {k: v for k, v in headers.items() if k.startswith("x-oss-meta-")}
     spool = bucket.spool()
+    sha256 = hashlib.sha256()
     try:
-        _copy(stream, length, spool)
+        _copy(stream, length, spool, sha256)
         _check_md5(headers.get("content-md5"), spool)
+        _check_sha256(headers.get("x-amz-content-sha256"), sha256.hexdigest())
         meta = bucket.commit(key, spool, headers.get("content-type") or
                              "application/octet-stream", user_meta,
-                             forbid_overwrite=forbid == "true")
+                             forbid_overwrite=forbid == "true" or if_none_match == "*")
+    except OSSError as err:
+        spool.discard()
+        if err.code == "FileAlreadyExists" and if_none_match == "*":
+            raise OSSError(412, "PreconditionFailed", "At least one of the pre-conditions you "
+                           "specified did not hold", Condition="If-None-Match") from None
+        raise
     except BaseException:
         spool.discard()
         raise
@@ -92,14 +109,22 @@ def put_object(bucket: Bucket, key: str, headers: Mapping[str, str], stream: Sou
                        "Content-MD5": md5})
 
 
-def _copy(stream: Source, length: int, spool: Spool) -> None:
+def _copy(stream: Source, length: int, spool: Spool, sha256: Hash) -> None:
     left = length
     while left > 0:
         data = stream.read(min(CHUNK, left))
         if not data:
             raise ConnectionError("the client sent less than Content-Length")
         spool.write(data)
+        sha256.update(data)
         left -= len(data)
+
+
+def _check_sha256(sent: str | None, actual: str) -> None:
+    """A SigV4 PUT signs the body's SHA-256 (or says UNSIGNED-PAYLOAD)."""
+    if sent and sent != "UNSIGNED-PAYLOAD" and sent != actual:
+        raise OSSError(400, "XAmzContentSHA256Mismatch", "The provided "
+                       "'x-amz-content-sha256' header does not match what was computed.")
 
 
 def _check_md5(sent: str | None, spool: Spool) -> None:

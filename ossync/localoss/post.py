@@ -81,6 +81,8 @@ class PostObject:
         check(policy, fields, self.bucket.name, self.now)
         if "x-oss-signature-version" in fields:
             _require_v4_conditions(policy, fields)
+        elif "x-amz-algorithm" in fields:
+            self.verifier.sigv4.require_conditions(policy.names() | {"bucket"}, fields)
         self.upload = _Upload(key, policy, fields, _forbid_overwrite(fields),
                               fields.get("content-type", ""), self.bucket.spool())
         return self.upload.spool

@@ -1,7 +1,9 @@
 """The contract every upload target meets; the daemon and `put` only talk to this.
 
 Targets are leaf modules that never read YAML: `ossync.targets.factory` maps
-config to constructor arguments.
+config to constructor arguments. There are three: `oss.OssTarget` (Alibaba Cloud
+OSS), `s3.S3Target` (S3-compatible stores, SigV4 POST or PUT) and
+`local.LocalTarget` (a folder).
 """
 
 from __future__ import annotations
@@ -13,7 +15,12 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class UploadResult:
-    """What landed: the object's key and URL, and the checksums the store confirmed."""
+    """What landed: the object's key and URL, and the checksums the store confirmed.
+
+    `crc64` is the CRC-64 of the bytes stored (returned by OSS; for S3 and local, of
+    the bytes sent, which the store's MD5 confirmed or which were copied): callers
+    compare it with the file they hashed to catch a file that changed mid-upload.
+    """
 
     key: str
     url: str

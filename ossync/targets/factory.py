@@ -8,11 +8,28 @@ from ossync.targets.oss import OssTarget
 
 
 def make_target(config: Config, *, pool_size: int | None = None) -> Target:
+    pool = pool_size or max(config.workers, 4)
+    if config.s3 is not None:
+        from ossync.targets.s3 import S3Target
+
+        s3 = config.s3
+        return S3Target(
+            endpoint=s3.endpoint, bucket=s3.bucket, region=s3.region,
+            credentials=s3.credentials, addressing=s3.addressing, method=s3.method,
+            if_none_match=s3.if_none_match, public_url=s3.public_url,
+            policy_lifetime=s3.policy_expires, connect_timeout=s3.connect_timeout,
+            read_timeout=s3.read_timeout, pool_size=pool,
+        )
+    if config.local is not None:
+        from ossync.targets.local import LocalTarget
+
+        return LocalTarget(config.local.path, base_url=config.local.base_url)
     oss = config.oss
+    assert oss is not None
     return OssTarget(
         endpoint=oss.endpoint, bucket=oss.bucket, region=oss.region,
         credentials=oss.credentials, signature_version=oss.signature_version,
         cname=oss.cname, public_url=oss.public_url, policy_lifetime=oss.policy_expires,
         connect_timeout=oss.connect_timeout, read_timeout=oss.read_timeout,
-        pool_size=pool_size or max(config.workers, 4),
+        pool_size=pool,
     )

@@ -16,6 +16,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from ossync.addressing import bucket_url, object_url
+from ossync.chunks import chunks
 from ossync.crc64 import Crc64
 from ossync.errors import StoreError
 from ossync.signing import Credentials, PostUpload, post_form_fields, v1_header_auth, v4_header_auth
@@ -23,14 +24,13 @@ from ossync.targets import FileChanged, KeyTaken, ObjectInfo, UploadResult
 from ossync.targets.multipart import MultipartFileBody
 from ossync.targets.oss_errors import error_from_exception, error_from_response
 
-CHUNK = 1 << 20
 USER_AGENT = "ossync"
 
 
 def crc64_of_file(path: Path) -> int:
     crc = Crc64()
     with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
+        for chunk in chunks(fh):
             crc.update(chunk)
     return crc.value
 

@@ -1,0 +1,170 @@
+"""The S3 dialect: AWS SigV4 form POSTs and header-signed requests, checked the way S3
+checks them (credential scope, x-amz-date within 15 minutes, session token, then the
+signature).
+
+Expected signatures come from botocore's signing code (`botocore.auth.S3SigV4Auth`),
+never from `ossync.targets.s3_signing`, so a bug in our signer cannot hide behind the
+same bug here. botocore is imported on the first SigV4 request only.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from ossync.localoss.responses import OSSError, access_denied, invalid_argument
+from ossync.signing import Credentials
+
+if TYPE_CHECKING:
+    from ossync.localoss.auth import SignedRequest
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+TOKEN = "x-amz-security-token"
+MAX_SKEW = timedelta(minutes=15)
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# Fields a POST policy need not name (AWS: "except x-amz-signature, file, policy, and
+# field names that have an x-ignore- prefix").
+UNCONDITIONED = ("policy", "x-amz-signature", "file")
+
+
+@dataclass(frozen=True)
+class Scope:
+    access_key_id: str
+    day: str
+    region: str
+
+
+def signature_mismatch() -> OSSError:
+    return OSSError(403, "SignatureDoesNotMatch",
+                    "The request signature we calculated does not match the signature you "
+                    "provided. Check your key and signing method.")
+
+
+class SigV4Verifier:
+    """Verifies SigV4 requests against one set of credentials in one region."""
+
+    def __init__(self, creds: Credentials, region: str) -> None:
+        self.creds = creds
+        self.region = region
+
+    def _auth(self) -> Any:
+        try:
+            from botocore.auth import S3SigV4Auth  # type: ignore[import-untyped]
+            from botocore.credentials import (  # type: ignore[import-untyped]
+                Credentials as BotoCredentials,
+            )
+        except ImportError:  # pragma: no cover - botocore comes with the test extra
+            raise OSSError(501, "NotImplemented", "local-oss needs botocore for SigV4 "
+                           "requests (pip install boto3)") from None
+        creds = BotoCredentials(self.creds.access_key_id, self.creds.access_key_secret,
+                                self.creds.security_token)
+        return S3SigV4Auth(creds, "s3", self.region)
+
+    # --- POST --------------------------------------------------------------------
+
+    def verify_post(self, fields: Mapping[str, str], policy: str, now: datetime) -> None:
+        """Check a SigV4 form's signature fields (lower-case names) over its policy."""
+        if fields.get("x-amz-algorithm") != ALGORITHM:
+            raise invalid_argument("Unsupported x-amz-algorithm.", "x-amz-algorithm",
+                                   fields.get("x-amz-algorithm", ""))
+        scope = self._scope(fields.get("x-amz-credential", ""))
+        stamp = fields.get("x-amz-date", "")
+        self._time(stamp, scope, now)
+        self._token(fields.get(TOKEN))
+        from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
+
+        request = AWSRequest()
+        request.context["timestamp"] = stamp
+        _same(fields.get("x-amz-signature", ""), self._auth().signature(policy, request))
+
+    @staticmethod
+    def require_conditions(names: set[str], fields: Mapping[str, str]) -> None:
+        """Every field sent needs a policy condition, as S3 and Ceph insist."""
+        for name in fields:
+            if name not in names and name not in UNCONDITIONED and not (
+                name.startswith("x-ignore-")
+            ):
+                raise access_denied(f"Invalid according to Policy: Extra input fields: {name}")
+
+    # --- header auth ---------------------------------------------------------------
+
+    def verify_request(self, req: SignedRequest, params: str, now: datetime) -> None:
+        """`Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`."""
+        parts = dict(p.strip().partition("=")[::2] for p in params.split(","))
+        scope = self._scope(parts.get("Credential", ""))
+        stamp = req.headers.get("x-amz-date", "")
+        self._time(stamp, scope, now)
+        self._token(req.headers.get(TOKEN))
+        payload = req.headers.get("x-amz-content-sha256", "")
+        if payload != "UNSIGNED-PAYLOAD" and not _HEX64.match(payload):
+            raise invalid_argument("x-amz-content-sha256 must be a SHA-256 or "
+                                   "UNSIGNED-PAYLOAD.", "x-amz-content-sha256", payload)
+        names = parts.get("SignedHeaders", "").split(";")
+        if "host" not in names or "x-amz-date" not in names:
+            raise access_denied("The host and x-amz-date headers must be signed.")
+        missing = [n for n in names if n not in req.headers]
+        if missing:
+            raise access_denied(f"Signed header {missing[0]} is not in the request.")
+        from botocore.awsrequest import AWSRequest
+
+        url = f"http://{req.host}/{quote(req.bucket)}"
+        if req.key:
+            url += "/" + quote(req.key, safe="/~")
+        request = AWSRequest(method=req.method, url=url, params=list(req.query),
+                             headers={n: req.headers[n] for n in names})
+        request.context["timestamp"] = stamp
+        auth = self._auth()
+        if auth.signed_headers(auth.headers_to_sign(request)) != ";".join(names):
+            raise signature_mismatch()
+        canonical = auth.canonical_request(request)
+        expected = auth.signature(auth.string_to_sign(request, canonical), request)
+        _same(parts.get("Signature", ""), expected)
+
+    # --- shared pieces -----------------------------------------------------------
+
+    def _scope(self, credential: str) -> Scope:
+        parts = credential.split("/")
+        if len(parts) != 5 or parts[3:] != ["s3", "aws4_request"]:
+            raise invalid_argument("The credential is invalid.", "x-amz-credential", credential)
+        scope = Scope(*parts[:3])
+        if scope.access_key_id != self.creds.access_key_id:
+            raise OSSError(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided "
+                           "does not exist in our records.", AWSAccessKeyId=scope.access_key_id)
+        if scope.region != self.region:
+            raise OSSError(400, "AuthorizationHeaderMalformed", f"The authorization header is "
+                           f"malformed; the region '{scope.region}' is wrong; expecting "
+                           f"'{self.region}'", Region=self.region)
+        return scope
+
+    @staticmethod
+    def _time(stamp: str, scope: Scope, now: datetime) -> None:
+        try:
+            when = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        except ValueError:
+            raise access_denied("x-amz-date is missing or invalid.") from None
+        if stamp[:8] != scope.day:
+            raise access_denied("The date in the credential does not match x-amz-date.")
+        if abs(now - when) > MAX_SKEW:
+            raise OSSError(403, "RequestTimeTooSkewed", "The difference between the request "
+                           "time and the current time is too large.",
+                           RequestTime=format_datetime(when, usegmt=True),
+                           ServerTime=format_datetime(now, usegmt=True))
+
+    def _token(self, sent: str | None) -> None:
+        want = self.creds.security_token
+        if want and not sent:
+            raise OSSError(403, "InvalidAccessKeyId", "Temporary keys need their session token.")
+        if sent and not (want and hmac.compare_digest(sent.encode(), want.encode())):
+            raise OSSError(400, "InvalidToken", "The provided token is malformed or otherwise "
+                           "invalid.")
+
+
+def _same(sent: str, expected: str) -> None:
+    if not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise signature_mismatch()

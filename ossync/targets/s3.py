@@ -1,0 +1,249 @@
+"""S3-compatible stores: SigV4 form POST (default) or SigV4 header-signed PUT.
+
+No overwrite: PUT sends `If-None-Match: *` (a 412 means the key is taken), POST
+looks with a HEAD first. Either way a key that already holds the same bytes
+(same size and MD5, from an attempt whose answer was lost) counts as success,
+and anything else is KeyTaken. What landed is verified: a PUT by Content-MD5
+and x-amz-content-sha256 (the store checks both) and its ETag; a POST by a HEAD
+after it (size, and the ETag where it is the MD5).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import os
+import threading
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import BinaryIO, cast
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from ossync.addressing import object_url
+from ossync.errors import StoreError
+from ossync.signing import Credentials, PostUpload
+from ossync.targets import FileChanged, KeyTaken, UploadResult
+from ossync.targets.multipart import MultipartFileBody
+from ossync.targets.s3_errors import HINTS, error_from_exception, error_from_response
+from ossync.targets.s3_io import (
+    Digests,
+    HashingReader,
+    ObjectMd5,
+    bucket_url,
+    default_addressing,
+    digests_of,
+    etag_md5,
+)
+from ossync.targets.s3_signing import header_auth, post_form_fields
+
+USER_AGENT = "ossync"
+MAX_SKEW = timedelta(minutes=10)  # S3 refuses requests more than 15 minutes off
+
+
+class S3Target:
+    """One bucket, one keep-alive session shared by all worker threads."""
+
+    def __init__(self, *, endpoint: str, bucket: str, region: str, credentials: Credentials,
+                 addressing: str | None = None, method: str = "post",
+                 if_none_match: bool = True, public_url: str | None = None,
+                 policy_lifetime: float = 900.0, connect_timeout: float = 10.0,
+                 read_timeout: float = 60.0, pool_size: int = 8) -> None:
+        if method not in ("post", "put"):
+            raise ValueError(f"method must be post or put, not {method!r}")
+        self.bucket = bucket
+        self.region = region
+        self.credentials = credentials
+        self.method = method
+        self.if_none_match = if_none_match
+        self.base_url = bucket_url(endpoint, bucket, addressing or default_addressing(endpoint))
+        self.public_base = (public_url or self.base_url).rstrip("/")
+        self.policy_lifetime = timedelta(seconds=policy_lifetime)
+        self.timeout = (connect_timeout, read_timeout)
+        self.clock_offset = timedelta(0)  # learnt from the server when our clock is off
+        self._lock = threading.Lock()
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers["User-Agent"] = USER_AGENT
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc) + self.clock_offset
+
+    def url_for(self, key: str) -> str:
+        return object_url(self.public_base, key)
+
+    def close(self) -> None:
+        self.session.close()
+
+    # --- upload --------------------------------------------------------------
+
+    def upload(self, path: Path, key: str, *, content_type: str) -> UploadResult:
+        """Store the file under `key`; raise KeyTaken, FileChanged or StoreError."""
+        send = self._put if self.method == "put" else self._post
+        try:
+            return send(path, key, content_type)
+        except StoreError as err:
+            if err.code != "RequestTimeTooSkewed":
+                raise
+        return send(path, key, content_type)  # signed again with the server's clock
+
+    def _put(self, path: Path, key: str, content_type: str) -> UploadResult:
+        with path.open("rb") as fh:
+            facts = digests_of(fh)
+            info = None if self.if_none_match else self.head(key)  # no If-None-Match: look
+            if info is not None:
+                return self._existing(key, facts, info=info)
+            headers = {"Content-Type": content_type,
+                       "Content-MD5": base64.b64encode(bytes.fromhex(facts.md5)).decode()}
+            if self.if_none_match:
+                headers["If-None-Match"] = "*"
+            url = object_url(self.base_url, key)
+            headers.update(header_auth(self.credentials, method="PUT", url=url,
+                                       region=self.region, now=self.now(), headers=headers,
+                                       payload_sha256=facts.sha256))
+            body = HashingReader(fh, facts.size)
+            resp = self._send("upload", key, "PUT", url, headers, body)
+        if body.md5.hexdigest() != facts.md5:
+            raise FileChanged("file changed while uploading (its MD5 differs from a moment ago)")
+        if resp.status_code == 412:
+            return self._existing(key, facts, resp=resp)
+        self._check("upload", key, resp)
+        etag = resp.headers.get("ETag")
+        if etag is None:
+            raise StoreError("upload", key, "NoETagReturned", "the store answered PUT without "
+                             "an ETag", resp.status_code, _request_id(resp), retryable=True)
+        stored = etag_md5(etag, resp.headers)
+        if stored is not None and stored != facts.md5:
+            self.delete(key)
+            raise StoreError("upload", key, "ETagMismatch", f"stored ETag {etag} is not the "
+                             f"file's MD5 {facts.md5}", resp.status_code, _request_id(resp),
+                             retryable=True, hint="the data was damaged; will retry")
+        return UploadResult(key=key, url=self.url_for(key), size=facts.size, etag=etag,
+                            crc64=body.crc.value, request_id=_request_id(resp))
+
+    def _post(self, path: Path, key: str, content_type: str) -> UploadResult:
+        with path.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            info = self.head(key)  # POST cannot refuse to overwrite: look first
+            if info is not None:
+                return self._existing(key, digests_of(fh), info=info)
+            fields = post_form_fields(self.credentials,
+                                      PostUpload(self.bucket, key, size, content_type),
+                                      region=self.region, now=self.now(),
+                                      lifetime=self.policy_lifetime)
+            reader = HashingReader(fh, size)
+            body = MultipartFileBody(fields, cast(BinaryIO, reader), size, content_type)
+            resp = self._send("upload", key, "POST", self.base_url + "/",
+                              {"Content-Type": body.content_type}, body)
+        self._check("upload", key, resp)
+        return self._verified_post(key, reader, resp)
+
+    def _verified_post(self, key: str, reader: HashingReader,
+                       resp: requests.Response) -> UploadResult:
+        """HEAD what the POST stored: the size, and the MD5 where the ETag is one."""
+        info = self.head(key)
+        md5 = reader.md5.hexdigest()
+        problem = None
+        if info is None:
+            problem = ("NotStored", "the store accepted the POST but HEAD finds no object")
+        elif info.size != reader.size:
+            problem = ("SizeMismatch", f"stored {info.size} bytes, sent {reader.size}")
+        elif info.md5 is not None and info.md5 != md5:
+            problem = ("ETagMismatch", f"stored ETag {info.etag} is not the file's MD5 {md5}")
+        if problem is not None:
+            if info is not None:
+                self.delete(key)
+            raise StoreError("upload", key, *problem, resp.status_code, _request_id(resp),
+                             retryable=True, hint="the data was damaged or replaced; will retry")
+        assert info is not None
+        return UploadResult(key=key, url=self.url_for(key), size=reader.size, etag=info.etag,
+                            crc64=reader.crc.value, request_id=_request_id(resp))
+
+    def _existing(self, key: str, facts: Digests, *, resp: requests.Response | None = None,
+                  info: ObjectMd5 | None = None) -> UploadResult:
+        """The key is taken: ours from a lost answer (same size and MD5), or a clash."""
+        info = info or self.head(key)
+        if info is None:
+            if resp is not None:
+                raise error_from_response("upload", key, resp)
+            raise StoreError("upload", key, "Vanished", "the object went away while it was "
+                             "looked at", retryable=True)
+        if info.size == facts.size and info.md5 == facts.md5:
+            return UploadResult(key=key, url=self.url_for(key), size=facts.size,
+                                etag=info.etag, crc64=facts.crc64, already_present=True)
+        raise KeyTaken(key)
+
+    # --- HTTP ----------------------------------------------------------------
+
+    def _send(self, operation: str, key: str, method: str, url: str, headers: dict[str, str],
+              body: HashingReader | MultipartFileBody | None = None) -> requests.Response:
+        try:
+            return self.session.request(method, url, data=body, headers=headers,
+                                        timeout=self.timeout, allow_redirects=False)
+        except FileChanged:
+            raise
+        except requests.RequestException as exc:
+            if isinstance(exc.__context__, FileChanged):
+                raise exc.__context__ from None
+            raise error_from_exception(operation, key, exc) from None
+
+    def _check(self, operation: str, key: str, resp: requests.Response) -> None:
+        """Raise the StoreError of a failed answer. A refusal for clock skew (or a bare 403
+        to a HEAD, whose Date is minutes off ours) first sets our clock from the server's."""
+        if resp.status_code < 300:
+            return
+        err = error_from_response(operation, key, resp)
+        if (err.code == "RequestTimeTooSkewed" or (resp.status_code == 403 and not resp.content)
+                ) and self._learn_clock(resp):
+            err = dataclasses.replace(err, code="RequestTimeTooSkewed", retryable=True,
+                                      hint=HINTS["RequestTimeTooSkewed"])
+        raise err
+
+    def _learn_clock(self, resp: requests.Response) -> bool:
+        """Take the server's clock if its Date is minutes off ours; False if it is not."""
+        offset = _server_offset(resp)
+        with self._lock:
+            if offset is None or abs(offset - self.clock_offset) <= MAX_SKEW:
+                return False
+            self.clock_offset = offset
+        return True
+
+    def _signed(self, method: str, key: str) -> requests.Response:
+        url = object_url(self.base_url, key)
+        headers = header_auth(self.credentials, method=method, url=url, region=self.region,
+                              now=self.now())
+        return self._send(method.lower(), key, method, url, headers)
+
+    def head(self, key: str) -> ObjectMd5 | None:
+        resp = self._signed("HEAD", key)
+        if resp.status_code == 404:
+            return None
+        self._check("head", key, resp)
+        etag = resp.headers.get("ETag")
+        return ObjectMd5(key=key, size=int(resp.headers.get("Content-Length", "0")), etag=etag,
+                     crc64=None, content_type=resp.headers.get("Content-Type"),
+                     md5=etag_md5(etag, resp.headers))
+
+    def delete(self, key: str) -> None:
+        resp = self._signed("DELETE", key)
+        if resp.status_code != 404:
+            self._check("delete", key, resp)
+
+
+def _server_offset(resp: requests.Response) -> timedelta | None:
+    """The server's clock minus ours, from its Date header; None if it says nothing."""
+    try:
+        server = parsedate_to_datetime(resp.headers.get("Date", ""))
+    except (TypeError, ValueError, IndexError):
+        return None
+    if server.tzinfo is None:  # "-0000" and odd forms parse naive: they mean UTC
+        server = server.replace(tzinfo=timezone.utc)
+    return server - datetime.now(timezone.utc)
+
+
+def _request_id(resp: requests.Response) -> str | None:
+    return resp.headers.get("x-amz-request-id") or resp.headers.get("x-oss-request-id")
