@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from ossync.cli import main
-from ossync.config import load_config, parse_config, region_from_endpoint
+from ossync.config import load_config, parse_config
+from ossync.config_targets import region_from_endpoint
 from ossync.errors import ConfigError
 
 from .conftest import ACCESS_KEY_ID, SECRET, STS_TOKEN
