@@ -7,13 +7,9 @@ earlier object (the answer was lost after OSS stored it) counts as success.
 from __future__ import annotations
 
 import os
-import threading
-from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from ossync.addressing import bucket_url, object_url
 from ossync.chunks import chunks
@@ -21,10 +17,9 @@ from ossync.crc64 import Crc64
 from ossync.errors import StoreError
 from ossync.signing import Credentials, PostUpload, post_form_fields, v1_header_auth, v4_header_auth
 from ossync.targets import FileChanged, KeyTaken, ObjectInfo, UploadResult
+from ossync.targets.http import HttpTarget
 from ossync.targets.multipart import MultipartFileBody
 from ossync.targets.oss_errors import error_from_exception, error_from_response
-
-USER_AGENT = "ossync"
 
 
 def crc64_of_file(path: Path) -> int:
@@ -35,37 +30,21 @@ def crc64_of_file(path: Path) -> int:
     return crc.value
 
 
-class OssTarget:
+class OssTarget(HttpTarget):
     """One bucket, one keep-alive session shared by all worker threads."""
 
     def __init__(self, *, endpoint: str, bucket: str, region: str, credentials: Credentials,
                  signature_version: int = 4, cname: bool = False, public_url: str | None = None,
                  policy_lifetime: float = 900.0, connect_timeout: float = 10.0,
                  read_timeout: float = 60.0, pool_size: int = 8) -> None:
+        super().__init__(base_url=bucket_url(endpoint, bucket, cname=cname),
+                         public_url=public_url, policy_lifetime=policy_lifetime,
+                         connect_timeout=connect_timeout, read_timeout=read_timeout,
+                         pool_size=pool_size)
         self.bucket = bucket
         self.region = region
         self.credentials = credentials
         self.signature_version = signature_version
-        self.base_url = bucket_url(endpoint, bucket, cname=cname)
-        self.public_base = (public_url or self.base_url).rstrip("/")
-        self.policy_lifetime = timedelta(seconds=policy_lifetime)
-        self.timeout = (connect_timeout, read_timeout)
-        self.clock_offset = timedelta(0)  # learnt from the server when our clock is off
-        self._lock = threading.Lock()
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers["User-Agent"] = USER_AGENT
-
-    def now(self) -> datetime:
-        return datetime.now(timezone.utc) + self.clock_offset
-
-    def url_for(self, key: str) -> str:
-        return object_url(self.public_base, key)
-
-    def close(self) -> None:
-        self.session.close()
 
     # --- upload --------------------------------------------------------------
 
@@ -132,22 +111,6 @@ class OssTarget:
             return UploadResult(key=key, url=self.url_for(key), size=size, etag=info.etag,
                                 crc64=crc, already_present=True)
         raise KeyTaken(key)
-
-    def _learn_clock(self, resp: requests.Response) -> bool:
-        """Set our clock offset from the server's Date header; False if it says nothing."""
-        date = resp.headers.get("Date")
-        if not date:
-            return False
-        try:
-            server = parsedate_to_datetime(date.split(",", 2)[-1] if date.count(",") > 1
-                                           else date)
-        except (TypeError, ValueError, IndexError):
-            return False
-        if server.tzinfo is None:  # "-0000" and odd forms parse naive: they mean UTC
-            server = server.replace(tzinfo=timezone.utc)
-        with self._lock:
-            self.clock_offset = server - datetime.now(timezone.utc)
-        return True
 
     # --- header-signed requests ---------------------------------------------
 

@@ -13,19 +13,17 @@ from __future__ import annotations
 import base64
 import dataclasses
 import os
-import threading
-from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO, cast
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from ossync.addressing import object_url
 from ossync.errors import StoreError
 from ossync.signing import Credentials, PostUpload
 from ossync.targets import FileChanged, KeyTaken, UploadResult
+from ossync.targets.http import HttpTarget
 from ossync.targets.multipart import MultipartFileBody
 from ossync.targets.s3_errors import HINTS, error_from_exception, error_from_response
 from ossync.targets.s3_io import (
@@ -39,11 +37,10 @@ from ossync.targets.s3_io import (
 )
 from ossync.targets.s3_signing import header_auth, post_form_fields
 
-USER_AGENT = "ossync"
 MAX_SKEW = timedelta(minutes=10)  # S3 refuses requests more than 15 minutes off
 
 
-class S3Target:
+class S3Target(HttpTarget):
     """One bucket, one keep-alive session shared by all worker threads."""
 
     def __init__(self, *, endpoint: str, bucket: str, region: str, credentials: Credentials,
@@ -53,31 +50,15 @@ class S3Target:
                  read_timeout: float = 60.0, pool_size: int = 8) -> None:
         if method not in ("post", "put"):
             raise ValueError(f"method must be post or put, not {method!r}")
+        super().__init__(
+            base_url=bucket_url(endpoint, bucket, addressing or default_addressing(endpoint)),
+            public_url=public_url, policy_lifetime=policy_lifetime,
+            connect_timeout=connect_timeout, read_timeout=read_timeout, pool_size=pool_size)
         self.bucket = bucket
         self.region = region
         self.credentials = credentials
         self.method = method
         self.if_none_match = if_none_match
-        self.base_url = bucket_url(endpoint, bucket, addressing or default_addressing(endpoint))
-        self.public_base = (public_url or self.base_url).rstrip("/")
-        self.policy_lifetime = timedelta(seconds=policy_lifetime)
-        self.timeout = (connect_timeout, read_timeout)
-        self.clock_offset = timedelta(0)  # learnt from the server when our clock is off
-        self._lock = threading.Lock()
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers["User-Agent"] = USER_AGENT
-
-    def now(self) -> datetime:
-        return datetime.now(timezone.utc) + self.clock_offset
-
-    def url_for(self, key: str) -> str:
-        return object_url(self.public_base, key)
-
-    def close(self) -> None:
-        self.session.close()
 
     # --- upload --------------------------------------------------------------
 
@@ -198,19 +179,10 @@ class S3Target:
             return
         err = error_from_response(operation, key, resp)
         if (err.code == "RequestTimeTooSkewed" or (resp.status_code == 403 and not resp.content)
-                ) and self._learn_clock(resp):
+                ) and self._learn_clock(resp, MAX_SKEW):
             err = dataclasses.replace(err, code="RequestTimeTooSkewed", retryable=True,
                                       hint=HINTS["RequestTimeTooSkewed"])
         raise err
-
-    def _learn_clock(self, resp: requests.Response) -> bool:
-        """Take the server's clock if its Date is minutes off ours; False if it is not."""
-        offset = _server_offset(resp)
-        with self._lock:
-            if offset is None or abs(offset - self.clock_offset) <= MAX_SKEW:
-                return False
-            self.clock_offset = offset
-        return True
 
     def _signed(self, method: str, key: str) -> requests.Response:
         url = object_url(self.base_url, key)
@@ -232,17 +204,6 @@ class S3Target:
         resp = self._signed("DELETE", key)
         if resp.status_code != 404:
             self._check("delete", key, resp)
-
-
-def _server_offset(resp: requests.Response) -> timedelta | None:
-    """The server's clock minus ours, from its Date header; None if it says nothing."""
-    try:
-        server = parsedate_to_datetime(resp.headers.get("Date", ""))
-    except (TypeError, ValueError, IndexError):
-        return None
-    if server.tzinfo is None:  # "-0000" and odd forms parse naive: they mean UTC
-        server = server.replace(tzinfo=timezone.utc)
-    return server - datetime.now(timezone.utc)
 
 
 def _request_id(resp: requests.Response) -> str | None:
