@@ -168,6 +168,9 @@ def _watch(
     move_to = p.get(raw, path, "move_to", None, lambda v: _local_path(base, v))
     if after == "move" and move_to is None:
         p.errors.append(f"{path}move_to: required when after_upload is move")
+    elif after == "move" and move_to is not None and move_to.is_relative_to(folder):
+        p.errors.append(f"{path}move_to: {move_to} is inside the watched folder; "
+                        "choose a folder outside it")
     return WatchConfig(
         path=folder, label=p.get(raw, path, "label", folder.name or str(folder), str),
         prefix=p.get(raw, path, "prefix", defaults["prefix"], _template),

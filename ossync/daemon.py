@@ -132,6 +132,7 @@ class Daemon:
                     if self.on_reloaded:
                         self.on_reloaded()
             if time.monotonic() >= next_scan:
+                self.watcher.check_watch_limits()  # new subfolders may have found none left
                 self.request_scan_all()
                 next_scan = time.monotonic() + self.config.scan_interval
 

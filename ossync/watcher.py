@@ -26,14 +26,14 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
-from watchdog.observers.api import BaseObserver
+from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserver
 
 from ossync.config import WatchConfig
+from ossync.watchlimit import SYSCTL_HINT, unwatched_folders, watched_inodes
 
 log = logging.getLogger(__name__)
-RAISE_WATCHES = ("raise the limit: sysctl fs.inotify.max_user_watches=524288 (persist it in "
-                 "/etc/sysctl.d/90-ossync.conf), or set observer: polling for this folder")
+RAISE_WATCHES = SYSCTL_HINT
 FILE_EVENTS = {"created", "modified", "closed", "moved"}
 # Only these reach us: without a filter inotify also reports every open and read-only
 # close — including our own reads of each file, several per upload.
@@ -83,6 +83,7 @@ class Watcher:
         self.on_rescan = on_rescan
         self.on_overflow = on_overflow
         self._observers: dict[str, BaseObserver] = {}
+        self._native: dict[str, tuple[ObservedWatch, _Handler]] = {}
         self._alarm = _OverflowAlarm(self._overflowed)
 
     def _overflowed(self) -> None:
@@ -95,6 +96,7 @@ class Watcher:
         logging.getLogger("watchdog.observers.inotify").addHandler(self._alarm)
         for folder in folders:
             self.add(folder)
+        self.check_watch_limits()
 
     def _observer(self, folder: WatchConfig) -> BaseObserver:
         kind = f"polling:{folder.poll_interval}" if folder.observer == "polling" else "native"
@@ -109,26 +111,44 @@ class Watcher:
     def add(self, folder: WatchConfig) -> None:
         handler = _Handler(folder, self.paths, self.on_rescan)
         try:
-            self._observer(folder).schedule(handler, str(folder.path),
-                                            recursive=folder.recursive,
-                                            event_filter=EVENT_FILTER)
+            watch = self._observer(folder).schedule(handler, str(folder.path),
+                                                    recursive=folder.recursive,
+                                                    event_filter=EVENT_FILTER)
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EMFILE):
                 raise
-            log.error("cannot watch %s: inotify limit reached (%s); falling back to polling "
-                      "every %.0fs; %s", folder.path, exc.strerror, folder.poll_interval,
-                      RAISE_WATCHES)
-            polling = PollingObserver(timeout=folder.poll_interval)
-            polling.daemon = True
-            polling.start()
-            self._observers[f"fallback:{folder.path}"] = polling
-            polling.schedule(handler, str(folder.path), recursive=folder.recursive,
-                             event_filter=EVENT_FILTER)
-            self.on_rescan(folder, folder.path)
+            self._fall_back(folder, handler, f"inotify limit reached ({exc.strerror})")
+            return
+        if folder.observer == "native":
+            self._native[folder.label] = (watch, handler)
+
+    def check_watch_limits(self) -> None:
+        """Move folders whose subfolders inotify could not all watch to polling."""
+        watched = watched_inodes()
+        for label, (watch, handler) in list(self._native.items()):
+            folder = handler.folder
+            missing = unwatched_folders(folder.path, folder.recursive, watched)
+            if missing:
+                self._observers["native"].unschedule(watch)
+                del self._native[label]
+                self._fall_back(folder, handler, f"inotify watch limit reached: {missing} "
+                                "folder(s) there are not watched")
+
+    def _fall_back(self, folder: WatchConfig, handler: _Handler, reason: str) -> None:
+        log.error("cannot watch %s with inotify: %s; polling it every %.0fs instead; %s",
+                  folder.path, reason, folder.poll_interval, RAISE_WATCHES)
+        polling = PollingObserver(timeout=folder.poll_interval)
+        polling.daemon = True
+        polling.start()
+        self._observers[f"fallback:{folder.path}"] = polling
+        polling.schedule(handler, str(folder.path), recursive=folder.recursive,
+                         event_filter=EVENT_FILTER)
+        self.on_rescan(folder, folder.path)
 
     def remove_all(self) -> None:
         for observer in self._observers.values():
             observer.unschedule_all()
+        self._native.clear()
 
     def alive(self) -> bool:
         """False when an observer thread died (watchdog issues #663, #829)."""

@@ -105,3 +105,34 @@ def make_config(write_config: Callable[..., Path], local_oss: LocalOSS, drop: Pa
         return write_config(endpoint or local_oss.endpoint, watch=folders, **top)
 
     return make
+
+
+# --- secrets: one check over everything the whole suite printed and logged ----------
+
+_LEAKS: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Every captured stdout, stderr and log of every test, passed or failed."""
+    for section, text in report.sections:
+        if SECRET in text or STS_TOKEN in text:
+            _LEAKS.append(f"{report.nodeid} ({report.when}): {section}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Also every log file the tests' daemons and servers wrote; a leak fails the run."""
+    try:
+        base = session.config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):
+        base = None
+    if base is not None and base.exists():
+        for log in base.rglob("*.log"):
+            try:
+                text = log.read_text(errors="replace")
+            except OSError:
+                continue
+            if SECRET in text or STS_TOKEN in text:
+                _LEAKS.append(str(log))
+    if _LEAKS:
+        print("\nSECRET LEAKED in:\n  " + "\n  ".join(_LEAKS))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -283,3 +283,41 @@ def test_sts_token_daemon_end_to_end(tmp_path: Path, write_config: Callable[...,
             (drop / "sts.jpg").write_bytes(jpeg_bytes(1000))
             wait_for(lambda: uploaded_paths(_ledger(cfg)), 30, "upload with STS")
         assert len(bucket(server)) == 1
+
+
+def _watches_in_use() -> int:
+    """Every inotify watch on this machine (the limit counts per user; tests run as root)."""
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:inotify":
+                    with open(f"/proc/{pid}/fdinfo/{fd}") as info:
+                        total += sum(line.startswith("inotify wd:") for line in info)
+        except OSError:
+            continue
+    return total
+
+
+def test_inotify_watch_limit_falls_back_to_polling(make_config: Callable[..., Path],
+                                                   local_oss: LocalOSS, drop: Path,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """watchdog skips subfolders it cannot watch without a word: we notice and poll."""
+    if os.geteuid() != 0:
+        pytest.skip("lowering fs.inotify.max_user_watches needs root")
+    for i in range(30):
+        (drop / f"sub{i:02d}").mkdir()
+    setting = Path("/proc/sys/fs/inotify/max_user_watches")
+    original = setting.read_text()
+    cfg = make_config(watch=[{"path": str(drop), "label": "drop", "poll_interval": 0.5}])
+    setting.write_text(f"{_watches_in_use() + 5}\n")  # the root and a few subfolders only
+    try:
+        with daemon_thread(config_for(cfg)):
+            time.sleep(1)  # past the start-up scan: only events or polling can find it now
+            (drop / "sub29" / "deep.jpg").write_bytes(jpeg_bytes(1000))
+            wait_for(lambda: str(drop / "sub29" / "deep.jpg") in uploaded_paths(_ledger(cfg)),
+                     30, "upload from an unwatched subfolder")
+    finally:
+        setting.write_text(original)
+    assert "inotify watch limit reached" in caplog.text
+    assert "fs.inotify.max_user_watches" in caplog.text

@@ -349,3 +349,34 @@ def test_many_copies_at_once_are_one_upload(make_config: Callable[..., Path],
         wait_for(lambda: len(uploaded_paths(_ledger(cfg))) == 20, 30, "20 paths")
     assert len(uploads(_ledger(cfg))) == 1
     assert list(bucket(local_oss).values()) == [same]
+
+
+def test_after_upload_delete_and_move(make_config: Callable[..., Path], local_oss: LocalOSS,
+                                      tmp_path: Path) -> None:
+    gone, moved, done = tmp_path / "gone", tmp_path / "moved", tmp_path / "done"
+    for folder in (gone, moved):
+        (folder / "sub").mkdir(parents=True)
+    cfg = make_config(watch=[
+        {"path": str(gone), "label": "gone", "after_upload": "delete"},
+        {"path": str(moved), "label": "moved", "after_upload": "move", "move_to": str(done)},
+    ])
+    first, second = jpeg_bytes(2000), jpeg_bytes(2100)
+    with daemon_thread(config_for(cfg)):
+        (gone / "sub" / "a.jpg").write_bytes(first)
+        (moved / "sub" / "b.jpg").write_bytes(second)
+        wait_for(lambda: not (gone / "sub" / "a.jpg").exists()
+                 and (done / "sub" / "b.jpg").exists(), 30, "delete and move")
+    assert (done / "sub" / "b.jpg").read_bytes() == second
+    assert not (moved / "sub" / "b.jpg").exists()
+    assert sorted(bucket(local_oss).values()) == sorted([first, second])
+    assert len(uploaded_paths(_ledger(cfg))) == 2  # the record keeps the original paths
+
+
+def test_move_to_inside_the_watched_folder_is_refused(make_config: Callable[..., Path],
+                                                      drop: Path) -> None:
+    from ossync.errors import ConfigError
+
+    cfg = make_config(watch=[{"path": str(drop), "after_upload": "move",
+                              "move_to": str(drop / "done")}])
+    with pytest.raises(ConfigError, match="inside the watched folder"):
+        config_for(cfg)
