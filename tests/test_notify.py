@@ -107,13 +107,6 @@ def abstract_socket() -> Iterator[NotifySocket]:
 
 
 @pytest.fixture
-def drop(tmp_path: Path) -> Path:
-    folder = tmp_path / "drop"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
 def make_config(write_config: Callable[..., Path], local_oss: LocalOSS, drop: Path,
                 oss_env: dict[str, str]) -> Callable[..., Path]:
     def make(endpoint: str | None = None, oss: dict[str, Any] | None = None,
