@@ -16,7 +16,7 @@ from pathlib import Path
 from ossync.chunks import chunks
 from ossync.crc64 import Crc64
 from ossync.keys import KeyInputs, render_key
-from ossync.media import SNIFF_BYTES, MediaType, exif_datetime, sniff_with_name
+from ossync.media import JPEG_TAIL_BYTES, SNIFF_BYTES, MediaType, exif_datetime, sniff_with_name
 
 _SAME_EXT = {".jpeg": ".jpg", ".jpe": ".jpg", ".tif": ".tiff", ".heif": ".heic"}
 
@@ -33,6 +33,7 @@ class FileFacts:
     sha256: str
     crc64: int
     media: MediaType
+    tail: bytes = b""  # the last JPEG_TAIL_BYTES, for the end-marker check
 
 
 def read_facts(path: Path) -> FileFacts:
@@ -48,16 +49,18 @@ def read_facts(path: Path) -> FileFacts:
         sha.update(head)
         crc.update(head)
         total = len(head)
+        tail = head[-JPEG_TAIL_BYTES:]
         for chunk in chunks(fh):
             sha.update(chunk)
             crc.update(chunk)
             total += len(chunk)
+            tail = (tail + bytes(chunk[-JPEG_TAIL_BYTES:]))[-JPEG_TAIL_BYTES:]
         after = os.fstat(fh.fileno())
     if total != after.st_size or (before.st_size, before.st_mtime_ns) != (
         after.st_size, after.st_mtime_ns
     ):
         raise ValueError(f"{path.name}: changed while it was read")
-    return FileFacts(path, total, after.st_mtime_ns, sha.hexdigest(), crc.value, media)
+    return FileFacts(path, total, after.st_mtime_ns, sha.hexdigest(), crc.value, media, tail)
 
 
 def real_ext(filename: str, media: MediaType) -> str:

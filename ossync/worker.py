@@ -166,10 +166,8 @@ class Worker:
         """A scanner that creates the file first writes the JPEG end marker last."""
         if facts.media.content_type != "image/jpeg":
             return False
-        with facts.path.open("rb") as fh:
-            fh.seek(max(facts.size - 128, 0))
-            if jpeg_complete(fh.read()):
-                return False
+        if jpeg_complete(facts.tail):  # read along with the hash: no second open
+            return False
         if time.time() - mtime < max(INCOMPLETE_JPEG_GRACE, folder.settle_seconds):
             return True
         log.warning("%s has no JPEG end marker; uploading it as it is", facts.path)

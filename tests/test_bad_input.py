@@ -321,3 +321,19 @@ def test_inotify_watch_limit_falls_back_to_polling(make_config: Callable[..., Pa
         setting.write_text(original)
     assert "inotify watch limit reached" in caplog.text
     assert "fs.inotify.max_user_watches" in caplog.text
+
+
+def test_jpeg_without_its_end_marker_waits(make_config: Callable[..., Path],
+                                           local_oss: LocalOSS, drop: Path) -> None:
+    """A scanner that creates the file first: the end marker comes last, then it goes."""
+    cfg = make_config(settle_seconds=0.2)
+    whole = jpeg_bytes(5000)
+    path = drop / "scan.jpg"
+    with daemon_thread(config_for(cfg)):
+        path.write_bytes(whole[:-2])  # no FF D9 yet
+        time.sleep(1.5)  # several settle periods
+        assert str(path) not in uploaded_paths(_ledger(cfg))
+        with path.open("ab") as fh:
+            fh.write(whole[-2:])
+        wait_for(lambda: str(path) in uploaded_paths(_ledger(cfg)), 30, "complete scan")
+    assert list(bucket(local_oss).values()) == [whole]
