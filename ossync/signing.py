@@ -62,12 +62,18 @@ def v4_scope(day: str, region: str) -> str:
     return f"{day}/{region}/{PRODUCT}/{V4_TERMINATOR}"
 
 
+def hmac_chain(key: str, parts: Iterable[str]) -> bytes:
+    """HMAC-SHA256 of each part keyed by the previous result: how both OSS V4 and AWS
+    SigV4 derive their signing keys (they differ only in the prefix and the parts)."""
+    derived = key.encode()
+    for part in parts:
+        derived = hmac.new(derived, part.encode(), hashlib.sha256).digest()
+    return derived
+
+
 def v4_signing_key(secret: str, day: str, region: str) -> bytes:
     """HMAC chain "aliyun_v4"+secret → day → region → "oss" → "aliyun_v4_request"."""
-    key = ("aliyun_v4" + secret).encode()
-    for part in (day, region, PRODUCT, V4_TERMINATOR):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return key
+    return hmac_chain("aliyun_v4" + secret, (day, region, PRODUCT, V4_TERMINATOR))
 
 
 def v4_signature(secret: str, day: str, region: str, string_to_sign: str) -> str:

@@ -28,15 +28,19 @@ def jpeg_bytes(size: int = 20_000, seed: int | None = None) -> bytes:
         b"\xff\xd9")
 
 
-def wait_for(check: Callable[[], _T], timeout: float, what: str, step: float = 0.1) -> _T:
-    """Poll `check` until it returns something truthy; bounded in time."""
+def wait_for(check: Callable[[], _T], timeout: float, what: str, step: float = 0.1,
+             detail: Callable[[], str] = lambda: "") -> _T:
+    """Poll `check` until it returns something truthy; bounded in time. `detail` adds
+    context (a log, a journal) to the failure message."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            extra = detail()
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}"
+                                 + (f"\n{extra}" if extra else ""))
         time.sleep(step)
 
 

@@ -34,7 +34,7 @@ from typing import TypeVar
 import pytest
 
 from .conftest import ACCESS_KEY_ID, BUCKET, SECRET
-from .daemon_helpers import jpeg_bytes
+from .daemon_helpers import jpeg_bytes, wait_for
 
 pytestmark = [pytest.mark.nspawn, pytest.mark.timeout(600)]
 _T = TypeVar("_T")
@@ -75,14 +75,7 @@ print(hashlib.sha256(urllib.request.urlopen(sys.argv[1], timeout=5).read()).hexd
 
 def wait_until(check: Callable[[], _T], timeout: float, what: str,
                detail: Callable[[], str] = lambda: "") -> _T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{detail()}")
-        time.sleep(0.2)
+    return wait_for(check, timeout, what, step=0.2, detail=detail)
 
 
 # --- the host side: tools, base tree, wheels --------------------------------------

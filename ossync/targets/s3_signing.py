@@ -13,7 +13,13 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
-from ossync.signing import MAX_POLICY_LIFETIME, Credentials, PostUpload, encode_policy
+from ossync.signing import (
+    MAX_POLICY_LIFETIME,
+    Credentials,
+    PostUpload,
+    encode_policy,
+    hmac_chain,
+)
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "s3"
@@ -39,10 +45,7 @@ def scope(day: str, region: str) -> str:
 
 def signing_key(secret: str, day: str, region: str) -> bytes:
     """HMAC chain "AWS4"+secret → day → region → "s3" → "aws4_request"."""
-    key = ("AWS4" + secret).encode()
-    for part in (day, region, SERVICE, TERMINATOR):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return key
+    return hmac_chain("AWS4" + secret, (day, region, SERVICE, TERMINATOR))
 
 
 def signature(secret: str, day: str, region: str, string_to_sign: str) -> str:
