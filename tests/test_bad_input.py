@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import struct
 import subprocess
+import sys
 import time
 import zlib
 from collections.abc import Callable
@@ -337,3 +338,31 @@ def test_jpeg_without_its_end_marker_waits(make_config: Callable[..., Path],
             fh.write(whole[-2:])
         wait_for(lambda: str(path) in uploaded_paths(_ledger(cfg)), 30, "complete scan")
     assert list(bucket(local_oss).values()) == [whole]
+
+
+def test_a_file_held_open_for_writing_waits(make_config: Callable[..., Path],
+                                            local_oss: LocalOSS, drop: Path) -> None:
+    """A local writer (Samba, an FTP server) pausing longer than the settle time, with the
+    file still open for writing: seen in /proc, so nothing is sent until it closes."""
+    cfg = make_config(settle_seconds=0.2)
+    first, rest = jpeg_bytes(3000), jpeg_bytes(4000)  # each part ends like a whole JPEG
+    path = drop / "held.jpg"
+    script = ("import sys, time\n"
+              "with open(sys.argv[1], 'wb') as fh:\n"
+              "    fh.write(bytes.fromhex(sys.argv[2])); fh.flush()\n"
+              "    sys.stdin.readline()\n"  # paused, file still open for writing
+              "    fh.write(bytes.fromhex(sys.argv[3]))\n")
+    with daemon_thread(config_for(cfg)):
+        writer = subprocess.Popen([sys.executable, "-c", script, str(path), first.hex(),
+                                   rest.hex()], stdin=subprocess.PIPE)
+        try:
+            wait_for(path.exists, 10, "the writer to start")
+            time.sleep(2)  # ten settle periods with the size and mtime still
+            assert str(path) not in uploaded_paths(_ledger(cfg))
+        finally:
+            assert writer.stdin is not None
+            writer.stdin.write(b"go\n")
+            writer.stdin.close()
+            writer.wait(10)
+        wait_for(lambda: str(path) in uploaded_paths(_ledger(cfg)), 30, "upload after close")
+    assert list(bucket(local_oss).values()) == [first + rest]
