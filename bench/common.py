@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
+from ossync.core.credentials import Credentials
 from ossync.ledger import Ledger
-from ossync.signing import Credentials
 
 BUCKET = "bench-bucket"
 CREDS = Credentials("LTAI5tBenchKey00001", "bench-secret-value-0123456789")

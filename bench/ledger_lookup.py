@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ossync.ledger import Ledger
-from ossync.ledger_queries import stamp
+from ossync.ledger.reads import stamp
 
 
 def fill(path: Path, rows: int, days: int = 30) -> None:

@@ -40,11 +40,12 @@ from common import (
 )
 
 from ossync.ledger import Ledger
+from ossync.ledger.queue import Sighting, WorkQueue
 from ossync.localoss import LocalOSS
-from ossync.prepare import read_facts
-from ossync.queue import Sighting, WorkQueue
-from ossync.signing import PostUpload, post_form_fields
 from ossync.targets import UploadResult
+from ossync.targets.oss.signing import post_form_fields
+from ossync.targets.post_policy import PostUpload
+from ossync.upload.prepare import read_facts
 
 Results = dict[str, Any]
 

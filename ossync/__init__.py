@@ -5,7 +5,7 @@ The Python API for apps: `Ledger.open(path, readonly=True)`, then `url_for(path)
 """
 
 from ossync.ledger import Ledger
-from ossync.ledger_queries import Item, Status
+from ossync.ledger.reads import Item, Status
 
 __version__ = "0.1.0"
 __all__ = ["Item", "Ledger", "Status", "__version__"]

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from ossync.core.credentials import Credentials
 from ossync.localoss import LocalOSS
-from ossync.signing import Credentials
 
 ACCESS_KEY_ID = "LTAI5tOssyncTestKey01"
 SECRET = "ossync-test-secret-Zq8v3Xk2Pw"

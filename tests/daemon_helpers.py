@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ossync.config import Config, load_config
-from ossync.daemon import Daemon
 from ossync.ledger import Ledger, Upload
+from ossync.service.daemon import Daemon
 
 _T = TypeVar("_T")
 

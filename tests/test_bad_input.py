@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from ossync.core.credentials import Credentials
 from ossync.localoss import LocalOSS
-from ossync.signing import Credentials
 from ossync.targets import FileChanged
-from ossync.targets.multipart import MultipartFileBody
+from ossync.targets.form_body import MultipartFileBody
 
 from .conftest import BUCKET
 from .daemon_helpers import (

@@ -9,8 +9,8 @@ import yaml
 
 from ossync.cli import main
 from ossync.config import load_config, parse_config
-from ossync.config_targets import region_from_endpoint
-from ossync.errors import ConfigError
+from ossync.config.stores import region_from_endpoint
+from ossync.core.errors import ConfigError
 
 from .conftest import ACCESS_KEY_ID, SECRET, STS_TOKEN
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-import ossync.prepare
+import ossync.upload.prepare
+from ossync.core.credentials import Credentials
 from ossync.ledger import Ledger
+from ossync.ledger.queue import Sighting, WorkQueue
 from ossync.localoss import LocalOSS
-from ossync.queue import Sighting, WorkQueue
-from ossync.signing import Credentials
 from ossync.targets import UploadResult
 
 from .conftest import BUCKET, REGION
@@ -240,8 +240,8 @@ def test_catch_up_skips_known_files_without_reading_them(
                                 bucket=BUCKET, sha256=f"{row.id:064d}",
                                 content_type="image/jpeg", mtime_ns=row.mtime_ns)
     reads = Counter[str]()
-    real = ossync.prepare.read_facts
-    monkeypatch.setattr("ossync.worker.read_facts",
+    real = ossync.upload.prepare.read_facts
+    monkeypatch.setattr("ossync.upload.worker.read_facts",
                         lambda p: (reads.update([str(p)]), real(p))[1])
     (drop / "new.jpg").write_bytes(jpeg_bytes(5000))
     with daemon_thread(config):
@@ -374,7 +374,7 @@ def test_after_upload_delete_and_move(make_config: Callable[..., Path], local_os
 
 def test_move_to_inside_the_watched_folder_is_refused(make_config: Callable[..., Path],
                                                       drop: Path) -> None:
-    from ossync.errors import ConfigError
+    from ossync.core.errors import ConfigError
 
     cfg = make_config(watch=[{"path": str(drop), "after_upload": "move",
                               "move_to": str(drop / "done")}])

@@ -15,7 +15,7 @@ import yaml
 
 from ossync.cli import main
 from ossync.config import parse_config
-from ossync.errors import ConfigError
+from ossync.core.errors import ConfigError
 from ossync.localoss import LocalOSS
 
 from .conftest import ACCESS_KEY_ID, BUCKET, REGION, SECRET

@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ossync.keys import MAX_KEY_BYTES, KeyInputs, check_key, render_key, template_problem
-from ossync.units import format_duration, parse_duration, parse_size
+from ossync.core.keys import MAX_KEY_BYTES, KeyInputs, check_key, render_key, template_problem
+from ossync.core.units import format_duration, parse_duration, parse_size
 
 WHEN = datetime(2026, 11, 25, 8, 30, tzinfo=timezone.utc)
 SHA = "3fa2b1c9" + "0" * 56

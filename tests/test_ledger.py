@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from ossync.ledger import Ledger, LedgerError
-from ossync.migrations import MIGRATIONS
-from ossync.queue import Sighting, WorkQueue
+from ossync.ledger.queue import Sighting, WorkQueue
+from ossync.ledger.sqlite.migrations import MIGRATIONS
 from ossync.targets import UploadResult
 
 

@@ -1,6 +1,6 @@
 """The local OSS endpoint: a real server on 127.0.0.1:0, real HTTP, strict checks.
 
-Forms are built with `ossync.signing`; the server verifies with the official
+Forms are built with `ossync.targets.oss.signing`; the server verifies with the official
 SDK's code, and the SDK's own client is used as an independent second client.
 """
 
@@ -34,19 +34,18 @@ import pytest
 import requests
 import urllib3
 
-from ossync.crc64 import crc64
+from ossync.core.crc64 import crc64
+from ossync.core.credentials import Credentials
 from ossync.localoss import LocalOSS
 from ossync.localoss.auth import SignedRequest, Verifier
 from ossync.localoss.responses import OSSError
-from ossync.signing import (
-    Credentials,
-    PostUpload,
-    encode_policy,
+from ossync.targets.oss.signing import (
     post_form_fields,
     v1_header_auth,
     v4_header_auth,
     v4_signature,
 )
+from ossync.targets.post_policy import PostUpload, encode_policy
 
 REGION = "cn-hangzhou"
 BUCKET = "photos"

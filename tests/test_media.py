@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ossync import media
-from ossync.media import MediaType, exif_datetime, jpeg_complete, sniff, sniff_with_name
+from ossync.intake import media
+from ossync.intake.media import MediaType, exif_datetime, jpeg_complete, sniff, sniff_with_name
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DTO, DT, EXIF_PTR, OFFSET, OFFSET_ORIG = 0x9003, 0x0132, 0x8769, 0x9010, 0x9011

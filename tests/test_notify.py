@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 
-from ossync.health import ProgressTracker, stall_limit, thread_io
 from ossync.localoss import LocalOSS
-from ossync.sdnotify import Notifier, socket_address, watchdog_interval
+from ossync.service.health import ProgressTracker, stall_limit, thread_io
+from ossync.service.sdnotify import Notifier, socket_address, watchdog_interval
 
 from .conftest import SECRET
 from .daemon_helpers import (
@@ -232,7 +232,7 @@ def test_pings_stop_when_the_observer_dies(
         assert proc.stop() == 0
     # The thread's death is logged, every line of its traceback at critical priority.
     lines = log.read_text().splitlines()
-    assert "<2>ossync.health: thread" in "\n".join(lines)
+    assert "<2>ossync.service.health: thread" in "\n".join(lines)
     assert any(line.startswith("<2>RuntimeError: test hook: the observer thread dies")
                for line in lines)
     assert all(line[:3] in ("<2>", "<3>", "<4>", "<6>") for line in lines), lines
@@ -342,8 +342,8 @@ def test_journal_format_has_priorities_and_never_the_secret(
     assert wrong not in text and SECRET not in text
     lines = [line for line in text.splitlines() if line]
     assert lines and all(line[:3] in ("<3>", "<4>", "<6>", "<7>") for line in lines), lines
-    assert any(line.startswith("<3>ossync.worker: failed ") for line in lines)
-    assert any(line.startswith("<6>ossync.daemon: watching") for line in lines)
+    assert any(line.startswith("<3>ossync.upload.worker: failed ") for line in lines)
+    assert any(line.startswith("<6>ossync.service.daemon: watching") for line in lines)
     assert any(line.startswith("<7>") for line in lines)
     assert not any(line[3:7].isdigit() for line in lines)  # no time stamps of our own
 

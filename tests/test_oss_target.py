@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 import requests
 
-import ossync.targets.oss as oss_module
-from ossync.crc64 import crc64
-from ossync.errors import StoreError
+import ossync.targets.oss.target as oss_module
+from ossync.core.crc64 import crc64
+from ossync.core.credentials import Credentials
+from ossync.core.errors import StoreError
 from ossync.localoss import LocalOSS
-from ossync.signing import Credentials
 from ossync.targets import KeyTaken
-from ossync.targets.oss import OssTarget
+from ossync.targets.oss.target import OssTarget
 
 from .conftest import BUCKET, REGION, SECRET
 
@@ -43,7 +43,7 @@ def _photo(tmp_path: Path, name: str = "a.jpg", size: int = 300_000) -> Path:
 
 
 def _fetch(target: OssTarget, key: str) -> bytes:
-    from ossync.signing import v4_header_auth
+    from ossync.targets.oss.signing import v4_header_auth
 
     headers = v4_header_auth(target.credentials, method="GET", bucket=BUCKET, key=key,
                              region=REGION, now=target.now())
@@ -187,7 +187,7 @@ def test_unreachable_endpoint_is_retryable(creds: Credentials, tmp_path: Path) -
 def test_streaming_body_does_not_read_the_file_whole(target: OssTarget, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Every read of the file part is bounded: the file is never loaded at once."""
-    from ossync.targets import multipart
+    from ossync.targets import form_body as multipart
 
     reads: list[int] = []
     original = multipart.MultipartFileBody.read

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ossync.crc64 import crc64
-from ossync.media import JPEG_TAIL_BYTES
-from ossync.prepare import NotAnImage, read_facts
+from ossync.core.crc64 import crc64
+from ossync.intake.media import JPEG_TAIL_BYTES
+from ossync.upload.prepare import NotAnImage, read_facts
 
 
 @pytest.mark.parametrize("size", [10, 70, (1 << 20) - 3, (1 << 20) + 5, 3 * (1 << 20)])

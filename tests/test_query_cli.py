@@ -18,8 +18,8 @@ import pytest
 
 from ossync import Ledger
 from ossync.cli import main
+from ossync.ledger.sqlite.migrations import MIGRATIONS
 from ossync.localoss import LocalOSS
-from ossync.migrations import MIGRATIONS
 
 from .daemon_helpers import config_for, daemon_thread, file_states, jpeg_bytes, wait_for
 

@@ -24,11 +24,12 @@ import pytest
 import requests
 from botocore.config import Config
 
-from ossync.errors import StoreError
-from ossync.signing import Credentials, PostUpload
+from ossync.core.credentials import Credentials
+from ossync.core.errors import StoreError
 from ossync.targets import KeyTaken
-from ossync.targets.s3 import S3Target
-from ossync.targets.s3_signing import post_form_fields
+from ossync.targets.post_policy import PostUpload
+from ossync.targets.s3.signing import post_form_fields
+from ossync.targets.s3.target import S3Target
 
 pytestmark = [pytest.mark.radosgw, pytest.mark.timeout(300)]
 TOOLS = ("ceph-authtool", "monmaptool", "ceph-mon", "ceph-osd", "ceph", "radosgw",

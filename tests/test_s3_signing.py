@@ -14,8 +14,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials as BotoCredentials
 
-from ossync.signing import Credentials, PostUpload
-from ossync.targets.s3_signing import (
+from ossync.core.credentials import Credentials
+from ossync.targets.post_policy import PostUpload
+from ossync.targets.s3.signing import (
     EMPTY_SHA256,
     amz_date,
     header_auth,

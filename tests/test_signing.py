@@ -12,15 +12,15 @@ import pytest
 from alibabacloud_oss_v2.credentials import Credentials as SdkCredentials
 from alibabacloud_oss_v2.types import HttpRequest, SigningContext
 
-from ossync.signing import (
-    Credentials,
-    PostUpload,
+from ossync.core.credentials import Credentials
+from ossync.targets.oss.signing import (
     post_form_fields,
     v1_header_auth,
     v1_signature,
     v4_header_auth,
     v4_signature,
 )
+from ossync.targets.post_policy import PostUpload
 
 T = datetime(2023, 12, 3, 12, 12, 12, tzinfo=timezone.utc)
 V1_POLICY = ("eyJleHBpcmF0aW9uIjoiMjAyMy0xMi0wM1QxMzowMDowMC4wMDBaIiwiY29uZGl0aW9ucyI6W3siYnVja"

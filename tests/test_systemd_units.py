@@ -79,8 +79,8 @@ def test_unit_has_what_the_daemon_relies_on(name: str) -> None:
                 "EnvironmentFile", "DynamicUser", "SystemCallFilter"):
         assert key in settings, key
     assert "Type=notify\n" in text and "RestartPreventExitStatus=78\n" in text
-    from ossync.credentials import CREDENTIAL_FILES
-    from ossync.daemon import STOP_GRACE
+    from ossync.config.credential_sources import CREDENTIAL_FILES
+    from ossync.service.daemon import STOP_GRACE
 
     for credential in CREDENTIAL_FILES.values():
         assert f"LoadCredential={credential}\n" in text

@@ -13,15 +13,16 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from ossync.crc64 import crc64
-from ossync.errors import StoreError
+from ossync.core.crc64 import crc64
+from ossync.core.credentials import Credentials
+from ossync.core.errors import StoreError
 from ossync.localoss import LocalOSS
-from ossync.signing import Credentials, PostUpload
 from ossync.targets import KeyTaken, Target
 from ossync.targets.local import LocalTarget
-from ossync.targets.oss import OssTarget
-from ossync.targets.s3 import S3Target
-from ossync.targets.s3_signing import post_form_fields
+from ossync.targets.oss.target import OssTarget
+from ossync.targets.post_policy import PostUpload
+from ossync.targets.s3.signing import post_form_fields
+from ossync.targets.s3.target import S3Target
 
 from .conftest import BUCKET, REGION, SECRET
 from .s3_servers import MOTO_REGION, Moto, moto  # noqa: F401  (a fixture)

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from ossync.signing import Credentials
+from ossync.core.credentials import Credentials
 
 if TYPE_CHECKING:
     from ossync.localoss.server import Server

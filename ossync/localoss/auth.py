@@ -2,7 +2,7 @@
 (and S3's SigV4, in `sigv4`).
 
 Expected signatures come from the official SDK (`alibabacloud_oss_v2.signer`),
-never from `ossync.signing`, so a bug in our signer cannot hide behind the same
+never from `ossync.targets.oss.signing`, so a bug in our signer cannot hide behind the same
 bug here. Checks run in the order OSS documents them: credential scope, request
 time, STS token, then the signature. Presigned URLs (query-string auth, V4 and
 V1) get the same checks, with their own expiry (`x-oss-date` + `x-oss-expires`,
@@ -23,6 +23,7 @@ from alibabacloud_oss_v2.signer import SignerV1, SignerV4
 from alibabacloud_oss_v2.types import Credentials as SdkCredentials
 from alibabacloud_oss_v2.types import HttpRequest, SigningContext
 
+from ossync.core.credentials import Credentials
 from ossync.localoss.responses import (
     OSSError,
     access_denied,
@@ -32,7 +33,6 @@ from ossync.localoss.responses import (
 )
 from ossync.localoss.sigv4 import ALGORITHM as SIGV4_ALGORITHM
 from ossync.localoss.sigv4 import SigV4Verifier
-from ossync.signing import Credentials
 
 V4_ALGORITHM = "OSS4-HMAC-SHA256"
 MAX_SKEW = timedelta(minutes=15)

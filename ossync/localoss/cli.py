@@ -14,8 +14,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from ossync.core.credentials import Credentials
 from ossync.localoss import LocalOSS
-from ossync.signing import Credentials
 
 EXIT_CONFIG = 78  # EX_CONFIG: systemd's RestartPreventExitStatus stops a restart loop
 EXIT_OSERR = 71

@@ -3,7 +3,7 @@ checks them (credential scope, x-amz-date within 15 minutes, session token, then
 signature).
 
 Expected signatures come from botocore's signing code (`botocore.auth.S3SigV4Auth`),
-never from `ossync.targets.s3_signing`, so a bug in our signer cannot hide behind the
+never from `ossync.targets.s3.signing`, so a bug in our signer cannot hide behind the
 same bug here. botocore is imported on the first SigV4 request only.
 """
 
@@ -18,8 +18,8 @@ from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from ossync.core.credentials import Credentials
 from ossync.localoss.responses import OSSError, access_denied, invalid_argument
-from ossync.signing import Credentials
 
 if TYPE_CHECKING:
     from ossync.localoss.auth import SignedRequest

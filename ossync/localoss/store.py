@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from ossync.crc64 import Crc64
+from ossync.core.crc64 import Crc64
 from ossync.localoss.responses import OSSError
 
 log = logging.getLogger("ossync.localoss")

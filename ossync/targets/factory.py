@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from ossync.config import Config
 from ossync.targets import Target
-from ossync.targets.oss import OssTarget
+from ossync.targets.oss.target import OssTarget
 
 
 def make_target(config: Config, *, pool_size: int | None = None) -> Target:
     pool = pool_size or max(config.workers, 4)
     if config.s3 is not None:
-        from ossync.targets.s3 import S3Target
+        from ossync.targets.s3.target import S3Target
 
         s3 = config.s3
         return S3Target(

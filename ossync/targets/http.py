@@ -10,7 +10,7 @@ from email.utils import parsedate_to_datetime
 import requests
 from requests.adapters import HTTPAdapter
 
-from ossync.addressing import object_url
+from ossync.core.addressing import object_url
 
 USER_AGENT = "ossync"
 

@@ -17,10 +17,10 @@ import uuid
 from io import BufferedReader
 from pathlib import Path
 
-from ossync.addressing import object_url
-from ossync.chunks import chunks
-from ossync.crc64 import Crc64
-from ossync.errors import StoreError
+from ossync.core.addressing import object_url
+from ossync.core.chunks import chunks
+from ossync.core.crc64 import Crc64
+from ossync.core.errors import StoreError
 from ossync.targets import FileChanged, KeyTaken, ObjectInfo, UploadResult
 
 # Where hard links are not supported (some FUSE, SMB and FAT mounts), a rename after

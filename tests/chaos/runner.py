@@ -29,10 +29,10 @@ from pathlib import Path
 
 import yaml
 
+from ossync.core.credentials import Credentials
 from ossync.ledger import Ledger
 from ossync.localoss import LocalOSS
-from ossync.localoss.faults import FaultPlan, FaultProxy
-from ossync.signing import Credentials
+from tests.faults import FaultPlan, FaultProxy
 
 BUCKET = "chaos-bucket"
 # How a total fault rate is shared between the kinds of fault.

@@ -1,0 +1,311 @@
+"""Config: YAML → defaults → `${VAR}` expansion → validation of every field → frozen dataclasses.
+
+Validation collects *all* problems with their field paths (`watch[1].path: does
+not exist`) so a user fixes the file in one pass. Secrets are resolved here and
+never appear in a problem text.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ossync.config.checks import (
+    _boolean,
+    _choice,
+    _globs,
+    _local_path,
+    _positive_int,
+    _Problems,
+    _template,
+)
+from ossync.config.stores import (
+    LocalConfig,
+    OssConfig,
+    S3Config,
+    _local,
+    _oss,
+    _s3,
+)
+from ossync.core.credentials import Credentials
+from ossync.core.errors import ConfigError
+from ossync.core.keys import DEFAULT_NAME, DEFAULT_PREFIX
+from ossync.core.units import parse_duration, parse_size
+
+POSTOBJECT_MAX_BYTES = 5 * 1024**3
+IMAGE_EXTENSIONS = (
+    "jpg", "jpeg", "png", "gif", "webp", "heic", "heif", "tif", "tiff", "bmp", "avif",
+    "dng", "cr2", "cr3", "nef", "arw", "orf", "rw2", "raf",
+)
+DEFAULT_INCLUDE = tuple(f"*.{ext}" for ext in IMAGE_EXTENSIONS)
+DEFAULT_EXCLUDE = (
+    ".*", "*~", "*.tmp", "*.temp", "*.part", "*.partial", "*.filepart", "*.crdownload",
+    "*.download", "*.!ut", "~$*", "*.swp", "Thumbs.db", "desktop.ini",
+)
+TARGETS = ("oss", "s3", "local")
+
+
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    path: Path
+    label: str
+    prefix: str = DEFAULT_PREFIX
+    name: str = DEFAULT_NAME
+    recursive: bool = True
+    include: tuple[str, ...] = DEFAULT_INCLUDE
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    settle_seconds: float = 2.0
+    dedupe: str = "content"
+    date_source: str = "exif"
+    after_upload: str = "keep"
+    move_to: Path | None = None
+    observer: str = "native"
+    poll_interval: float = 5.0
+
+
+@dataclass(frozen=True)
+class Config:
+    oss: OssConfig | None  # exactly one of oss, s3 and local is set
+    ledger: Path
+    watch: tuple[WatchConfig, ...] = ()
+    prefix: str = DEFAULT_PREFIX
+    name: str = DEFAULT_NAME
+    date_source: str = "exif"
+    timezone: str = "local"
+    workers: int = 4
+    scan_interval: float = 300.0
+    max_file_size: int = POSTOBJECT_MAX_BYTES
+    retry_initial_delay: float = 2.0
+    retry_max_delay: float = 600.0
+    source: Path | None = None
+    warnings: tuple[str, ...] = ()
+    s3: S3Config | None = None
+    local: LocalConfig | None = None
+
+    @property
+    def target(self) -> OssConfig | S3Config | LocalConfig:
+        """The one configured target section."""
+        section = self.oss or self.s3 or self.local
+        assert section is not None, "parse_config guarantees a target"
+        return section
+
+    @property
+    def target_name(self) -> str:
+        """`oss`, `s3` or `local`."""
+        return "oss" if self.oss else "s3" if self.s3 else "local"
+
+    @property
+    def bucket(self) -> str:
+        """What the ledger records as `bucket`: the bucket name, or the local folder."""
+        target = self.target
+        return str(target.path) if isinstance(target, LocalConfig) else target.bucket
+
+    @property
+    def credentials(self) -> Credentials | None:
+        target = self.target
+        return None if isinstance(target, LocalConfig) else target.credentials
+
+    @property
+    def http_timeouts(self) -> tuple[float, float]:
+        """(connect, read) timeouts of the target's requests (a local copy has none)."""
+        target = self.target
+        if isinstance(target, LocalConfig):
+            return (10.0, 60.0)
+        return (target.connect_timeout, target.read_timeout)
+
+
+KNOWN_TOP = {"oss", "s3", "local", "ledger", "watch", "prefix", "name", "date_source", "timezone",
+             "workers", "scan_interval", "max_file_size", "settle_seconds",
+             "retry_initial_delay", "retry_max_delay"}
+KNOWN_WATCH = {"path", "label", "prefix", "name", "recursive", "include", "exclude",
+               "settle_seconds", "dedupe", "date_source", "after_upload", "move_to",
+               "observer", "poll_interval", "create"}
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+def _watch(
+    raw: Any, i: int, p: _Problems, base: Path, defaults: dict[str, Any]
+) -> WatchConfig | None:
+    path = f"watch[{i}]."
+    if not isinstance(raw, dict) or "path" not in raw:
+        p.errors.append(f"watch[{i}]: must be a mapping with at least a path")
+        return None
+    p.unknown(raw, KNOWN_WATCH, path)
+    folder = _local_path(base, p.expand(raw["path"], path + "path"))
+    if p.get(raw, path, "create", False, _boolean):
+        folder.mkdir(parents=True, exist_ok=True)
+    if not folder.exists():
+        p.errors.append(f"{path}path: {folder} does not exist (create it, or set create: true)")
+    elif not folder.is_dir():
+        p.errors.append(f"{path}path: {folder} is not a directory")
+    elif not os.access(folder, os.R_OK | os.X_OK):
+        p.errors.append(f"{path}path: {folder} is not readable by this user")
+    after = p.get(raw, path, "after_upload", "keep", _choice("keep", "delete", "move"))
+    move_to = p.get(raw, path, "move_to", None, lambda v: _local_path(base, v))
+    if after == "move" and move_to is None:
+        p.errors.append(f"{path}move_to: required when after_upload is move")
+    elif after == "move" and move_to is not None and move_to.is_relative_to(folder):
+        p.errors.append(f"{path}move_to: {move_to} is inside the watched folder; "
+                        "choose a folder outside it")
+    return WatchConfig(
+        path=folder, label=p.get(raw, path, "label", folder.name or str(folder), str),
+        prefix=p.get(raw, path, "prefix", defaults["prefix"], _template),
+        name=p.get(raw, path, "name", defaults["name"], _template),
+        recursive=p.get(raw, path, "recursive", True, _boolean),
+        include=p.get(raw, path, "include", DEFAULT_INCLUDE, _globs),
+        exclude=p.get(raw, path, "exclude", DEFAULT_EXCLUDE, _globs),
+        settle_seconds=p.get(raw, path, "settle_seconds", defaults["settle_seconds"],
+                             parse_duration),
+        dedupe=p.get(raw, path, "dedupe", "content", _choice("content", "path", "off")),
+        date_source=p.get(raw, path, "date_source", defaults["date_source"],
+                          _choice("exif", "mtime", "upload")),
+        after_upload=after, move_to=move_to,
+        observer=p.get(raw, path, "observer", "native", _choice("native", "polling")),
+        poll_interval=p.get(raw, path, "poll_interval", 5.0, parse_duration),
+    )
+
+
+
+
+def default_ledger_path(env: Mapping[str, str]) -> Path:
+    """Under systemd `$STATE_DIRECTORY/ledger.db`, else the XDG state directory."""
+    if env.get("STATE_DIRECTORY"):
+        return Path(env["STATE_DIRECTORY"].split(":")[0]) / "ledger.db"
+    state = env.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(state) / "ossync" / "ledger.db"
+
+
+def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
+                 source: Path | None = None) -> Config:
+    """Validate an already-loaded YAML document; raise ConfigError with every problem."""
+    env = dict(os.environ if env is None else env)
+    p = _Problems(env)
+    if not isinstance(raw, dict):
+        raise ConfigError(["top level: must be a mapping of keys (oss:, ledger:, watch:)"],
+                          str(source or "config"))
+    p.unknown(raw, KNOWN_TOP, "")
+    present = [name for name in TARGETS if raw.get(name) is not None]
+    if len(present) > 1:
+        p.errors.append(f"{', '.join(present)}: configure exactly one target "
+                        "(oss:, s3: or local:)")
+    chosen = present[0] if present else "oss"
+    oss = _oss(raw.get("oss"), p, env) if chosen == "oss" else None
+    s3 = _s3(raw["s3"], p, env) if chosen == "s3" else None
+    local = _local(raw["local"], p, base) if chosen == "local" else None
+    defaults: dict[str, Any] = {
+        "prefix": p.get(raw, "", "prefix", DEFAULT_PREFIX, _template),
+        "name": p.get(raw, "", "name", DEFAULT_NAME, _template),
+        "date_source": p.get(raw, "", "date_source", "exif", _choice("exif", "mtime", "upload")),
+        "settle_seconds": p.get(raw, "", "settle_seconds", 2.0, parse_duration),
+    }
+    watches = raw.get("watch") or []
+    if not isinstance(watches, list):
+        p.errors.append("watch: must be a list of folders (- path: ...)")
+        watches = []
+    parsed = [_watch(w, i, p, base, defaults) for i, w in enumerate(watches)]
+    folders = [w for w in parsed if w is not None]
+    labels = [w.label for w in folders]
+    for label in sorted({x for x in labels if labels.count(x) > 1}):
+        p.errors.append(f"watch: label {label!r} is used twice (set label: on each folder)")
+    ledger = p.get(raw, "", "ledger", default_ledger_path(env),
+                   lambda v: _local_path(base, v))
+    max_size = p.get(raw, "", "max_file_size", POSTOBJECT_MAX_BYTES, parse_size)
+    if max_size > POSTOBJECT_MAX_BYTES and local is None:
+        p.errors.append(f"max_file_size: one upload is capped at 5GiB by "
+                        f"{'S3' if s3 else 'OSS'} (POST and single PUT alike)")
+    config = Config(
+        oss=oss, ledger=ledger, watch=tuple(folders),
+        prefix=str(defaults["prefix"]), name=str(defaults["name"]),
+        date_source=str(defaults["date_source"]),
+        timezone=p.get(raw, "", "timezone", "local", _timezone),
+        workers=p.get(raw, "", "workers", 4, _positive_int),
+        scan_interval=p.get(raw, "", "scan_interval", 300.0, parse_duration),
+        max_file_size=max_size,
+        retry_initial_delay=p.get(raw, "", "retry_initial_delay", 2.0, parse_duration),
+        retry_max_delay=p.get(raw, "", "retry_max_delay", 600.0, parse_duration),
+        source=source, warnings=tuple(p.warnings), s3=s3, local=local,
+    )
+    if p.errors:
+        raise ConfigError(p.errors, str(source or "config"))
+    return config
+
+
+def _timezone(value: Any) -> str:
+    from ossync.core.clock import zone
+
+    zone(str(value))
+    return str(value)
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a YAML config file; relative paths are relative to its folder."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"cannot read the file: {exc.strerror or exc}"], str(path)) from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError([f"not valid YAML: {where}{reason}"], str(path)) from exc
+    return parse_config(raw, base=path.resolve().parent, env=env, source=path)
+
+
+def ledger_path_from_config(path: Path, env: Mapping[str, str] | None = None) -> Path:
+    """Just the `ledger:` of a config file, for read-only commands that need no credentials."""
+    env = dict(os.environ if env is None else env)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError([f"cannot read the file: {exc.strerror or exc} (or name the ledger "
+                           "with --ledger PATH)"], str(path)) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"not valid YAML: {exc}"], str(path)) from exc
+    value = raw.get("ledger") if isinstance(raw, dict) else None
+    if not value:
+        return default_ledger_path(env)
+    try:
+        expanded = _Problems(env).expand(str(value), "ledger")
+    except ValueError as exc:
+        raise ConfigError([f"ledger: {exc}"], str(path)) from exc
+    return path.resolve().parent / Path(os.path.expanduser(expanded))
+
+
+def url_mode_from_config(path: Path) -> str | None:
+    """Just `oss.url_mode` (default: `public` with a `public_url`, else `signed`), read
+    without credentials; None when there is no readable config to read it from."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    oss = raw.get("oss") if isinstance(raw, dict) else None
+    if not isinstance(oss, dict):
+        return None
+    mode = oss.get("url_mode") or ("public" if oss.get("public_url") else "signed")
+    return str(mode)

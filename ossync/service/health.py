@@ -1,0 +1,266 @@
+"""The daemon's health, told to systemd: READY=1 once up, STATUS= lines with queue and
+upload counts, STOPPING=1 on shutdown, and WATCHDOG=1 pings *only while healthy*.
+
+Healthy means: every observer thread and every daemon thread (workers, intake,
+scanner) is alive, the main loop turns, and no worker is stuck. A worker is
+stuck when it has been busy on one file without making progress for far longer
+than its own request timeouts allow: progress is the bytes its thread reads and
+writes (`/proc/self/task/TID/io`), so a 5 GB upload over a slow line stays
+healthy as long as bytes flow. An OSS outage is not a wedge: workers back off
+between attempts, so they are not busy and pings go on. When pings stop,
+systemd's `WatchdogSec=` kills the daemon and `Restart=on-failure` starts it again.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import logging
+import math
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers.api import BaseObserver
+
+from ossync.service.sdnotify import Notifier, watchdog_interval
+
+if TYPE_CHECKING:
+    from ossync.service.daemon import Daemon
+
+log = logging.getLogger("ossync.service.health")
+STATUS_EVERY = 5.0  # seconds between STATUS= updates
+MAIN_LOOP_STALL = 120.0  # the main loop turns every second; a reload of a huge tree takes longer
+STALL_FACTOR = 4  # a row costs at most a few requests (POST, HEAD, DELETE) without file I/O
+MIN_STALL = 5.0
+SLOW_RATE = 64 * 1024  # bytes/s assumed for a file's upload when progress cannot be measured
+TEST_TRIGGER = "ossync-test-hang"  # name prefix that sets off the test-only hang hooks
+
+
+def stall_limit(connect_timeout: float, read_timeout: float) -> float:
+    """Seconds a busy worker may go without reading or writing a byte before it is stuck.
+
+    Hashing and the streamed POST read the file in small blocks, and each request
+    waits at most connect + read timeout for the network, so only a wedged thread
+    goes this long without I/O, whatever the file's size.
+    """
+    return max(STALL_FACTOR * (connect_timeout + read_timeout), MIN_STALL)
+
+
+def thread_io(thread: threading.Thread) -> int | None:
+    """Bytes the thread has read and written so far (rchar + wchar), or None if unknown."""
+    if thread.native_id is None:
+        return None
+    try:
+        with open(f"/proc/self/task/{thread.native_id}/io", "rb") as fh:
+            fields = dict(line.split(b":", 1) for line in fh.read().splitlines() if b":" in line)
+        return int(fields[b"rchar"]) + int(fields[b"wchar"])
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class _Seen:
+    since: float  # when the worker took its current file
+    counter: int | None  # its thread's I/O counter at the last look
+    progress_at: float  # when that counter last moved (or `since`)
+
+
+class ProgressTracker:
+    """Which busy workers have gone too long without progress."""
+
+    def __init__(self, limit: float, read_io: Callable[[threading.Thread], int | None] = thread_io,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.read_io = read_io
+        self.clock = clock
+        self._seen: dict[str, _Seen] = {}
+
+    def stuck(self, busy: Mapping[str, float], files: Mapping[str, tuple[str, int]],
+              threads: Mapping[str, threading.Thread]) -> list[str]:
+        """`busy`: worker → when it took its file; `files`: worker → (path, size)."""
+        now = self.clock()
+        problems = []
+        for name in set(self._seen) - set(busy):
+            del self._seen[name]
+        for name, since in list(busy.items()):
+            thread = threads.get(name)
+            counter = self.read_io(thread) if thread is not None else None
+            seen = self._seen.get(name)
+            if seen is None or seen.since != since:
+                seen = _Seen(since, counter, since)
+            elif counter is not None and counter != seen.counter:
+                seen = _Seen(since, counter, now)
+            self._seen[name] = seen
+            path, size = files.get(name, ("?", 0))
+            limit = self.limit
+            if counter is None:  # no progress counter: allow the file's size at a slow rate
+                limit += size / SLOW_RATE
+            idle = now - seen.progress_at
+            if idle > limit:
+                problems.append(f"{name} has made no progress on {path} for {idle:.0f}s "
+                                f"(limit {limit:.0f}s)")
+        return problems
+
+
+class HealthMonitor:
+    """A thread that reports to systemd; attach it before `Daemon.run()`, stop it after."""
+
+    def __init__(self, daemon: Daemon, notifier: Notifier,
+                 ping_every: float | None = None) -> None:
+        self.daemon = daemon
+        self.notifier = notifier
+        self.ping_every = ping_every if ping_every is not None else watchdog_interval()
+        self.progress = ProgressTracker(stall_limit(*daemon.config.http_timeouts))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._problems: list[str] = []
+        self._uploaded_at_start: int | None = None
+        self._excepthook = threading.excepthook
+
+    def attach(self) -> None:
+        self.daemon.on_ready = self.ready
+        self.daemon.on_reloading = self.reloading
+        self.daemon.on_reloaded = self.reloaded
+        threading.excepthook = log_thread_death
+
+    # --- events from the daemon ----------------------------------------------
+
+    def ready(self) -> None:
+        """Observer, workers and the catch-up scan are up: tell systemd, start pinging."""
+        install_test_hooks(self.daemon)
+        if not self.notifier.enabled or self._thread is not None:
+            return
+        if self.ping_every and not faulthandler.is_enabled():
+            faulthandler.enable(all_threads=True)  # the watchdog's SIGABRT prints every stack
+        self.notifier.ready(self.status_text())
+        self._thread = threading.Thread(target=self._run, name="ossync-health", daemon=True)
+        self._thread.start()
+
+    def reloading(self) -> None:
+        self.notifier.reloading()
+
+    def reloaded(self) -> None:
+        self.notifier.ready(self.status_text())
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+        self.notifier.close()
+        threading.excepthook = self._excepthook
+
+    # --- the loop --------------------------------------------------------------
+
+    def _run(self) -> None:
+        tick = min(self.ping_every or STATUS_EVERY, STATUS_EVERY)
+        next_status = time.monotonic()
+        next_ping = next_status if self.ping_every else math.inf
+        while not self.daemon.stop_event.is_set() and not self._stop.is_set():
+            healthy, changed = self.check()
+            now = time.monotonic()
+            if healthy and self.ping_every and now >= next_ping:
+                self.notifier.watchdog()
+                next_ping = now + self.ping_every
+            if changed or now >= next_status:
+                self.notifier.status(self.status_text())
+                next_status = now + STATUS_EVERY
+            # Healthy: wake for the next ping or status; unhealthy: look again soon.
+            due = min(next_status, next_ping if healthy else now + tick)
+            self.daemon.stop_event.wait(max(due - now, 0.0))
+        self.notifier.stopping("stopping: letting in-flight uploads finish")
+        # Shutdown is bounded (STOP_GRACE); keep the watchdog fed while it lasts.
+        while self.ping_every and not self._stop.wait(self.ping_every):
+            self.notifier.watchdog()
+
+    def check(self) -> tuple[bool, bool]:
+        """(healthy, verdict changed); a change of verdict is logged once."""
+        problems = self.problems()
+        changed = bool(problems) != bool(self._problems)
+        if problems and changed:
+            log.error("unhealthy, watchdog pings stopped: %s", "; ".join(problems))
+        elif changed:
+            log.warning("healthy again; watchdog pings resumed")
+        self._problems = problems
+        return not problems, changed
+
+    def problems(self) -> list[str]:
+        daemon = self.daemon
+        found = []
+        if not daemon.watcher.alive():
+            found.append("a file-system observer thread has died")
+        threads = {t.name: t for t in daemon.threads}
+        found += [f"thread {name} has died" for name, t in threads.items() if not t.is_alive()]
+        stalled = time.monotonic() - daemon.heartbeat
+        if stalled > MAIN_LOOP_STALL:
+            found.append(f"the main loop has not turned for {stalled:.0f}s")
+        found += self.progress.stuck(dict(daemon.busy_since), dict(daemon.busy_files), threads)
+        return found
+
+    def status_text(self) -> str:
+        if self._problems:
+            return "unhealthy: " + "; ".join(self._problems)
+        folders = f"watching {len(self.daemon.folders)} folder(s)"
+        try:
+            counts = self.daemon.ledger.counts()
+        except sqlite3.Error:
+            return folders
+        uploaded = counts.get("uploaded", 0)
+        if self._uploaded_at_start is None:
+            self._uploaded_at_start = uploaded
+        return (f"{counts.get('pending', 0)} queued, {counts.get('uploading', 0)} uploading, "
+                f"{uploaded} uploaded ({uploaded - self._uploaded_at_start} since start), "
+                f"{counts.get('failed', 0)} failed; {folders}")
+
+
+def log_thread_death(args: threading.ExceptHookArgs) -> None:
+    """A thread that dies of an exception is logged (at critical, so with its priority
+    in the journal); the health check then stops the watchdog pings."""
+    if issubclass(args.exc_type, SystemExit) or args.exc_value is None:
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    log.critical("thread %s died", name, exc_info=args.exc_value)
+
+
+# --- test-only hooks -------------------------------------------------------------
+# Honoured only with OSSYNC_TEST_HOOKS=1 and OSSYNC_TEST_HANG=worker|observer; the
+# tests use them to show that a hung worker or a dead observer stops the pings.
+
+def test_hang_requested(kind: str) -> bool:
+    return (os.environ.get("OSSYNC_TEST_HOOKS") == "1"
+            and os.environ.get("OSSYNC_TEST_HANG") == kind)
+
+
+def hang_worker_for_test(path: str, stop: threading.Event) -> bool:
+    """Test-only: a worker given a file named `ossync-test-hang*` hangs until shutdown.
+
+    Returns True when it hung (the caller leaves the row queued)."""
+    if not (os.path.basename(path).startswith(TEST_TRIGGER) and test_hang_requested("worker")):
+        return False
+    log.warning("test hook: a worker hangs on %s", path)
+    stop.wait()
+    return True
+
+
+class _DieOnTrigger(FileSystemEventHandler):
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        path = os.fsdecode(event.src_path)
+        if os.path.basename(path).startswith(TEST_TRIGGER):
+            raise RuntimeError(f"test hook: the observer thread dies on {path}")
+
+
+def install_test_hooks(daemon: Daemon) -> None:
+    """Test-only: make each observer thread die on an event for `ossync-test-hang*`."""
+    if not test_hang_requested("observer"):
+        return
+    observers = [t for t in threading.enumerate() if isinstance(t, BaseObserver)]
+    for observer in observers:
+        for folder in daemon.folders.values():
+            observer.schedule(_DieOnTrigger(), str(folder.path), recursive=folder.recursive)
+    log.warning("test hook: %d observer(s) die on a file named %s*", len(observers),
+                TEST_TRIGGER)

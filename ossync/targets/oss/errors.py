@@ -1,0 +1,71 @@
+"""OSS error responses → StoreError with a `retryable` flag and a one-line hint."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import requests
+
+from ossync.core.errors import StoreError
+
+RETRYABLE_CODES = frozenset({
+    "RequestTimeTooSkewed", "InternalError", "ServiceUnavailable", "SlowDown",
+    "RequestTimeout", "TooManyRequests", "CrcMismatch", "NoCrcReturned",
+})
+HINTS = {
+    "SignatureDoesNotMatch": "check OSS_ACCESS_KEY_SECRET, oss.region and "
+                             "oss.signature_version",
+    "InvalidAccessKeyId": "check OSS_ACCESS_KEY_ID; STS keys also need OSS_SESSION_TOKEN",
+    "AccessDenied": "check that the key may write to this bucket (oss:PutObject); "
+                    "if the message names the policy, report it as an ossync bug",
+    "InvalidPolicyDocument": "ossync built a policy OSS refused; please report this bug",
+    "EntityTooLarge": "the file is larger than the policy or OSS allows (max_file_size)",
+    "EntityTooSmall": "the file is smaller than the policy allows",
+    "NoSuchBucket": "check oss.bucket, and that oss.endpoint is in the bucket's region",
+    "PublicEndpointForbidden": "use a custom domain bound to the bucket: set oss.endpoint "
+                               "to https://your.domain and oss.cname: true",
+    "SecurityTokenExpired": "the STS token expired: refresh OSS_SESSION_TOKEN",
+    "InvalidSecurityToken": "the STS token is wrong: check OSS_SESSION_TOKEN",
+    "RequestTimeTooSkewed": "this machine's clock is off: enable NTP "
+                            "(timedatectl set-ntp true)",
+    "FileAlreadyExists": "a different object already has this key",
+}
+
+
+def parse_error_xml(body: bytes) -> dict[str, str]:
+    """The text of each child of `<Error>`; empty when the body is not OSS XML."""
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return {}
+    if root.tag != "Error":
+        return {}
+    return {child.tag: (child.text or "").strip() for child in root}
+
+
+def error_from_response(operation: str, key: str, resp: requests.Response) -> StoreError:
+    info = parse_error_xml(resp.content[:65536]) if resp.content else {}
+    code = info.get("Code") or f"HTTP{resp.status_code}"
+    message = info.get("Message") or resp.reason or "no message"
+    retryable = resp.status_code >= 500 or resp.status_code in (408, 429) or (
+        code in RETRYABLE_CODES
+    )
+    hint = HINTS.get(code, "")
+    if code == "AccessDenied" and "SignatureDoesNotMatch" in message:
+        hint = HINTS["SignatureDoesNotMatch"]  # how OSS reports a bad POST signature
+    return StoreError(
+        operation=operation, key=key, code=code, message=" ".join(message.split()),
+        http_status=resp.status_code,
+        request_id=info.get("RequestId") or resp.headers.get("x-oss-request-id"),
+        retryable=retryable, hint=hint,
+    )
+
+
+def error_from_exception(operation: str, key: str, exc: requests.RequestException) -> StoreError:
+    """Network trouble (refused, reset, timeout) is always worth another try."""
+    kind = type(exc).__name__
+    reason = str(exc.args[0]) if exc.args else kind
+    if "Max retries exceeded" in reason and "(Caused by" in reason:
+        reason = reason.split("(Caused by", 1)[1].rstrip(")")
+    return StoreError(operation=operation, key=key, code=kind, message=reason[:300],
+                      retryable=True, hint="network trouble; will retry")

@@ -1,0 +1,160 @@
+"""Presigned GET/HEAD URLs for private buckets (V4 and V1), and the URLs apps are handed.
+
+OSS buckets are private by default: the plain object URL the ledger records answers
+403 there. A presigned URL carries its own time-limited signature in the query
+string, so a browser can fetch it as is. `presign_v4` and `presign_v1` are pure
+functions of (credentials, bucket, key, base URL, time, lifetime, process), checked
+byte for byte against the official SDKs; `UrlSigner` binds them to a config and a
+clock. Signed URLs are minted on demand and never stored: they expire.
+
+`process` adds OSS's `x-oss-process` parameter (`image/resize,w_300` and friends);
+it is signed into the URL, so a thumbnail URL cannot be turned into another one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from ossync.core.addressing import bucket_url, object_url
+from ossync.core.credentials import Credentials
+from ossync.core.units import format_duration
+from ossync.targets.oss.signing import (
+    V4_ALGORITHM,
+    canonical_uri,
+    iso8601_basic,
+    v1_signature,
+    v4_canonical_query,
+    v4_scope,
+    v4_signature,
+    v4_string_to_sign,
+)
+
+if TYPE_CHECKING:
+    from ossync.config import Config
+
+MAX_URL_LIFETIME = timedelta(days=7)  # x-oss-expires: 1 s to 604800 s
+DEFAULT_URL_LIFETIME = timedelta(hours=1)
+PROCESS = "x-oss-process"
+Lifetime = float | timedelta
+
+
+def lifetime_seconds(expires: Lifetime) -> int:
+    """Whole seconds of a URL lifetime; ValueError unless 1 s ≤ lifetime ≤ 7 days."""
+    seconds = expires.total_seconds() if isinstance(expires, timedelta) else float(expires)
+    if not 1 <= seconds <= MAX_URL_LIFETIME.total_seconds():
+        raise ValueError("a signed URL must live at least 1s and at most 7d "
+                         f"(the longest OSS accepts), not {format_duration(seconds)}")
+    return int(seconds)
+
+
+def _encode(text: str) -> str:
+    return quote(text, safe="")
+
+
+def _join(base_url: str, key: str, params: list[tuple[str, str]]) -> str:
+    query = "&".join(f"{_encode(k)}={_encode(v)}" if v else _encode(k) for k, v in params)
+    return f"{object_url(base_url, key)}?{query}"
+
+
+def presign_v4(creds: Credentials, *, bucket: str, key: str, region: str, base_url: str,
+               now: datetime, expires: Lifetime, process: str | None = None,
+               method: str = "GET") -> str:
+    """A V4 (`OSS4-HMAC-SHA256`) presigned URL under `base_url` (the bucket's URL).
+
+    Valid from `now` (whole seconds) for `expires`. The query carries, in the
+    official SDK's order: `x-oss-process` (if any), `x-oss-signature-version`,
+    `x-oss-date`, `x-oss-expires`, `x-oss-credential`, `x-oss-security-token` (STS),
+    `x-oss-signature`. The canonical URI is always `/bucket/key`, whatever the host.
+    """
+    stamp = now.astimezone(timezone.utc).replace(microsecond=0)
+    timestamp = iso8601_basic(stamp)
+    day = timestamp[:8]
+    scope = v4_scope(day, region)
+    params = [(PROCESS, process)] if process else []
+    params += [("x-oss-signature-version", V4_ALGORITHM), ("x-oss-date", timestamp),
+               ("x-oss-expires", str(lifetime_seconds(expires))),
+               ("x-oss-credential", f"{creds.access_key_id}/{scope}")]
+    if creds.security_token:
+        params.append(("x-oss-security-token", creds.security_token))
+    to_sign = v4_string_to_sign(timestamp, scope, method, canonical_uri(bucket, key),
+                                v4_canonical_query(params))
+    params.append(("x-oss-signature",
+                   v4_signature(creds.access_key_secret, day, region, to_sign)))
+    return _join(base_url, key, params)
+
+
+def presign_v1(creds: Credentials, *, bucket: str, key: str, base_url: str, now: datetime,
+               expires: Lifetime, process: str | None = None, method: str = "GET") -> str:
+    """A V1 presigned URL: `OSSAccessKeyId`, `Expires` (Unix time), `Signature`.
+
+    `x-oss-process` and `security-token` are sub-resources, signed in the canonical
+    resource; the query order is oss2's `Bucket.sign_url`.
+    """
+    deadline = int(now.timestamp()) + lifetime_seconds(expires)
+    signed = [(PROCESS, process)] if process else []
+    if creds.security_token:
+        signed.append(("security-token", creds.security_token))
+    resource = f"/{bucket}/{key}"
+    if signed:
+        resource += "?" + "&".join(f"{k}={v}" for k, v in sorted(signed))
+    to_sign = "\n".join([method, "", "", str(deadline), resource])
+    params = [*signed, ("OSSAccessKeyId", creds.access_key_id), ("Expires", str(deadline)),
+              ("Signature", v1_signature(creds.access_key_secret, to_sign))]
+    return _join(base_url, key, params)
+
+
+def with_process(url: str, process: str | None) -> str:
+    """A plain (public-bucket or CDN) URL with `x-oss-process` added, unsigned."""
+    if not process:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{PROCESS}={_encode(process)}"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class UrlSigner:
+    """Mints presigned URLs with one set of credentials, at the config's endpoint.
+
+    Signed URLs go to the bucket URL of `endpoint` (virtual-hosted, path-style for an
+    IP or `localhost`, or the custom domain itself when `cname`), never to
+    `public_url`: a CDN in front of a private bucket authenticates in its own way.
+    """
+
+    credentials: Credentials = field(repr=False)
+    endpoint: str
+    region: str
+    cname: bool = False
+    signature_version: int = 4
+    expires: float = DEFAULT_URL_LIFETIME.total_seconds()
+    clock: Callable[[], datetime] = field(default=_utcnow, repr=False, compare=False)
+
+    @classmethod
+    def from_config(cls, config: Config) -> UrlSigner:
+        oss = config.oss
+        if oss is None:
+            raise ValueError(f"signed URLs are made for oss: targets only, not "
+                             f"{config.target_name}:")
+        return cls(oss.credentials, oss.endpoint, oss.region, cname=oss.cname,
+                   signature_version=oss.signature_version, expires=oss.url_expires)
+
+    def sign(self, bucket: str, key: str, *, expires: Lifetime | None = None,
+             process: str | None = None, method: str = "GET",
+             now: datetime | None = None) -> str:
+        """A URL for `key` valid from `now` (default: the clock) for `expires`
+        (default: the configured lifetime)."""
+        base = bucket_url(self.endpoint, bucket, cname=self.cname)
+        lifetime = self.expires if expires is None else expires
+        moment = self.clock() if now is None else now
+        if self.signature_version == 1:
+            return presign_v1(self.credentials, bucket=bucket, key=key, base_url=base,
+                              now=moment, expires=lifetime, process=process, method=method)
+        return presign_v4(self.credentials, bucket=bucket, key=key, region=self.region,
+                          base_url=base, now=moment, expires=lifetime, process=process,
+                          method=method)

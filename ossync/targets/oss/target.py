@@ -1,0 +1,148 @@
+"""Alibaba Cloud OSS: signed form POST (PostObject) uploads, header-signed HEAD and DELETE.
+
+Every upload is verified by the CRC-64 OSS returns; a retry that meets its own
+earlier object (the answer was lost after OSS stored it) counts as success.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import requests
+
+from ossync.core.addressing import bucket_url, object_url
+from ossync.core.chunks import chunks
+from ossync.core.crc64 import Crc64
+from ossync.core.credentials import Credentials
+from ossync.core.errors import StoreError
+from ossync.targets import FileChanged, KeyTaken, ObjectInfo, UploadResult
+from ossync.targets.form_body import MultipartFileBody
+from ossync.targets.http import HttpTarget
+from ossync.targets.oss.errors import error_from_exception, error_from_response
+from ossync.targets.oss.signing import post_form_fields, v1_header_auth, v4_header_auth
+from ossync.targets.post_policy import PostUpload
+
+
+def crc64_of_file(path: Path) -> int:
+    crc = Crc64()
+    with path.open("rb") as fh:
+        for chunk in chunks(fh):
+            crc.update(chunk)
+    return crc.value
+
+
+class OssTarget(HttpTarget):
+    """One bucket, one keep-alive session shared by all worker threads."""
+
+    def __init__(self, *, endpoint: str, bucket: str, region: str, credentials: Credentials,
+                 signature_version: int = 4, cname: bool = False, public_url: str | None = None,
+                 policy_lifetime: float = 900.0, connect_timeout: float = 10.0,
+                 read_timeout: float = 60.0, pool_size: int = 8) -> None:
+        super().__init__(base_url=bucket_url(endpoint, bucket, cname=cname),
+                         public_url=public_url, policy_lifetime=policy_lifetime,
+                         connect_timeout=connect_timeout, read_timeout=read_timeout,
+                         pool_size=pool_size)
+        self.bucket = bucket
+        self.region = region
+        self.credentials = credentials
+        self.signature_version = signature_version
+
+    # --- upload --------------------------------------------------------------
+
+    def upload(self, path: Path, key: str, *, content_type: str) -> UploadResult:
+        """POST the file under `key`; raise KeyTaken, FileChanged or StoreError."""
+        return self._post(path, key, content_type, retry_on_skew=True)
+
+    def _post(self, path: Path, key: str, content_type: str, *,
+              retry_on_skew: bool) -> UploadResult:
+        with path.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            fields = post_form_fields(
+                self.credentials, PostUpload(self.bucket, key, size, content_type),
+                region=self.region, now=self.now(), lifetime=self.policy_lifetime,
+                version=self.signature_version,
+            )
+            body = MultipartFileBody(fields, fh, size, content_type)
+            try:
+                resp = self.session.post(
+                    self.base_url + "/", data=body, timeout=self.timeout,
+                    headers={"Content-Type": body.content_type}, allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                if isinstance(exc.__context__, FileChanged):
+                    raise exc.__context__ from None
+                raise error_from_exception("upload", key, exc) from None
+            if resp.status_code == 409:
+                return self._existing(path, key, size, resp)
+            if resp.status_code >= 300:
+                err = error_from_response("upload", key, resp)
+                if err.code == "RequestTimeTooSkewed" and retry_on_skew and self._learn_clock(
+                    resp
+                ):
+                    return self._post(path, key, content_type, retry_on_skew=False)
+                raise err
+            return self._verified(key, size, body.crc.value, resp)
+
+    def _verified(self, key: str, size: int, crc: int, resp: requests.Response) -> UploadResult:
+        returned = resp.headers.get("x-oss-hash-crc64ecma")
+        etag = resp.headers.get("ETag")
+        request_id = resp.headers.get("x-oss-request-id")
+        if returned is None:
+            info = self.head(key)
+            returned = str(info.crc64) if info and info.crc64 is not None else None
+        if returned is None:
+            raise StoreError("upload", key, "NoCrcReturned", "the store returned no CRC-64 "
+                             "to verify the upload", resp.status_code, request_id,
+                             retryable=True)
+        if int(returned) != crc:
+            self.delete(key)
+            raise StoreError("upload", key, "CrcMismatch", f"stored CRC-64 {returned} "
+                             f"differs from the file's {crc}", resp.status_code, request_id,
+                             retryable=True, hint="the data was damaged in transit; will retry")
+        return UploadResult(key=key, url=self.url_for(key), size=size, etag=etag,
+                            crc64=crc, request_id=request_id)
+
+    def _existing(self, path: Path, key: str, size: int, resp: requests.Response) -> UploadResult:
+        """409 FileAlreadyExists: ours from a lost answer (same size and CRC) or a clash."""
+        info = self.head(key)
+        if info is None:
+            raise error_from_response("upload", key, resp)
+        crc = crc64_of_file(path)
+        if info.size == size and info.crc64 == crc:
+            return UploadResult(key=key, url=self.url_for(key), size=size, etag=info.etag,
+                                crc64=crc, already_present=True)
+        raise KeyTaken(key)
+
+    # --- header-signed requests ---------------------------------------------
+
+    def _signed(self, method: str, key: str) -> requests.Response:
+        if self.signature_version == 4:
+            headers = v4_header_auth(self.credentials, method=method, bucket=self.bucket,
+                                     key=key, region=self.region, now=self.now())
+        else:
+            headers = v1_header_auth(self.credentials, method=method, bucket=self.bucket,
+                                     key=key, now=self.now())
+        try:
+            return self.session.request(method, object_url(self.base_url, key),
+                                        headers=headers, timeout=self.timeout,
+                                        allow_redirects=False)
+        except requests.RequestException as exc:
+            raise error_from_exception(method.lower(), key, exc) from None
+
+    def head(self, key: str) -> ObjectInfo | None:
+        resp = self._signed("HEAD", key)
+        if resp.status_code == 404:
+            return None
+        if resp.status_code >= 300:
+            raise error_from_response("head", key, resp)
+        crc = resp.headers.get("x-oss-hash-crc64ecma")
+        return ObjectInfo(key=key, size=int(resp.headers.get("Content-Length", "0")),
+                          etag=resp.headers.get("ETag"),
+                          crc64=int(crc) if crc else None,
+                          content_type=resp.headers.get("Content-Type"))
+
+    def delete(self, key: str) -> None:
+        resp = self._signed("DELETE", key)
+        if resp.status_code >= 300 and resp.status_code != 404:
+            raise error_from_response("delete", key, resp)

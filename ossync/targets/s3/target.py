@@ -1,0 +1,211 @@
+"""S3-compatible stores: SigV4 form POST (default) or SigV4 header-signed PUT.
+
+No overwrite: PUT sends `If-None-Match: *` (a 412 means the key is taken), POST
+looks with a HEAD first. Either way a key that already holds the same bytes
+(same size and MD5, from an attempt whose answer was lost) counts as success,
+and anything else is KeyTaken. What landed is verified: a PUT by Content-MD5
+and x-amz-content-sha256 (the store checks both) and its ETag; a POST by a HEAD
+after it (size, and the ETag where it is the MD5).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import BinaryIO, cast
+
+import requests
+
+from ossync.core.addressing import object_url
+from ossync.core.credentials import Credentials
+from ossync.core.errors import StoreError
+from ossync.targets import FileChanged, KeyTaken, UploadResult
+from ossync.targets.form_body import MultipartFileBody
+from ossync.targets.http import HttpTarget
+from ossync.targets.post_policy import PostUpload
+from ossync.targets.s3.errors import HINTS, error_from_exception, error_from_response
+from ossync.targets.s3.io import (
+    Digests,
+    HashingReader,
+    ObjectMd5,
+    bucket_url,
+    default_addressing,
+    digests_of,
+    etag_md5,
+)
+from ossync.targets.s3.signing import header_auth, post_form_fields
+
+MAX_SKEW = timedelta(minutes=10)  # S3 refuses requests more than 15 minutes off
+
+
+class S3Target(HttpTarget):
+    """One bucket, one keep-alive session shared by all worker threads."""
+
+    def __init__(self, *, endpoint: str, bucket: str, region: str, credentials: Credentials,
+                 addressing: str | None = None, method: str = "post",
+                 if_none_match: bool = True, public_url: str | None = None,
+                 policy_lifetime: float = 900.0, connect_timeout: float = 10.0,
+                 read_timeout: float = 60.0, pool_size: int = 8) -> None:
+        if method not in ("post", "put"):
+            raise ValueError(f"method must be post or put, not {method!r}")
+        super().__init__(
+            base_url=bucket_url(endpoint, bucket, addressing or default_addressing(endpoint)),
+            public_url=public_url, policy_lifetime=policy_lifetime,
+            connect_timeout=connect_timeout, read_timeout=read_timeout, pool_size=pool_size)
+        self.bucket = bucket
+        self.region = region
+        self.credentials = credentials
+        self.method = method
+        self.if_none_match = if_none_match
+
+    # --- upload --------------------------------------------------------------
+
+    def upload(self, path: Path, key: str, *, content_type: str) -> UploadResult:
+        """Store the file under `key`; raise KeyTaken, FileChanged or StoreError."""
+        send = self._put if self.method == "put" else self._post
+        try:
+            return send(path, key, content_type)
+        except StoreError as err:
+            if err.code != "RequestTimeTooSkewed":
+                raise
+        return send(path, key, content_type)  # signed again with the server's clock
+
+    def _put(self, path: Path, key: str, content_type: str) -> UploadResult:
+        with path.open("rb") as fh:
+            facts = digests_of(fh)
+            info = None if self.if_none_match else self.head(key)  # no If-None-Match: look
+            if info is not None:
+                return self._existing(key, facts, info=info)
+            headers = {"Content-Type": content_type,
+                       "Content-MD5": base64.b64encode(bytes.fromhex(facts.md5)).decode()}
+            if self.if_none_match:
+                headers["If-None-Match"] = "*"
+            url = object_url(self.base_url, key)
+            headers.update(header_auth(self.credentials, method="PUT", url=url,
+                                       region=self.region, now=self.now(), headers=headers,
+                                       payload_sha256=facts.sha256))
+            body = HashingReader(fh, facts.size)
+            resp = self._send("upload", key, "PUT", url, headers, body)
+        if body.md5.hexdigest() != facts.md5:
+            raise FileChanged("file changed while uploading (its MD5 differs from a moment ago)")
+        if resp.status_code == 412:
+            return self._existing(key, facts, resp=resp)
+        self._check("upload", key, resp)
+        etag = resp.headers.get("ETag")
+        if etag is None:
+            raise StoreError("upload", key, "NoETagReturned", "the store answered PUT without "
+                             "an ETag", resp.status_code, _request_id(resp), retryable=True)
+        stored = etag_md5(etag, resp.headers)
+        if stored is not None and stored != facts.md5:
+            self.delete(key)
+            raise StoreError("upload", key, "ETagMismatch", f"stored ETag {etag} is not the "
+                             f"file's MD5 {facts.md5}", resp.status_code, _request_id(resp),
+                             retryable=True, hint="the data was damaged; will retry")
+        return UploadResult(key=key, url=self.url_for(key), size=facts.size, etag=etag,
+                            crc64=body.crc.value, request_id=_request_id(resp))
+
+    def _post(self, path: Path, key: str, content_type: str) -> UploadResult:
+        with path.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            info = self.head(key)  # POST cannot refuse to overwrite: look first
+            if info is not None:
+                return self._existing(key, digests_of(fh), info=info)
+            fields = post_form_fields(self.credentials,
+                                      PostUpload(self.bucket, key, size, content_type),
+                                      region=self.region, now=self.now(),
+                                      lifetime=self.policy_lifetime)
+            reader = HashingReader(fh, size)
+            body = MultipartFileBody(fields, cast(BinaryIO, reader), size, content_type)
+            resp = self._send("upload", key, "POST", self.base_url + "/",
+                              {"Content-Type": body.content_type}, body)
+        self._check("upload", key, resp)
+        return self._verified_post(key, reader, resp)
+
+    def _verified_post(self, key: str, reader: HashingReader,
+                       resp: requests.Response) -> UploadResult:
+        """HEAD what the POST stored: the size, and the MD5 where the ETag is one."""
+        info = self.head(key)
+        md5 = reader.md5.hexdigest()
+        problem = None
+        if info is None:
+            problem = ("NotStored", "the store accepted the POST but HEAD finds no object")
+        elif info.size != reader.size:
+            problem = ("SizeMismatch", f"stored {info.size} bytes, sent {reader.size}")
+        elif info.md5 is not None and info.md5 != md5:
+            problem = ("ETagMismatch", f"stored ETag {info.etag} is not the file's MD5 {md5}")
+        if problem is not None:
+            if info is not None:
+                self.delete(key)
+            raise StoreError("upload", key, *problem, resp.status_code, _request_id(resp),
+                             retryable=True, hint="the data was damaged or replaced; will retry")
+        assert info is not None
+        return UploadResult(key=key, url=self.url_for(key), size=reader.size, etag=info.etag,
+                            crc64=reader.crc.value, request_id=_request_id(resp))
+
+    def _existing(self, key: str, facts: Digests, *, resp: requests.Response | None = None,
+                  info: ObjectMd5 | None = None) -> UploadResult:
+        """The key is taken: ours from a lost answer (same size and MD5), or a clash."""
+        info = info or self.head(key)
+        if info is None:
+            if resp is not None:
+                raise error_from_response("upload", key, resp)
+            raise StoreError("upload", key, "Vanished", "the object went away while it was "
+                             "looked at", retryable=True)
+        if info.size == facts.size and info.md5 == facts.md5:
+            return UploadResult(key=key, url=self.url_for(key), size=facts.size,
+                                etag=info.etag, crc64=facts.crc64, already_present=True)
+        raise KeyTaken(key)
+
+    # --- HTTP ----------------------------------------------------------------
+
+    def _send(self, operation: str, key: str, method: str, url: str, headers: dict[str, str],
+              body: HashingReader | MultipartFileBody | None = None) -> requests.Response:
+        try:
+            return self.session.request(method, url, data=body, headers=headers,
+                                        timeout=self.timeout, allow_redirects=False)
+        except FileChanged:
+            raise
+        except requests.RequestException as exc:
+            if isinstance(exc.__context__, FileChanged):
+                raise exc.__context__ from None
+            raise error_from_exception(operation, key, exc) from None
+
+    def _check(self, operation: str, key: str, resp: requests.Response) -> None:
+        """Raise the StoreError of a failed answer. A refusal for clock skew (or a bare 403
+        to a HEAD, whose Date is minutes off ours) first sets our clock from the server's."""
+        if resp.status_code < 300:
+            return
+        err = error_from_response(operation, key, resp)
+        if (err.code == "RequestTimeTooSkewed" or (resp.status_code == 403 and not resp.content)
+                ) and self._learn_clock(resp, MAX_SKEW):
+            err = dataclasses.replace(err, code="RequestTimeTooSkewed", retryable=True,
+                                      hint=HINTS["RequestTimeTooSkewed"])
+        raise err
+
+    def _signed(self, method: str, key: str) -> requests.Response:
+        url = object_url(self.base_url, key)
+        headers = header_auth(self.credentials, method=method, url=url, region=self.region,
+                              now=self.now())
+        return self._send(method.lower(), key, method, url, headers)
+
+    def head(self, key: str) -> ObjectMd5 | None:
+        resp = self._signed("HEAD", key)
+        if resp.status_code == 404:
+            return None
+        self._check("head", key, resp)
+        etag = resp.headers.get("ETag")
+        return ObjectMd5(key=key, size=int(resp.headers.get("Content-Length", "0")), etag=etag,
+                     crc64=None, content_type=resp.headers.get("Content-Type"),
+                     md5=etag_md5(etag, resp.headers))
+
+    def delete(self, key: str) -> None:
+        resp = self._signed("DELETE", key)
+        if resp.status_code != 404:
+            self._check("delete", key, resp)
+
+
+def _request_id(resp: requests.Response) -> str | None:
+    return resp.headers.get("x-amz-request-id") or resp.headers.get("x-oss-request-id")

@@ -1,0 +1,99 @@
+"""Read a file once: its size, SHA-256, CRC-64 and real type; then choose its date and key.
+
+One place for what `ossync put` and the daemon's workers both do to a file
+before it is sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timezone, tzinfo
+from pathlib import Path
+
+from ossync.core.chunks import chunks
+from ossync.core.crc64 import Crc64
+from ossync.core.keys import KeyInputs, render_key
+from ossync.intake.media import (
+    JPEG_TAIL_BYTES,
+    SNIFF_BYTES,
+    MediaType,
+    exif_datetime,
+    sniff_with_name,
+)
+
+_SAME_EXT = {".jpeg": ".jpg", ".jpe": ".jpg", ".tif": ".tiff", ".heif": ".heic"}
+
+
+class NotAnImage(Exception):
+    """The content matches no supported image type, whatever its name says."""
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    path: Path
+    size: int
+    mtime_ns: int
+    sha256: str
+    crc64: int
+    media: MediaType
+    tail: bytes = b""  # the last JPEG_TAIL_BYTES, for the end-marker check
+
+
+def read_facts(path: Path) -> FileFacts:
+    """Hash and sniff in one streamed pass; raises OSError, NotAnImage, or ValueError
+    if the file changed while it was read."""
+    sha, crc = hashlib.sha256(), Crc64()
+    with path.open("rb") as fh:
+        before = os.fstat(fh.fileno())
+        head = fh.read(SNIFF_BYTES)
+        media = sniff_with_name(head, path.name)
+        if media is None:
+            raise NotAnImage(f"{path.name}: content is not a supported image type")
+        sha.update(head)
+        crc.update(head)
+        total = len(head)
+        tail = head[-JPEG_TAIL_BYTES:]
+        for chunk in chunks(fh):
+            sha.update(chunk)
+            crc.update(chunk)
+            total += len(chunk)
+            tail = (tail + bytes(chunk[-JPEG_TAIL_BYTES:]))[-JPEG_TAIL_BYTES:]
+        after = os.fstat(fh.fileno())
+    if total != after.st_size or (before.st_size, before.st_mtime_ns) != (
+        after.st_size, after.st_mtime_ns
+    ):
+        raise ValueError(f"{path.name}: changed while it was read")
+    return FileFacts(path, total, after.st_mtime_ns, sha.hexdigest(), crc.value, media, tail)
+
+
+def real_ext(filename: str, media: MediaType) -> str:
+    """The name's own extension when it agrees with the content, else the content's."""
+    ext = os.path.splitext(filename)[1].lower()
+    if _SAME_EXT.get(ext, ext) == _SAME_EXT.get(media.ext, media.ext):
+        return ext
+    return media.ext
+
+
+def choose_date(facts: FileFacts, source: str, tz: tzinfo) -> datetime:
+    """The moment `{date}` renders, in the configured zone."""
+    if source == "exif":
+        try:
+            taken = exif_datetime(facts.path, tz=tz)
+        except OSError:
+            taken = None
+        if taken is not None:
+            return taken.astimezone(tz)
+    if source in ("exif", "mtime"):
+        return datetime.fromtimestamp(facts.mtime_ns / 1e9, tz)
+    return datetime.now(timezone.utc).astimezone(tz)
+
+
+def key_for(facts: FileFacts, *, prefix: str, name: str, relpath: str, when: datetime,
+            folder: str = "") -> str:
+    inputs = KeyInputs(relpath=relpath, sha256=facts.sha256,
+                       ext=real_ext(facts.path.name, facts.media), when=when,
+                       host=socket.gethostname(), folder=folder)
+    return render_key(prefix, name, inputs)

@@ -1,0 +1,272 @@
+"""One queue row through the pipeline: settled? → hash → dedupe → key → POST → verify → record.
+
+Every outcome ends in the ledger: uploaded, deferred (not settled, or a
+retryable failure with back-off), failed (needs a person), skipped (not for
+upload), or forgotten (the file vanished). A failure belongs to one file.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import random
+import shutil
+import stat
+import threading
+import time
+from dataclasses import dataclass
+from datetime import tzinfo
+from pathlib import Path
+
+from ossync.config import WatchConfig
+from ossync.core.errors import StoreError
+from ossync.intake.media import jpeg_complete
+from ossync.intake.openfiles import OpenWriters
+from ossync.ledger import FileRow, Ledger, Upload
+from ossync.ledger.queue import WorkQueue
+from ossync.targets import FileChanged, KeyTaken, Target
+from ossync.upload.prepare import FileFacts, NotAnImage, choose_date, key_for, read_facts
+
+log = logging.getLogger("ossync.upload.worker")
+FALLBACK_NAME = "{stem}-{sha256}{ext}"
+INCOMPLETE_JPEG_GRACE = 60.0  # a JPEG without its end marker waits this long, then goes
+CLAIM_WAIT = 0.5  # seconds a file waits while a worker uploads the same bytes
+
+
+@dataclass(frozen=True)
+class Limits:
+    bucket: str
+    max_file_size: int
+    timezone: tzinfo
+    retry_base: float = 2.0
+    retry_max: float = 600.0
+
+
+def backoff(attempts: int, base: float, cap: float) -> float:
+    """Capped exponential back-off with jitter (half to full of the step)."""
+    step = min(cap, base * (2 ** min(attempts, 30)))
+    return random.uniform(step / 2, step)
+
+
+class NoValidKey(Exception):
+    """No valid object key can be made for this file (too long, say)."""
+
+
+class ContentClaims:
+    """Which contents are being uploaded right now, so two workers never send the same
+    bytes at once (the second waits, then records an alias of the first's upload)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._busy: set[str] = set()
+
+    def take(self, sha256: str) -> bool:
+        with self._lock:
+            if sha256 in self._busy:
+                return False
+            self._busy.add(sha256)
+            return True
+
+    def release(self, sha256: str) -> None:
+        with self._lock:
+            self._busy.discard(sha256)
+
+
+class Worker:
+    def __init__(self, queue: WorkQueue, target: Target, limits: Limits,
+                 folders: dict[str, WatchConfig], writers: OpenWriters,
+                 claims: ContentClaims | None = None) -> None:
+        self.claims = claims or ContentClaims()
+        self.queue = queue
+        self.ledger: Ledger = queue.ledger
+        self.target = target
+        self.limits = limits
+        self.folders = folders
+        self.writers = writers
+
+    def process(self, row: FileRow) -> None:
+        folder = self.folders.get(row.folder)
+        if folder is None:
+            self.queue.settle_terminal(row, "skipped", "its watch folder is no longer configured")
+            return
+        try:
+            self._process(row, folder)
+        except StoreError as err:
+            self._store_failed(row, err)
+        except OSError as exc:
+            self._os_failed(row, exc)
+        except NoValidKey as exc:
+            self._fail(row, f"cannot make an object key: {exc}; shorten the prefix or the "
+                       "folder names, or change name:")
+
+    def _process(self, row: FileRow, folder: WatchConfig) -> None:
+        st = os.lstat(row.path)
+        if not stat.S_ISREG(st.st_mode):
+            self.queue.settle_terminal(row, "skipped", "not a regular file")
+            return
+        if (st.st_size, st.st_mtime_ns) != (row.size, row.mtime_ns) or (
+            self.writers.is_open_for_writing(row.path)
+        ):
+            self.queue.defer(row, delay=folder.settle_seconds, size=st.st_size,
+                             mtime_ns=st.st_mtime_ns)
+            return
+        if st.st_size == 0:
+            self.queue.settle_terminal(row, "skipped", "empty file (0 bytes); it is uploaded "
+                                       "if it gets content")
+            return
+        if st.st_size > self.limits.max_file_size:
+            self._fail(row, f"file is {st.st_size} bytes, over max_file_size "
+                       f"({self.limits.max_file_size})")
+            return
+        try:
+            facts = read_facts(Path(row.path))
+        except NotAnImage as exc:
+            log.warning("skipped %s: %s", row.path, exc)
+            self.queue.settle_terminal(row, "skipped", str(exc))
+            return
+        except ValueError:
+            self.queue.defer(row, delay=folder.settle_seconds)
+            return
+        if self._incomplete_jpeg(facts, folder, st.st_mtime):
+            self.queue.defer(row, delay=folder.settle_seconds)
+            return
+        if not self.claims.take(facts.sha256):
+            self.queue.defer(row, delay=CLAIM_WAIT)  # the same bytes are on their way
+            return
+        try:
+            self._send_or_alias(row, folder, facts)
+        finally:
+            self.claims.release(facts.sha256)
+
+    def _send_or_alias(self, row: FileRow, folder: WatchConfig, facts: FileFacts) -> None:
+        existing = self._duplicate_of(row, folder, facts)
+        if existing is not None:
+            self._drop_stray(row, facts, existing)
+            self.queue.finish(row, size=facts.size, mtime_ns=facts.mtime_ns,
+                              sha256=facts.sha256, upload=existing)
+            log.info("%s has the same content as %s: not uploaded again, %s", row.path,
+                     existing.path, existing.url)
+            self._after_upload(folder, row.path, facts)
+            return
+        self._upload(row, folder, facts)
+
+    def _drop_stray(self, row: FileRow, facts: FileFacts, existing: Upload) -> None:
+        """An interrupted attempt of ours may have stored these bytes under another key
+        before the same bytes were recorded from another path: remove that copy."""
+        key = row.pending_key
+        if not key or key == existing.key or row.sha256 != facts.sha256:
+            return
+        info = self.target.head(key)
+        if info is not None and (info.size, info.crc64) == (facts.size, facts.crc64):
+            self.target.delete(key)
+            log.info("removed %s, a copy left by an interrupted upload of %s", key, row.path)
+
+    def _incomplete_jpeg(self, facts: FileFacts, folder: WatchConfig, mtime: float) -> bool:
+        """A scanner that creates the file first writes the JPEG end marker last."""
+        if facts.media.content_type != "image/jpeg":
+            return False
+        if jpeg_complete(facts.tail):  # read along with the hash: no second open
+            return False
+        if time.time() - mtime < max(INCOMPLETE_JPEG_GRACE, folder.settle_seconds):
+            return True
+        log.warning("%s has no JPEG end marker; uploading it as it is", facts.path)
+        return False
+
+    def _duplicate_of(self, row: FileRow, folder: WatchConfig, facts: FileFacts) -> Upload | None:
+        if folder.dedupe == "content":
+            return self.ledger.upload_by_sha256(facts.sha256, self.limits.bucket)
+        if folder.dedupe == "path" and row.upload_id is not None:
+            previous = self.ledger.upload_by_id(row.upload_id)
+            if previous is not None and previous.sha256 == facts.sha256:
+                return previous
+        return None
+
+    def _key(self, row: FileRow, folder: WatchConfig, facts: FileFacts, name: str) -> str:
+        when = choose_date(facts, folder.date_source, self.limits.timezone)
+        rel = row.path[len(str(folder.path).rstrip("/")) + 1:]
+        try:
+            return key_for(facts, prefix=folder.prefix, name=name, relpath=rel, when=when,
+                           folder=folder.label)
+        except ValueError as exc:
+            raise NoValidKey(str(exc)) from None
+
+    def _upload(self, row: FileRow, folder: WatchConfig, facts: FileFacts) -> None:
+        if row.pending_key and row.sha256 == facts.sha256:
+            key = row.pending_key  # an attempt of ours may already have landed there
+        else:
+            key = self._key(row, folder, facts, folder.name)
+        for name in (None, FALLBACK_NAME):
+            if name is not None:
+                key = self._key(row, folder, facts, name)
+            self.queue.intend(row, sha256=facts.sha256, key=key)
+            try:
+                result = self.target.upload(facts.path, key,
+                                            content_type=facts.media.content_type)
+            except KeyTaken:
+                log.warning("key %s holds other content; trying %s", key, FALLBACK_NAME)
+                continue
+            except FileChanged:
+                self.queue.defer(row, delay=folder.settle_seconds)
+                return
+            if result.crc64 != facts.crc64:
+                # The bytes sent are not the bytes hashed: the file changed mid-upload.
+                self.target.delete(key)
+                self.queue.defer(row, delay=folder.settle_seconds)
+                return
+            upload = self.queue.record_upload(row, result, bucket=self.limits.bucket,
+                                              sha256=facts.sha256,
+                                              content_type=facts.media.content_type,
+                                              mtime_ns=facts.mtime_ns)
+            log.info("uploaded %s -> %s", row.path, upload.url)
+            self._after_upload(folder, row.path, facts)
+            return
+        self._fail(row, f"both {key!r} and the short-name key hold other content")
+
+    def _after_upload(self, folder: WatchConfig, path: str, facts: FileFacts) -> None:
+        """Delete or move the local file, only if it is still the file we uploaded."""
+        if folder.after_upload == "keep":
+            return
+        try:
+            st = os.lstat(path)
+            if (st.st_size, st.st_mtime_ns) != (facts.size, facts.mtime_ns):
+                log.warning("%s changed after upload; left in place", path)
+                return
+            if folder.after_upload == "delete":
+                os.unlink(path)
+            elif folder.move_to is not None:
+                rel = path[len(str(folder.path).rstrip("/")) + 1:]
+                dest = folder.move_to / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                if dest.exists():
+                    dest = dest.with_name(f"{dest.stem}-{facts.sha256[:8]}{dest.suffix}")
+                shutil.move(path, dest)
+        except OSError as exc:
+            log.error("after upload, could not %s %s: %s", folder.after_upload, path,
+                      exc.strerror or exc)
+
+    # --- failures ------------------------------------------------------------
+
+    def _store_failed(self, row: FileRow, err: StoreError) -> None:
+        if err.retryable:
+            delay = backoff(row.attempts, self.limits.retry_base, self.limits.retry_max)
+            log.warning("upload of %s failed, retrying in %.0fs: %s", row.path, delay, err)
+            self.queue.defer(row, delay=delay, error=str(err), count_attempt=True)
+        else:
+            self._fail(row, str(err))
+
+    def _os_failed(self, row: FileRow, exc: OSError) -> None:
+        if exc.errno == errno.ENOENT:
+            log.info("%s vanished before upload", row.path)
+            self.queue.forget(row)
+        elif exc.errno in (errno.EACCES, errno.EPERM):
+            self._fail(row, f"cannot read: {exc.strerror}; give the ossync user read access")
+        else:
+            delay = backoff(row.attempts, self.limits.retry_base, self.limits.retry_max)
+            log.warning("cannot read %s, retrying in %.0fs: %s", row.path, delay, exc)
+            self.queue.defer(row, delay=delay, error=f"cannot read: {exc.strerror or exc}",
+                             count_attempt=True)
+
+    def _fail(self, row: FileRow, reason: str) -> None:
+        log.error("failed %s: %s", row.path, reason)
+        self.queue.settle_terminal(row, "failed", reason, attempts=1)
