@@ -21,8 +21,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from ossync.ledger import Ledger
-from ossync.ledger.reads import stamp
+from ossync.ledger import Ledger, stamp
 
 
 def fill(path: Path, rows: int, days: int = 30) -> None:

@@ -39,8 +39,7 @@ from common import (
     write_config,
 )
 
-from ossync.ledger import Ledger
-from ossync.ledger.queue import Sighting, WorkQueue
+from ossync.ledger import Ledger, Sighting, WorkQueue
 from ossync.localoss import LocalOSS
 from ossync.targets import UploadResult
 from ossync.targets.oss.signing import post_form_fields

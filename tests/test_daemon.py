@@ -17,8 +17,7 @@ import pytest
 
 import ossync.upload.prepare
 from ossync.core.credentials import Credentials
-from ossync.ledger import Ledger
-from ossync.ledger.queue import Sighting, WorkQueue
+from ossync.ledger import Ledger, Sighting, WorkQueue
 from ossync.localoss import LocalOSS
 from ossync.targets import UploadResult
 

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ossync.ledger import Ledger, LedgerError
-from ossync.ledger.queue import Sighting, WorkQueue
+from ossync.ledger import Ledger, LedgerError, Sighting, WorkQueue
 from ossync.ledger.sqlite.migrations import MIGRATIONS
 from ossync.targets import UploadResult
 

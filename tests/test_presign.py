@@ -28,16 +28,16 @@ from alibabacloud_oss_v2.types import HttpRequest, SigningContext
 from ossync import Ledger
 from ossync.cli import main
 from ossync.config import parse_config
+from ossync.core.addressing import with_process
 from ossync.core.credentials import Credentials
 from ossync.core.errors import ConfigError
-from ossync.ledger.reads import SignerMissing
+from ossync.ledger import SignerMissing
 from ossync.localoss import LocalOSS
 from ossync.targets.oss.presign import (
     UrlSigner,
     lifetime_seconds,
     presign_v1,
     presign_v4,
-    with_process,
 )
 
 from .conftest import ACCESS_KEY_ID, BUCKET, REGION, SECRET, STS_TOKEN

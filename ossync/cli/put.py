@@ -11,8 +11,7 @@ from typing import TextIO
 from ossync.config import Config
 from ossync.core.clock import zone
 from ossync.core.errors import StoreError
-from ossync.ledger import Ledger, LedgerError, Upload
-from ossync.ledger.queue import WorkQueue
+from ossync.ledger import Ledger, LedgerError, Upload, WorkQueue
 from ossync.targets import FileChanged, KeyTaken, Target, UploadResult
 from ossync.targets.factory import make_target
 from ossync.upload.prepare import NotAnImage, choose_date, key_for, read_facts

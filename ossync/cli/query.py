@@ -21,8 +21,7 @@ from ossync.config import ledger_path_from_config, load_config, url_mode_from_co
 from ossync.core.chunks import chunks
 from ossync.core.errors import ConfigError, OssyncError
 from ossync.core.units import parse_duration, parse_time
-from ossync.ledger import Ledger
-from ossync.ledger.reads import STATES, Item, item_url, stamp
+from ossync.ledger import STATES, Item, Ledger, item_url, stamp
 from ossync.service.logsetup import register_secrets
 from ossync.targets.oss.presign import UrlSigner, lifetime_seconds
 
@@ -231,10 +230,7 @@ def _folder_label(ledger: Ledger, folder: str | None) -> str | None:
     """`--folder` takes a label or a path; a path maps to the label its files carry."""
     if folder is None or "/" not in folder:
         return folder
-    prefix = _abspath(folder).rstrip("/") + "/"
-    rows = ledger.query("SELECT folder FROM files WHERE path >= ? AND path < ? LIMIT 1",
-                        (prefix, prefix[:-1] + "0"))
-    return rows[0]["folder"] if rows else folder
+    return ledger.folder_under(_abspath(folder)) or folder
 
 
 def cmd_ls(args: argparse.Namespace, out: TextIO) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import quote, urlsplit
 
+PROCESS = "x-oss-process"  # OSS's image-processing parameter (resize, crop, format)
+
 
 def is_ip_or_localhost(host: str) -> bool:
     if host == "localhost":
@@ -33,3 +35,10 @@ def bucket_url(endpoint: str, bucket: str, *, cname: bool = False) -> str:
 def object_url(base: str, key: str) -> str:
     """`base/key` with the key percent-encoded as UTF-8, `/` kept."""
     return f"{base.rstrip('/')}/{quote(key, safe='/')}"
+
+
+def with_process(url: str, process: str | None) -> str:
+    """A plain (public-bucket or CDN) URL with `x-oss-process` added, unsigned."""
+    if not process:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{PROCESS}={quote(process, safe='')}"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ossync.config import WatchConfig
 from ossync.intake.filters import dir_wanted, wanted
-from ossync.ledger.queue import Sighting, WorkQueue
+from ossync.ledger import Sighting, WorkQueue
 
 log = logging.getLogger(__name__)
 BATCH = 500

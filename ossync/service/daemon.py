@@ -10,7 +10,6 @@ import functools
 import logging
 import queue
 import signal
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -22,8 +21,7 @@ from ossync.core.clock import zone
 from ossync.intake.openfiles import OpenWriters
 from ossync.intake.scanner import scan, sight
 from ossync.intake.watcher import Watcher
-from ossync.ledger import Ledger
-from ossync.ledger.queue import Sighting, WorkQueue
+from ossync.ledger import Ledger, LedgerUnavailable, Sighting, WorkQueue
 from ossync.service.health import hang_worker_for_test
 from ossync.targets import Target
 from ossync.targets.factory import make_target
@@ -166,7 +164,7 @@ class Daemon:
                 if row is None:
                     self.queue.wait_for_work(self.stop_event)
                     continue
-            except sqlite3.Error as exc:  # disk full, locked by another process, I/O error
+            except LedgerUnavailable as exc:  # disk full, locked by another process, I/O error
                 log.error("the ledger cannot be used (%s); trying again in %.0fs",
                           exc, LEDGER_RETRY)
                 self.stop_event.wait(LEDGER_RETRY)
@@ -182,7 +180,7 @@ class Daemon:
                 try:
                     self.queue.defer(row, delay=60.0, error="internal error (see log)",
                                      count_attempt=True)
-                except sqlite3.Error:
+                except LedgerUnavailable:
                     self.stop_event.wait(LEDGER_RETRY)  # reset to pending at next start
             finally:
                 self.busy_since.pop(name, None)
@@ -205,7 +203,7 @@ class Daemon:
                 continue
             try:
                 self.queue.note(batch.values())
-            except sqlite3.Error as exc:
+            except LedgerUnavailable as exc:
                 log.error("the ledger cannot be written (%s); %d event(s) will be found by "
                           "a rescan", exc, len(batch))
                 self.stop_event.wait(LEDGER_RETRY)
@@ -229,7 +227,7 @@ class Daemon:
             began = time.monotonic()
             try:
                 seen, queued = scan(self.queue, folder, start)
-            except sqlite3.Error as exc:
+            except LedgerUnavailable as exc:
                 log.error("scan of %s stopped: the ledger cannot be written (%s); "
                           "trying again in %.0fs", start or folder.path, exc, LEDGER_RETRY)
                 self.stop_event.wait(LEDGER_RETRY)

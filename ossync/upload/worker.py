@@ -23,8 +23,7 @@ from ossync.config import WatchConfig
 from ossync.core.errors import StoreError
 from ossync.intake.media import jpeg_complete
 from ossync.intake.openfiles import OpenWriters
-from ossync.ledger import FileRow, Ledger, Upload
-from ossync.ledger.queue import WorkQueue
+from ossync.ledger import FileRow, Ledger, Upload, WorkQueue
 from ossync.targets import FileChanged, KeyTaken, Target
 from ossync.upload.prepare import FileFacts, NotAnImage, choose_date, key_for, read_facts
 

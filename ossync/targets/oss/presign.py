@@ -19,9 +19,9 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from ossync.core.addressing import bucket_url, object_url
+from ossync.core.addressing import PROCESS, bucket_url, object_url
 from ossync.core.credentials import Credentials
-from ossync.core.units import format_duration
+from ossync.core.units import Lifetime, format_duration
 from ossync.targets.oss.signing import (
     V4_ALGORITHM,
     canonical_uri,
@@ -38,8 +38,6 @@ if TYPE_CHECKING:
 
 MAX_URL_LIFETIME = timedelta(days=7)  # x-oss-expires: 1 s to 604800 s
 DEFAULT_URL_LIFETIME = timedelta(hours=1)
-PROCESS = "x-oss-process"
-Lifetime = float | timedelta
 
 
 def lifetime_seconds(expires: Lifetime) -> int:
@@ -105,13 +103,6 @@ def presign_v1(creds: Credentials, *, bucket: str, key: str, base_url: str, now:
     params = [*signed, ("OSSAccessKeyId", creds.access_key_id), ("Expires", str(deadline)),
               ("Signature", v1_signature(creds.access_key_secret, to_sign))]
     return _join(base_url, key, params)
-
-
-def with_process(url: str, process: str | None) -> str:
-    """A plain (public-bucket or CDN) URL with `x-oss-process` added, unsigned."""
-    if not process:
-        return url
-    return f"{url}{'&' if '?' in url else '?'}{PROCESS}={_encode(process)}"
 
 
 def _utcnow() -> datetime:

@@ -1,0 +1,116 @@
+"""The ledger's records: what every backend stores and returns, as frozen dataclasses.
+
+Times are RFC 3339 UTC text with milliseconds (`now_text()`), so they sort as
+text in every backend and read as time in every output format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+STATES = ("pending", "uploading", "uploaded", "failed", "skipped")
+
+
+def now_text() -> str:
+    """RFC 3339 UTC with milliseconds: sorts as text, reads as time."""
+    return stamp(datetime.now(timezone.utc))
+
+
+def stamp(moment: datetime) -> str:
+    """A bound comparable with the ledger's stored RFC 3339 text."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """A file as stat() saw it, from an event or a scan."""
+
+    path: str
+    folder: str
+    size: int
+    mtime_ns: int
+    settle: float
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One object we stored (or recognised as ours) in a bucket."""
+
+    id: int
+    bucket: str
+    key: str
+    url: str
+    sha256: str
+    size: int
+    crc64: str | None
+    etag: str | None
+    content_type: str | None
+    path: str
+    folder: str
+    uploaded_at: str
+    request_id: str | None
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """One local path as the queue knows it."""
+
+    id: int
+    path: str
+    folder: str
+    size: int
+    mtime_ns: int
+    state: str
+    attempts: int
+    next_attempt: float
+    last_error: str | None
+    sha256: str | None
+    pending_key: str | None
+    upload_id: int | None
+    seen_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class Item:
+    """One local path and, once uploaded, the object that holds its content.
+
+    `uploaded_from` differs from `path` when the content was already uploaded from
+    another path (a dedupe alias).
+    """
+
+    path: str
+    folder: str
+    state: str
+    size: int
+    mtime_ns: int
+    sha256: str | None
+    attempts: int
+    last_error: str | None
+    seen_at: str
+    updated_at: str
+    bucket: str | None
+    key: str | None
+    url: str | None
+    etag: str | None
+    crc64: str | None
+    content_type: str | None
+    uploaded_at: str | None
+    uploaded_from: str | None
+
+
+@dataclass(frozen=True)
+class Status:
+    """A daemon-independent summary, read from the ledger alone."""
+
+    queued: int
+    in_progress: int
+    failed: int
+    skipped: int
+    uploaded_files: int
+    uploaded_today: int
+    uploads_total: int
+    oldest_pending_since: str | None
+    last_upload_at: str | None
+    top_errors: list[tuple[str, int]]
