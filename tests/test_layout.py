@@ -17,15 +17,17 @@ from pathlib import Path
 # docs/architecture.md explains the layers and why each arrow points the way it does.
 ALLOWED: dict[str, frozenset[str]] = {
     "core": frozenset(),
-    "config": frozenset({"core"}),
+    "credentials": frozenset({"core"}),
+    "config": frozenset({"core", "credentials"}),
     "targets": frozenset({"core", "config"}),
-    "localoss": frozenset({"core"}),
+    "localoss": frozenset({"core", "targets"}),  # own_signers: only without the SDK
     "ledger": frozenset({"core", "targets"}),
     "intake": frozenset({"core", "config", "ledger"}),
     "upload": frozenset({"core", "config", "targets", "ledger", "intake"}),
-    "service": frozenset({"core", "config", "targets", "ledger", "intake", "upload"}),
-    "cli": frozenset({"core", "config", "targets", "localoss", "ledger", "intake", "upload",
-                      "service", "root"}),
+    "service": frozenset({"core", "credentials", "config", "targets", "ledger", "intake",
+                          "upload"}),
+    "cli": frozenset({"core", "credentials", "config", "targets", "localoss", "ledger",
+                      "intake", "upload", "service", "root"}),
     "root": frozenset({"ledger", "cli"}),
 }
 

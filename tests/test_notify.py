@@ -40,7 +40,10 @@ from .daemon_helpers import (
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
-HANG_FILE = "ossync-test-hang.jpg"  # the name the test-only hooks react to
+HANG_FILE = "stuck.jpg"
+# The failpoints (ossync/core/failpoints.py) these tests arm: worker.process, intake.event;
+# a value inherited from the caller's environment is dropped.
+FAILPOINTS = "OSSYNC_FAILPOINTS"
 
 
 class NotifySocket:
@@ -123,7 +126,7 @@ def make_config(write_config: Callable[..., Path], local_oss: LocalOSS, drop: Pa
 def start(cfg: Path, log: Path, notify: NotifySocket | None, watchdog: float | None = None,
           **env: str) -> DaemonProcess:
     environ = {k: v for k, v in os.environ.items() if k not in (
-        "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM")}
+        "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM", FAILPOINTS)}
     environ.update(env)
     if notify is not None:
         environ["NOTIFY_SOCKET"] = notify.address
@@ -185,14 +188,18 @@ def test_pings_stop_when_a_worker_hangs(
 ) -> None:
     cfg = make_config()
     log = tmp_path / "daemon.log"
-    proc = start(cfg, log, notify_socket, watchdog=1.0, OSSYNC_TEST_HOOKS="1",
-                 OSSYNC_TEST_HANG="worker")
+    # The first row a worker takes goes through; every later one hangs.
+    proc = start(cfg, log, notify_socket, watchdog=1.0,
+                 OSSYNC_FAILPOINTS="worker.process=1*off->hang")
     try:
         notify_socket.wait("READY", "1")
-        (drop / "fine.jpg").write_bytes(jpeg_bytes(4000))
+        # Moved in whole, so the worker takes it once (a half-written file is put back).
+        (tmp_path / "fine.jpg").write_bytes(jpeg_bytes(4000))
+        (tmp_path / "fine.jpg").rename(drop / "fine.jpg")
         wait_for(lambda: uploaded_paths(config_for(cfg).ledger), 20, "a normal upload")
         (drop / HANG_FILE).write_bytes(jpeg_bytes(4000))
-        wait_for(lambda: b"a worker hangs" in log.read_bytes(), 20, "the worker to hang")
+        wait_for(lambda: b"failpoint worker.process: hang" in log.read_bytes(), 20,
+                 "the worker to hang")
         hung = time.monotonic()
         wait_for(lambda: any(s.startswith("unhealthy") for s in notify_socket.values("STATUS")),
                  15, "an unhealthy STATUS")
@@ -205,7 +212,7 @@ def test_pings_stop_when_a_worker_hangs(
         term_sent = time.monotonic()
         proc.proc.send_signal(signal.SIGTERM)
         notify_socket.wait("STOPPING", "1", after=term_sent)
-        assert proc.proc.wait(30) == 0  # the hook lets go at shutdown
+        assert proc.proc.wait(30) == 0  # the failpoint lets go at shutdown
     finally:
         proc.stop()
 
@@ -216,8 +223,8 @@ def test_pings_stop_when_the_observer_dies(
     log = tmp_path / "daemon.log"
     log.touch()
     st = log.stat()
-    proc = start(make_config(), log, notify_socket, watchdog=1.0, OSSYNC_TEST_HOOKS="1",
-                 OSSYNC_TEST_HANG="observer", JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
+    proc = start(make_config(), log, notify_socket, watchdog=1.0,
+                 OSSYNC_FAILPOINTS="intake.event=raise", JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
     try:
         ready = notify_socket.wait("READY", "1")
         time.sleep(1.2)
@@ -233,8 +240,8 @@ def test_pings_stop_when_the_observer_dies(
     # The thread's death is logged, every line of its traceback at critical priority.
     lines = log.read_text().splitlines()
     assert "<2>ossync.service.health: thread" in "\n".join(lines)
-    assert any(line.startswith("<2>RuntimeError: test hook: the observer thread dies")
-               for line in lines)
+    assert any(line.startswith("<2>ossync.core.failpoints.FailpointError: "
+                               "failpoint intake.event: raise") for line in lines), lines
     assert all(line[:3] in ("<2>", "<3>", "<4>", "<6>") for line in lines), lines
 
 

@@ -46,7 +46,7 @@ GLIBC_MINOR = 36  # bookworm's glibc 2.36: binary wheels up to manylinux_2_36
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PORT = 9000
 UNIT = "ossync"
-DROP_IN = "/etc/systemd/system/ossync.service.d/test-hang.conf"
+DROP_IN = "/etc/systemd/system/ossync.service.d/failpoints.conf"
 CONFIG = f"""\
 oss:
   endpoint: http://127.0.0.1:{PORT}
@@ -374,21 +374,22 @@ def test_kill_9_restarts_the_daemon_and_no_file_is_lost(running: Container) -> N
 def test_a_hung_daemon_is_killed_by_the_watchdog_and_restarted(running: Container) -> None:
     box = running
     box.sh(f"mkdir -p {os.path.dirname(DROP_IN)} && printf '%s\\n' '[Service]' "
-           "'Environment=OSSYNC_TEST_HOOKS=1 OSSYNC_TEST_HANG=worker' 'WatchdogSec=2s' "
+           "'Environment=OSSYNC_FAILPOINTS=worker.process=hang' 'WatchdogSec=2s' "
            f"> {DROP_IN}")
     box.run("systemctl", "daemon-reload")
     box.run("systemctl", "restart", UNIT, timeout=60)
     before = box.show()
-    drop_files(box, "/srv/drop", ["ossync-test-hang.jpg"])
+    drop_files(box, "/srv/drop", ["stuck.jpg"])
     # The worker hangs; after the stall limit (5 s here) pings stop; 2 s later systemd
     # kills the daemon (SIGABRT) and, RestartSec= later, starts it again.
     wait_until(lambda: int(box.show()["NRestarts"]) > int(before["NRestarts"]), 60,
                "a watchdog restart", box.journal)
     journal = box.journal()
-    assert "test hook: a worker hangs" in journal
+    assert "failpoints armed (OSSYNC_FAILPOINTS=worker.process=hang)" in journal
+    assert "failpoint worker.process: hang" in journal
     assert "unhealthy, watchdog pings stopped" in journal
     assert "Watchdog timeout" in journal and "Failed with result 'watchdog'" in journal
-    box.run("rm", "-f", DROP_IN, "/srv/drop/ossync-test-hang.jpg")
+    box.run("rm", "-f", DROP_IN, "/srv/drop/stuck.jpg")
     box.run("systemctl", "daemon-reload")
     box.run("systemctl", "restart", UNIT, timeout=60)
     assert box.show()["SubState"] == "running"

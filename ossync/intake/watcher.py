@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import logging
 import queue
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserver
 
 from ossync.config import WatchConfig
+from ossync.core import failpoints
 from ossync.intake.watchlimit import SYSCTL_HINT, unwatched_folders, watched_inodes
 
 log = logging.getLogger(__name__)
@@ -45,12 +47,17 @@ EVENT_FILTER: list[type[FileSystemEvent]] = [
 
 class _Handler(FileSystemEventHandler):
     def __init__(self, folder: WatchConfig, paths: queue.Queue[tuple[WatchConfig, str] | None],
-                 on_rescan: Callable[[WatchConfig, Path], None]) -> None:
+                 on_rescan: Callable[[WatchConfig, Path], None],
+                 stopping: threading.Event) -> None:
         self.folder = folder
         self.paths = paths
         self.on_rescan = on_rescan
+        self.stopping = stopping
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        # Runs on the observer thread: an exception here ends that thread.
+        if failpoints.hit("intake.event", self.stopping):
+            return
         if isinstance(event, (DirCreatedEvent, DirMovedEvent)):
             # Files may land in a new folder before its watch exists; a folder
             # moved in brings files no event will ever name.
@@ -85,8 +92,11 @@ class Watcher:
         self._observers: dict[str, BaseObserver] = {}
         self._native: dict[str, tuple[ObservedWatch, _Handler]] = {}
         self._alarm = _OverflowAlarm(self._overflowed)
+        self._stopping = threading.Event()  # set by stop(): lets go of a hung handler
+        self.overflows = 0  # kernel queue overflows so far (for metrics)
 
     def _overflowed(self) -> None:
+        self.overflows += 1
         log.warning("inotify event queue overflowed: events were lost; rescanning all folders "
                     "(to make this rarer: sysctl fs.inotify.max_queued_events=65536)")
         self.on_overflow()
@@ -109,7 +119,7 @@ class Watcher:
         return self._observers[kind]
 
     def add(self, folder: WatchConfig) -> None:
-        handler = _Handler(folder, self.paths, self.on_rescan)
+        handler = _Handler(folder, self.paths, self.on_rescan, self._stopping)
         try:
             watch = self._observer(folder).schedule(handler, str(folder.path),
                                                     recursive=folder.recursive,
@@ -150,11 +160,17 @@ class Watcher:
             observer.unschedule_all()
         self._native.clear()
 
+    def mode(self, label: str) -> str:
+        """`watched` while inotify watches the folder, else `polled` (configured so, or
+        fallen back after a watch limit)."""
+        return "watched" if label in self._native else "polled"
+
     def alive(self) -> bool:
         """False when an observer thread died (watchdog issues #663, #829)."""
         return all(o.is_alive() for o in self._observers.values())
 
     def stop(self) -> None:
+        self._stopping.set()
         for observer in self._observers.values():
             observer.stop()
         for observer in self._observers.values():

@@ -24,9 +24,10 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from ossync.localoss import objects
-from ossync.localoss.auth import QUERY_AUTH_PARAMS, SignedRequest, Verifier
+from ossync.localoss.auth import QUERY_AUTH_PARAMS, Verifier
 from ossync.localoss.multipart import Source
 from ossync.localoss.post import PostObject
+from ossync.localoss.request import SignedRequest
 from ossync.localoss.responses import OSSError, Reply, error_document, invalid_argument
 from ossync.localoss.store import Bucket
 

@@ -16,21 +16,15 @@ from __future__ import annotations
 import faulthandler
 import logging
 import math
-import os
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sized
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers.api import BaseObserver
-
+from ossync.core import failpoints
+from ossync.ledger import LedgerUnavailable
 from ossync.service.sdnotify import Notifier, watchdog_interval
-
-if TYPE_CHECKING:
-    from ossync.service.daemon import Daemon
 
 log = logging.getLogger("ossync.service.health")
 STATUS_EVERY = 5.0  # seconds between STATUS= updates
@@ -38,7 +32,46 @@ MAIN_LOOP_STALL = 120.0  # the main loop turns every second; a reload of a huge 
 STALL_FACTOR = 4  # a row costs at most a few requests (POST, HEAD, DELETE) without file I/O
 MIN_STALL = 5.0
 SLOW_RATE = 64 * 1024  # bytes/s assumed for a file's upload when progress cannot be measured
-TEST_TRIGGER = "ossync-test-hang"  # name prefix that sets off the test-only hang hooks
+
+
+class _Timeouts(Protocol):
+    @property
+    def http_timeouts(self) -> tuple[float, float]: ...
+
+
+class _Alive(Protocol):
+    def alive(self) -> bool: ...
+
+
+class _Counts(Protocol):
+    def counts(self) -> Mapping[str, int]: ...
+
+
+class Watched(Protocol):
+    """What the health monitor reads of the daemon (`ossync.service.daemon.Daemon`),
+    and the three callbacks it sets."""
+
+    stop_event: threading.Event
+    on_ready: Callable[[], None] | None
+    on_reloading: Callable[[], None] | None
+    on_reloaded: Callable[[], None] | None
+    heartbeat: float  # monotonic time of the main loop's last turn
+
+    @property
+    def config(self) -> _Timeouts: ...
+    @property
+    def threads(self) -> tuple[threading.Thread, ...]: ...  # workers, intake, scanner
+    @property
+    def busy_since(self) -> Mapping[str, float]: ...  # worker → when it took its file
+    @property
+    def busy_files(self) -> Mapping[str, tuple[str, int]]: ...  # worker → (path, size)
+    @property
+    def folders(self) -> Sized: ...  # the watch folders (counted only)
+    @property
+    def watcher(self) -> _Alive: ...  # False once an observer thread has died
+    @property
+    def ledger(self) -> _Counts: ...  # rows per state
+    def credentials_problem(self) -> str | None: ...  # why uploads are held, if they are
 
 
 def stall_limit(connect_timeout: float, read_timeout: float) -> float:
@@ -110,7 +143,7 @@ class ProgressTracker:
 class HealthMonitor:
     """A thread that reports to systemd; attach it before `Daemon.run()`, stop it after."""
 
-    def __init__(self, daemon: Daemon, notifier: Notifier,
+    def __init__(self, daemon: Watched, notifier: Notifier,
                  ping_every: float | None = None) -> None:
         self.daemon = daemon
         self.notifier = notifier
@@ -132,7 +165,7 @@ class HealthMonitor:
 
     def ready(self) -> None:
         """Observer, workers and the catch-up scan are up: tell systemd, start pinging."""
-        install_test_hooks(self.daemon)
+        failpoints.announce()  # a warning if OSSYNC_FAILPOINTS arms any
         if not self.notifier.enabled or self._thread is not None:
             return
         if self.ping_every and not faulthandler.is_enabled():
@@ -206,9 +239,12 @@ class HealthMonitor:
         if self._problems:
             return "unhealthy: " + "; ".join(self._problems)
         folders = f"watching {len(self.daemon.folders)} folder(s)"
+        held = self.daemon.credentials_problem()
+        if held:
+            folders += f"; uploads held, {held}"
         try:
             counts = self.daemon.ledger.counts()
-        except sqlite3.Error:
+        except LedgerUnavailable:
             return folders
         uploaded = counts.get("uploaded", 0)
         if self._uploaded_at_start is None:
@@ -226,41 +262,3 @@ def log_thread_death(args: threading.ExceptHookArgs) -> None:
     name = args.thread.name if args.thread is not None else "?"
     log.critical("thread %s died", name, exc_info=args.exc_value)
 
-
-# --- test-only hooks -------------------------------------------------------------
-# Honoured only with OSSYNC_TEST_HOOKS=1 and OSSYNC_TEST_HANG=worker|observer; the
-# tests use them to show that a hung worker or a dead observer stops the pings.
-
-def test_hang_requested(kind: str) -> bool:
-    return (os.environ.get("OSSYNC_TEST_HOOKS") == "1"
-            and os.environ.get("OSSYNC_TEST_HANG") == kind)
-
-
-def hang_worker_for_test(path: str, stop: threading.Event) -> bool:
-    """Test-only: a worker given a file named `ossync-test-hang*` hangs until shutdown.
-
-    Returns True when it hung (the caller leaves the row queued)."""
-    if not (os.path.basename(path).startswith(TEST_TRIGGER) and test_hang_requested("worker")):
-        return False
-    log.warning("test hook: a worker hangs on %s", path)
-    stop.wait()
-    return True
-
-
-class _DieOnTrigger(FileSystemEventHandler):
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        path = os.fsdecode(event.src_path)
-        if os.path.basename(path).startswith(TEST_TRIGGER):
-            raise RuntimeError(f"test hook: the observer thread dies on {path}")
-
-
-def install_test_hooks(daemon: Daemon) -> None:
-    """Test-only: make each observer thread die on an event for `ossync-test-hang*`."""
-    if not test_hang_requested("observer"):
-        return
-    observers = [t for t in threading.enumerate() if isinstance(t, BaseObserver)]
-    for observer in observers:
-        for folder in daemon.folders.values():
-            observer.schedule(_DieOnTrigger(), str(folder.path), recursive=folder.recursive)
-    log.warning("test hook: %d observer(s) die on a file named %s*", len(observers),
-                TEST_TRIGGER)
