@@ -4,8 +4,9 @@
 
     python bench/ledger_lookup.py [--rows 1000000] [--samples 2000] [--keep DIR]
 
-Rows are written straight into the real schema (the daemon would take hours to upload a
-million files); the queries are the ones the CLI and the Python API run.
+Rows go in through the ledger's bulk insert (the daemon would take hours to upload a
+million files); the queries are the ones the CLI and the Python API run. `bench/fleet.py`
+runs the same look-ups against PostgreSQL.
 """
 
 from __future__ import annotations
@@ -21,31 +22,30 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from ossync.ledger import Ledger, stamp
+from ossync.ledger import FileRow, Ledger, Upload, stamp
 
 
-def fill(path: Path, rows: int, days: int = 30) -> None:
-    """N uploads spread evenly over the last `days` days, one path each."""
+def fill(location: Path | str, rows: int, days: int = 30, host: str = "bench-host") -> None:
+    """N uploads spread evenly over the last `days` days, one path each, written through
+    the ledger contract's bulk insert (`copy_in`), so any backend can be filled."""
     now = datetime.now(timezone.utc)
     step = timedelta(days=days) / rows
-    with Ledger.open(path) as ledger, ledger.transaction() as conn:
+    with Ledger.open(location, host=host) as ledger:
         for start in range(0, rows, 50_000):
             uploads, files = [], []
             for i in range(start, min(start + 50_000, rows)):
                 sha = hashlib.sha256(str(i).encode()).hexdigest()
                 key = f"images/{i % 365:03d}/IMG_{i:07d}-{sha[:8]}.jpg"
                 when = stamp(now - step * (rows - i))
-                uploads.append((i + 1, "bench", key, f"https://bench.example/{key}", sha,
-                                100_000 + i % 1000, str(i), f'"{sha[:32].upper()}"',
-                                "image/jpeg", f"/srv/drop/cam{i % 8}/IMG_{i:07d}.jpg",
-                                f"cam{i % 8}", when, None))
-                files.append((f"/srv/drop/cam{i % 8}/IMG_{i:07d}.jpg", f"cam{i % 8}",
-                              100_000 + i % 1000, 1_700_000_000_000_000_000 + i, "uploaded",
-                              sha, i + 1, when, when))
-            conn.executemany("INSERT INTO uploads VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", uploads)
-            conn.executemany(
-                "INSERT INTO files (path, folder, size, mtime_ns, state, sha256, upload_id, "
-                "seen_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)", files)
+                path, folder = f"/srv/drop/cam{i % 8}/IMG_{i:07d}.jpg", f"cam{i % 8}"
+                uploads.append(Upload(i + 1, "bench", key, f"https://bench.example/{key}", sha,
+                                      100_000 + i % 1000, str(i), f'"{sha[:32].upper()}"',
+                                      "image/jpeg", path, folder, when, None, host))
+                files.append(FileRow(i + 1, path, folder, 100_000 + i % 1000,
+                                     1_700_000_000_000_000_000 + i, "uploaded", 0, 0.0, None,
+                                     sha, None, i + 1, when, when, host))
+            ledger.copy_in(uploads, files)
+        ledger.refresh_statistics()  # as `ossync ledger copy` does after a bulk load
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -53,11 +53,12 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[int(len(ordered) * 0.99) - 1]
 
 
-def time_lookups(path: Path, rows: int, samples: int) -> dict[str, tuple[float, float]]:
+def time_lookups(location: Path | str, rows: int, samples: int,
+                 host: str = "bench-host") -> dict[str, tuple[float, float]]:
     rng = random.Random(7)
     picks = [rng.randrange(rows) for _ in range(samples)]
     results: dict[str, tuple[float, float]] = {}
-    with Ledger.open(path, readonly=True) as ledger:
+    with Ledger.open(location, readonly=True, host=host) as ledger:
         cases = {
             "url_for(path)": lambda i: ledger.url_for(
                 f"/srv/drop/cam{i % 8}/IMG_{i:07d}.jpg"),

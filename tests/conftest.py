@@ -13,6 +13,7 @@ import yaml
 
 from ossync.core.credentials import Credentials
 from ossync.localoss import LocalOSS
+from tests.pg_server import PgServer, require_pg
 
 ACCESS_KEY_ID = "LTAI5tOssyncTestKey01"
 SECRET = "ossync-test-secret-Zq8v3Xk2Pw"
@@ -68,6 +69,25 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One real PostgreSQL server for the session; each test takes a fresh database."""
+    server = PgServer(require_pg()).start()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def ledger_at(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A ledger location on each backend: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "ledger.db")
+    server: PgServer = request.getfixturevalue("pg_server")
+    return server.new_database()
 
 
 @pytest.fixture(autouse=True)

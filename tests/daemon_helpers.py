@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ossync.config import Config, load_config
-from ossync.ledger import Ledger, Upload
+from ossync.ledger import Ledger, LedgerError, Upload
 from ossync.service.daemon import Daemon
 
 _T = TypeVar("_T")
@@ -44,24 +44,32 @@ def wait_for(check: Callable[[], _T], timeout: float, what: str, step: float = 0
         time.sleep(step)
 
 
-def uploads(ledger_path: Path) -> list[Upload]:
-    if not ledger_path.exists():
+def _exists(location: Path | str) -> bool:
+    """A SQLite ledger is there once its file is; a PostgreSQL one always answers."""
+    return "://" in str(location) or Path(location).exists()
+
+
+def uploads(ledger_path: Path | str) -> list[Upload]:
+    if not _exists(ledger_path):
         return []
     with Ledger.open(ledger_path, readonly=True) as ledger:
-        rows = ledger.query("SELECT * FROM uploads ORDER BY id")
-        return [Upload(**dict(r)) for r in rows]
+        return list(ledger.iter_uploads())
 
 
-def file_states(ledger_path: Path) -> dict[str, tuple[str, str | None]]:
+def file_states(ledger_path: Path | str) -> dict[str, tuple[str, str | None]]:
     """path → (state, last_error)."""
-    if not ledger_path.exists():
+    if not _exists(ledger_path):
         return {}
-    with Ledger.open(ledger_path, readonly=True) as ledger:
-        return {r["path"]: (r["state"], r["last_error"])
-                for r in ledger.query("SELECT path, state, last_error FROM files")}
+    try:
+        with Ledger.open(ledger_path, readonly=True) as ledger:
+            return {r.path: (r.state, r.last_error) for r in ledger.iter_files()}
+    except LedgerError as exc:  # a PostgreSQL ledger before its daemon made the tables
+        if "no ossync tables" in str(exc):
+            return {}
+        raise
 
 
-def uploaded_paths(ledger_path: Path) -> set[str]:
+def uploaded_paths(ledger_path: Path | str) -> set[str]:
     return {p for p, (state, _) in file_states(ledger_path).items() if state == "uploaded"}
 
 

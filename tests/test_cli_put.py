@@ -135,9 +135,9 @@ def test_no_secret_in_any_output(write_config: Callable[..., Path], local_oss: L
 
 def test_put_records_in_the_ledger_and_never_uploads_twice(
     write_config: Callable[..., Path], local_oss: LocalOSS, oss_env: dict[str, str],
-    tmp_path: Path
+    tmp_path: Path, ledger_at: str
 ) -> None:
-    cfg = write_config(local_oss.endpoint)
+    cfg = write_config(local_oss.endpoint, ledger=ledger_at)
     photo = tmp_path / "once.jpg"
     photo.write_bytes(jpeg_bytes(3000))
     twin = tmp_path / "twin.jpg"

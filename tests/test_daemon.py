@@ -105,11 +105,11 @@ def test_writers_never_cause_partial_uploads(make_config: Callable[..., Path],
 
 def test_same_bytes_twice_is_one_object_and_two_paths(make_config: Callable[..., Path],
                                                       local_oss: LocalOSS, drop: Path,
-                                                      tmp_path: Path) -> None:
+                                                      tmp_path: Path, ledger_at: str) -> None:
     other = tmp_path / "other"
     other.mkdir()
     cfg = make_config(watch=[{"path": str(drop), "label": "drop"},
-                             {"path": str(other), "label": "other"}])
+                             {"path": str(other), "label": "other"}], ledger=ledger_at)
     same = jpeg_bytes(10_000)
     with daemon_thread(config_for(cfg)):
         (drop / "a.jpg").write_bytes(same)
@@ -203,9 +203,10 @@ def test_unreadable_file_fails_alone(make_config: Callable[..., Path], local_oss
 
 
 def test_files_dropped_while_stopped_are_uploaded_at_start(
-    make_config: Callable[..., Path], local_oss: LocalOSS, drop: Path, tmp_path: Path
+    make_config: Callable[..., Path], local_oss: LocalOSS, drop: Path, tmp_path: Path,
+    ledger_at: str
 ) -> None:
-    cfg = make_config()
+    cfg = make_config(ledger=ledger_at)
     (drop / "sub" / "deeper").mkdir(parents=True)
     (drop / "before.jpg").write_bytes(jpeg_bytes(4000))
     (drop / "sub" / "deeper" / "nested.jpg").write_bytes(jpeg_bytes(4100))
@@ -274,9 +275,10 @@ def test_outage_backlog_drains_without_busy_looping(
 
 
 def test_kill_9_during_backlog_then_restart_uploads_each_file_once(
-    make_config: Callable[..., Path], local_oss: LocalOSS, drop: Path, tmp_path: Path
+    make_config: Callable[..., Path], local_oss: LocalOSS, drop: Path, tmp_path: Path,
+    ledger_at: str
 ) -> None:
-    cfg = make_config(workers=4)
+    cfg = make_config(workers=4, ledger=ledger_at)
     payloads = {f"burst_{i:03d}.jpg": jpeg_bytes(20_000 + i) for i in range(500)}
     for name, data in payloads.items():
         (drop / name).write_bytes(data)
@@ -338,9 +340,10 @@ def test_second_daemon_on_the_same_ledger_is_refused(
 
 
 def test_many_copies_at_once_are_one_upload(make_config: Callable[..., Path],
-                                            local_oss: LocalOSS, drop: Path) -> None:
+                                            local_oss: LocalOSS, drop: Path,
+                                            ledger_at: str) -> None:
     """Workers racing on the same bytes: one uploads, the others record aliases."""
-    cfg = make_config(workers=8)
+    cfg = make_config(workers=8, ledger=ledger_at)
     same = jpeg_bytes(200_000)
     with daemon_thread(config_for(cfg)):
         for i in range(20):

@@ -14,6 +14,7 @@ import pytest
 from ossync.ledger import Ledger, LedgerError, Sighting, WorkQueue
 from ossync.ledger.sqlite.migrations import MIGRATIONS
 from ossync.targets import UploadResult
+from tests.pg_server import PgServer
 
 
 def _sighting(path: str, size: int = 10, mtime_ns: int = 1, settle: float = 0.0) -> Sighting:
@@ -30,11 +31,11 @@ def test_open_creates_wal_ledger_with_recorded_migrations(tmp_path: Path) -> Non
         assert len(again.query("SELECT * FROM migrations")) == len(MIGRATIONS)
 
 
-def test_second_daemon_is_refused(tmp_path: Path) -> None:
-    with Ledger.open(tmp_path / "l.db", exclusive=True):
+def test_second_daemon_is_refused(ledger_at: str) -> None:
+    with Ledger.open(ledger_at, exclusive=True, host="cam-1"):
         with pytest.raises(LedgerError, match="another ossync daemon"):
-            Ledger.open(tmp_path / "l.db", exclusive=True)
-        with Ledger.open(tmp_path / "l.db", readonly=True) as reader:  # readers are fine
+            Ledger.open(ledger_at, exclusive=True, host="cam-1")
+        with Ledger.open(ledger_at, readonly=True) as reader:  # readers are fine
             assert reader.counts() == {}
 
 
@@ -54,15 +55,15 @@ def test_corrupt_and_missing_ledgers_give_clear_errors(tmp_path: Path) -> None:
         Ledger.open(bad)
 
 
-def test_note_claim_and_record(tmp_path: Path) -> None:
-    with Ledger.open(tmp_path / "l.db") as ledger:
+def test_note_claim_and_record(ledger_at: str) -> None:
+    with Ledger.open(ledger_at) as ledger:
         queue = WorkQueue(ledger)
         assert queue.note([_sighting("/d/a.jpg"), _sighting("/d/b.jpg")]) == 2
         assert queue.note([_sighting("/d/a.jpg")]) == 0  # unchanged: not queued again
         assert queue.known_unchanged("/d/a.jpg", 10, 1)
         row = queue.claim()
-        assert row is not None and row.state == "pending"
-        assert ledger.file_by_id(row.id).state == "uploading"  # type: ignore[union-attr]
+        assert row is not None and row.state == "uploading"
+        assert ledger.file_by_path(row.path).state == "uploading"  # type: ignore[union-attr]
         queue.intend(row, sha256="ab" * 32, key="k/a.jpg")
         result = UploadResult(key="k/a.jpg", url="http://x/k/a.jpg", size=10, etag='"E"',
                               crc64=2**64 - 1)
@@ -77,8 +78,8 @@ def test_note_claim_and_record(tmp_path: Path) -> None:
         assert ledger.upload_by_key("b", "k/a.jpg") == upload
 
 
-def test_settle_delay_and_wait_for_work(tmp_path: Path) -> None:
-    with Ledger.open(tmp_path / "l.db") as ledger:
+def test_settle_delay_and_wait_for_work(ledger_at: str) -> None:
+    with Ledger.open(ledger_at) as ledger:
         queue = WorkQueue(ledger)
         queue.note([_sighting("/d/a.jpg", settle=0.3)])
         assert queue.claim() is None  # not settled yet
@@ -89,8 +90,8 @@ def test_settle_delay_and_wait_for_work(tmp_path: Path) -> None:
         assert queue.claim() is not None
 
 
-def test_notify_wakes_an_idle_waiter(tmp_path: Path) -> None:
-    with Ledger.open(tmp_path / "l.db") as ledger:
+def test_notify_wakes_an_idle_waiter(ledger_at: str) -> None:
+    with Ledger.open(ledger_at) as ledger:
         queue = WorkQueue(ledger)
         stop = threading.Event()
         woke = threading.Event()
@@ -108,15 +109,15 @@ def test_notify_wakes_an_idle_waiter(tmp_path: Path) -> None:
         thread.join(2)
 
 
-def test_interrupted_rows_are_retried_after_a_crash(tmp_path: Path) -> None:
-    with Ledger.open(tmp_path / "l.db") as ledger:
+def test_interrupted_rows_are_retried_after_a_crash(ledger_at: str) -> None:
+    with Ledger.open(ledger_at) as ledger:
         queue = WorkQueue(ledger)
         queue.note([_sighting("/d/a.jpg")])
         row = queue.claim()
         assert row is not None
         queue.intend(row, sha256="cd" * 32, key="k/a.jpg")
     # "crash": reopen without finishing
-    with Ledger.open(tmp_path / "l.db") as ledger:
+    with Ledger.open(ledger_at) as ledger:
         queue = WorkQueue(ledger)
         assert queue.reset_interrupted() == 1
         again = queue.claim()
@@ -131,8 +132,8 @@ def test_readonly_reader_sees_writes_while_writer_is_open(tmp_path: Path) -> Non
         conn.close()
 
 
-def test_a_change_noted_during_the_upload_keeps_the_row_pending(tmp_path: Path) -> None:
-    with Ledger.open(tmp_path / "l.db") as ledger:
+def test_a_change_noted_during_the_upload_keeps_the_row_pending(ledger_at: str) -> None:
+    with Ledger.open(ledger_at) as ledger:
         queue = WorkQueue(ledger)
         queue.note([_sighting("/d/a.jpg", size=10, mtime_ns=1)])
         row = queue.claim()
@@ -145,3 +146,25 @@ def test_a_change_noted_during_the_upload_keeps_the_row_pending(tmp_path: Path) 
         assert after is not None
         assert (after.state, after.size, after.mtime_ns) == ("pending", 20, 2)
         assert after.upload_id is not None  # the old bytes' upload stays recorded
+
+
+@pytest.mark.postgres
+def test_both_backends_have_the_same_tables_and_columns(tmp_path: Path,
+                                                        pg_server: PgServer) -> None:
+    """docs/ledger.md documents one schema: the PostgreSQL migrations must match SQLite's."""
+    sqlite_file = tmp_path / "l.db"
+    Ledger.open(sqlite_file).close()
+    conn = sqlite3.connect(sqlite_file)
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    sqlite_cols = {t: {r[1] for r in conn.execute(f"PRAGMA table_info({t})")} for t in tables}
+    conn.close()
+    url = pg_server.new_database()
+    Ledger.open(url).close()
+    database = url.rsplit("/", 1)[1]
+    pg_cols: dict[str, set[str]] = {}
+    for line in pg_server.sql("SELECT table_name, column_name FROM information_schema.columns "
+                              "WHERE table_schema = 'public'", database=database).split():
+        table, column = line.split("|")
+        pg_cols.setdefault(table, set()).add(column)
+    assert pg_cols.pop("ledger_changes") == {"id", "version"}  # PostgreSQL's change counter
+    assert pg_cols == sqlite_cols

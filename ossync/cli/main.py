@@ -14,7 +14,11 @@ from typing import TextIO
 
 from ossync import __version__
 from ossync.config import Config, load_config
+from ossync.core.clock import rfc3339
+from ossync.core.credentials import Credentials
 from ossync.core.errors import ConfigError, OssyncError
+from ossync.credentials import CredentialError
+from ossync.ledger import display_location, location_secrets
 from ossync.service.logsetup import error_text, redact, register_secrets, setup_logging
 
 DEFAULT_CONFIG = "/etc/ossync/config.yaml"
@@ -45,8 +49,12 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
 
 def _query_args(parser: argparse.ArgumentParser) -> None:
     _config_arg(parser)
-    parser.add_argument("--ledger", type=Path, default=None,
-                        help="the ledger file (default: $OSSYNC_LEDGER, else the config's)")
+    parser.add_argument("--ledger", default=None,
+                        help="the ledger: a file or a postgresql:// URL (default: "
+                        "$OSSYNC_LEDGER, else the config's)")
+    parser.add_argument("--host", default=None,
+                        help="whose local paths to look up in a shared ledger (default: "
+                        "the config's host:, else this machine's name)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     from ossync.cli.query import add_query_commands
 
     add_query_commands(sub, _query_args)
+
+    from ossync.cli import ledger_copy
+
+    ledger_copy.add_arguments(sub)
 
     run = sub.add_parser("run", help="run the daemon: watch, upload, record (until SIGTERM)")
     _config_arg(run)
@@ -95,23 +107,58 @@ def _load(path: Path) -> Config:
     config = load_config(path)
     if config.credentials is not None:
         register_secrets(config.credentials.secrets())
+    register_secrets(location_secrets(config.ledger))
     for warning in config.warnings:
         logging.getLogger("ossync.config").warning("%s: %s", path, warning)
     return config
 
 
+def _ledger_summary(config: Config) -> str:
+    """A SQLite path as it is; a shared ledger is connected to, so a wrong host, a refused
+    login, a missing database or a newer schema is reported here, in one line."""
+    if not isinstance(config.ledger, str):
+        return str(config.ledger)
+    from ossync.ledger import Ledger, LedgerError
+
+    try:
+        with Ledger.open(config.ledger, readonly=True, host=config.host) as ledger:
+            return f"{ledger.location} (connected)"
+    except LedgerError as exc:
+        if "no ossync tables yet" not in str(exc):
+            raise
+        return f"{display_location(config.ledger)} (connected; the daemon creates the tables)"
+
+
 def cmd_check_config(args: argparse.Namespace, stdout: TextIO) -> int:
     config = _load(args.config)
+    keys = _fetch_once(config, args.config)
+    ledger = _ledger_summary(config)  # a shared ledger that fails stops here, before "OK"
     stdout.write(f"{args.config}: OK\n  target: {_target_summary(config)}\n")
-    if config.credentials is not None:
-        stdout.write(f"  access key id: {_mask(config.credentials.access_key_id)}"
-                     f"{' with STS token' if config.credentials.security_token else ''}\n")
-    stdout.write(f"  ledger: {config.ledger}\n")
+    if keys is not None and config.credential_source is not None:
+        until = f", valid until {rfc3339(keys.expires_at)}" if keys.expires_at else ""
+        stdout.write(f"  access key id: {_mask(keys.access_key_id)}"
+                     f"{' with STS token' if keys.security_token else ''}"
+                     f" (from {config.credential_source.describe()}{until})\n")
+    stdout.write(f"  ledger: {ledger}\n")
+    stdout.write(f"  host: {config.host}\n")
     for w in config.watch:
         stdout.write(f"  watch {w.label}: {w.path} -> {w.prefix}{w.name}\n")
     for warning in config.warnings:
         stdout.write(f"  warning: {warning}\n")
     return ExitStatus.OK
+
+
+def _fetch_once(config: Config, path: Path) -> Credentials | None:
+    """The keys as the source hands them out now (a rotating source is asked once)."""
+    source = config.credential_source
+    if source is None:
+        return None
+    try:
+        keys = source.fetch()
+    except CredentialError as exc:
+        raise ConfigError([f"{config.target_name} credentials: {exc}"], str(path)) from None
+    register_secrets(keys.secrets())
+    return keys
 
 
 def _target_summary(config: Config) -> str:
@@ -183,6 +230,10 @@ def dispatch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         return queries[args.command]()
     if args.command == "check-config":
         return cmd_check_config(args, stdout)
+    if args.command == "ledger":
+        from ossync.cli import ledger_copy
+
+        return ledger_copy.run(args, stdout)
     if args.command == "put":
         return cmd_put(args, stdout, stderr)
     if args.command == "run":

@@ -46,7 +46,8 @@ def upload_one(target: Target, config: Config, path: Path,
         return UploadResult(key=existing.key, url=existing.url, size=existing.size,
                             etag=existing.etag, crc64=facts.crc64, already_present=True)
     when = choose_date(facts, config.date_source, zone(config.timezone))
-    key = key_for(facts, prefix=config.prefix, name=config.name, relpath=path.name, when=when)
+    key = key_for(facts, prefix=config.prefix, name=config.name, relpath=path.name, when=when,
+                  host=config.host)
     try:
         result = target.upload(path, key, content_type=facts.media.content_type)
     except KeyTaken:
@@ -59,7 +60,7 @@ def upload_one(target: Target, config: Config, path: Path,
 
 def _open_queue(config: Config, stderr: TextIO) -> WorkQueue | None:
     try:
-        return WorkQueue(Ledger.open(config.ledger))
+        return WorkQueue(Ledger.open(config.ledger, host=config.host))
     except (LedgerError, OSError) as exc:
         stderr.write(f"ossync: warning: uploads will not be recorded in the ledger: {exc}\n")
         return None

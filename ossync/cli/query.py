@@ -9,19 +9,20 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import logging
 import os
 import re
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from ossync.cli.output import add_format_options, emit
-from ossync.config import ledger_path_from_config, load_config, url_mode_from_config
+from ossync.config import LedgerSettings, ledger_from_config, load_config, url_mode_from_config
 from ossync.core.chunks import chunks
 from ossync.core.errors import ConfigError, OssyncError
+from ossync.core.host import default_host
 from ossync.core.units import parse_duration, parse_time
-from ossync.ledger import STATES, Item, Ledger, item_url, stamp
+from ossync.ledger import STATES, Item, Ledger
+from ossync.ledger.present import UrlChoice, record
 from ossync.service.logsetup import register_secrets
 from ossync.targets.oss.presign import UrlSigner, lifetime_seconds
 
@@ -90,26 +91,6 @@ def add_url_options(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(url_mode=None)
 
 
-@dataclass(frozen=True)
-class UrlChoice:
-    """Which URLs a command prints: recorded ones, or signed at one moment for `expires`."""
-
-    signer: UrlSigner | None = None
-    expires: float = 0.0
-    process: str | None = None
-
-    def row(self, item: Item) -> dict[str, Any]:
-        """`record(item)` with `url` as chosen (and `url_expires_at` when signed)."""
-        data = record(item)
-        if self.signer is None and not self.process:
-            return data
-        data["url"] = item_url(item, self.signer, expires=self.expires, process=self.process)
-        if self.signer is not None and data["url"]:
-            moment = self.signer.clock().replace(microsecond=0)
-            data["url_expires_at"] = stamp(moment + timedelta(seconds=int(self.expires)))
-        return data
-
-
 def url_choice(args: argparse.Namespace) -> UrlChoice:
     """Resolve --signed/--public/--expires/--process against the config's url_mode."""
     expires = _expires(args.expires)
@@ -127,11 +108,15 @@ def url_choice(args: argparse.Namespace) -> UrlChoice:
     if config.oss is None:
         raise UsageError(f"signed URLs are made for oss: targets only, and this config's "
                          f"target is {config.target_name}: (use --public)")
-    register_secrets(config.oss.credentials.secrets())
     signer = UrlSigner.from_config(config)
+    register_secrets(signer.credentials.secrets())
     moment = signer.clock()  # one moment for every URL of this command
     signer = dataclasses.replace(signer, clock=lambda: moment)
-    return UrlChoice(signer, signer.expires if expires is None else expires, args.process)
+    wanted = signer.expires if expires is None else expires
+    if signer.lifetime(wanted) < int(wanted):
+        logging.getLogger("ossync.cli").warning(
+            "signed URLs expire in %ds, with the STS token they carry", signer.lifetime(wanted))
+    return UrlChoice(signer, wanted, args.process)
 
 
 def _expires(text: str | None) -> float | None:
@@ -150,26 +135,25 @@ def _configured_mode(config: Path | None) -> str:
     return url_mode_from_config(Path(config)) or "public"
 
 
-def _ledger_path(args: argparse.Namespace) -> Path:
-    if args.ledger:
-        return Path(args.ledger)
-    if os.environ.get("OSSYNC_LEDGER"):
-        return Path(os.environ["OSSYNC_LEDGER"])
-    return ledger_path_from_config(args.config)
+def _ledger_settings(args: argparse.Namespace) -> LedgerSettings:
+    """--ledger, else $OSSYNC_LEDGER, else the config's; --host, else the config's host:."""
+    given = args.ledger or os.environ.get("OSSYNC_LEDGER")
+    if not given:
+        settings = ledger_from_config(args.config)
+        return LedgerSettings(settings.location, args.host or settings.host)
+    if args.host:
+        return LedgerSettings(given, args.host)
+    try:  # the config, when there is a readable one, still names this host
+        return LedgerSettings(given, ledger_from_config(args.config).host)
+    except ConfigError:
+        return LedgerSettings(given, default_host())
 
 
 def open_ledger(args: argparse.Namespace, *, write: bool = False) -> Ledger:
-    path = _ledger_path(args)
-    if write and not path.exists():
-        Ledger.open(path, readonly=True)  # raises the same clear "does not exist" error
-    return Ledger.open(path, readonly=not write)
-
-
-def record(item: Item) -> dict[str, Any]:
-    """An item as the JSON/CSV contract spells it."""
-    data = dataclasses.asdict(item)
-    data.pop("mtime_ns")
-    return data
+    settings = _ledger_settings(args)
+    if write:
+        Ledger.open(settings.location, readonly=True, host=settings.host).close()  # "missing"
+    return Ledger.open(settings.location, readonly=not write, host=settings.host)
 
 
 def _time(text: str | None) -> Any:
@@ -272,12 +256,25 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     for name in ("key", "url", "bucket", "sha256", "size", "content_type", "etag", "crc64",
                  "uploaded_at", "uploaded_from"):
         out.write(f"{name + ':':<15}{'-' if first[name] is None else first[name]}\n")
+    out.write(_stripped_line(first))
     out.write(f"paths ({len(rows)}):\n")
     for row in rows:
         error = f"  last error: {row['last_error']}" if row["last_error"] else ""
         out.write(f"  {row['path']}  [{row['state']}, {row['attempts']} attempt(s), "
                   f"updated {row['updated_at']}]{error}\n")
     return 0
+
+
+def _stripped_line(row: dict[str, Any]) -> str:
+    """What strip_metadata removed, and what was sent when that differs from the file."""
+    level = row.get("strip_level")
+    if not level or level == "none":
+        return f"{'stripped:':<15}- (strip_metadata: none)\n"
+    if not row.get("stripped"):
+        return f"{'stripped:':<15}nothing found to remove (strip_metadata: {level})\n"
+    return (f"{'stripped:':<15}{row['stripped']} (strip_metadata: {level})\n"
+            f"{'sent:':<15}{row['sent_size']} bytes, sha256 {row['sent_sha256']}, "
+            f"crc64 {row['sent_crc64']}\n")
 
 
 class NotFound(OssyncError):

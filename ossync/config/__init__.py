@@ -5,14 +5,16 @@
 come from. Nothing here talks to a store or the ledger.
 """
 
+from ossync.config.http import HttpConfig
 from ossync.config.settings import (
     Config,
+    LedgerSettings,
     WatchConfig,
-    ledger_path_from_config,
+    ledger_from_config,
     load_config,
     parse_config,
     url_mode_from_config,
 )
 
-__all__ = ["Config", "WatchConfig", "ledger_path_from_config", "load_config", "parse_config",
-           "url_mode_from_config"]
+__all__ = ["Config", "HttpConfig", "LedgerSettings", "WatchConfig", "ledger_from_config",
+           "load_config", "parse_config", "url_mode_from_config"]

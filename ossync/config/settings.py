@@ -8,8 +8,9 @@ never appear in a problem text.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from ossync.config.checks import (
     _Problems,
     _template,
 )
+from ossync.config.http import HttpConfig, parse_http
 from ossync.config.stores import (
     LocalConfig,
     OssConfig,
@@ -34,8 +36,10 @@ from ossync.config.stores import (
 )
 from ossync.core.credentials import Credentials
 from ossync.core.errors import ConfigError
+from ossync.core.host import default_host
 from ossync.core.keys import DEFAULT_NAME, DEFAULT_PREFIX
 from ossync.core.units import parse_duration, parse_size
+from ossync.credentials import Source
 
 POSTOBJECT_MAX_BYTES = 5 * 1024**3
 IMAGE_EXTENSIONS = (
@@ -48,8 +52,8 @@ DEFAULT_EXCLUDE = (
     "*.download", "*.!ut", "~$*", "*.swp", "Thumbs.db", "desktop.ini",
 )
 TARGETS = ("oss", "s3", "local")
-
-
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+_HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
 
 
 @dataclass(frozen=True)
@@ -68,12 +72,14 @@ class WatchConfig:
     move_to: Path | None = None
     observer: str = "native"
     poll_interval: float = 5.0
+    group: str | None = None  # hosts that mount the same share at the same path
+    strip_metadata: str = "none"  # one of STRIP_LEVELS: what is removed before sending
 
 
 @dataclass(frozen=True)
 class Config:
     oss: OssConfig | None  # exactly one of oss, s3 and local is set
-    ledger: Path
+    ledger: Path | str  # a SQLite file, or a postgresql:// URL
     watch: tuple[WatchConfig, ...] = ()
     prefix: str = DEFAULT_PREFIX
     name: str = DEFAULT_NAME
@@ -88,6 +94,8 @@ class Config:
     warnings: tuple[str, ...] = ()
     s3: S3Config | None = None
     local: LocalConfig | None = None
+    host: str = field(default_factory=default_host)
+    http: HttpConfig | None = None  # the optional listener (metrics, API, status page)
 
     @property
     def target(self) -> OssConfig | S3Config | LocalConfig:
@@ -113,6 +121,12 @@ class Config:
         return None if isinstance(target, LocalConfig) else target.credentials
 
     @property
+    def credential_source(self) -> Source | None:
+        """Where the target's keys come from (None for a local folder)."""
+        target = self.target
+        return None if isinstance(target, LocalConfig) else target.credential_source
+
+    @property
     def http_timeouts(self) -> tuple[float, float]:
         """(connect, read) timeouts of the target's requests (a local copy has none)."""
         target = self.target
@@ -121,12 +135,15 @@ class Config:
         return (target.connect_timeout, target.read_timeout)
 
 
-KNOWN_TOP = {"oss", "s3", "local", "ledger", "watch", "prefix", "name", "date_source", "timezone",
-             "workers", "scan_interval", "max_file_size", "settle_seconds",
-             "retry_initial_delay", "retry_max_delay"}
+KNOWN_TOP = {"oss", "s3", "local", "ledger", "host", "watch", "prefix", "name", "date_source",
+             "timezone", "workers", "scan_interval", "max_file_size", "settle_seconds",
+             "retry_initial_delay", "retry_max_delay", "http"}
 KNOWN_WATCH = {"path", "label", "prefix", "name", "recursive", "include", "exclude",
                "settle_seconds", "dedupe", "date_source", "after_upload", "move_to",
-               "observer", "poll_interval", "create"}
+               "observer", "poll_interval", "create", "group", "strip_metadata"}
+# What `watch[].strip_metadata` removes before sending: nothing, the location, the location
+# and owner/device identity, or all metadata but orientation and colour profile.
+STRIP_LEVELS = ("none", "location", "private", "all")
 
 
 
@@ -186,6 +203,8 @@ def _watch(
         after_upload=after, move_to=move_to,
         observer=p.get(raw, path, "observer", "native", _choice("native", "polling")),
         poll_interval=p.get(raw, path, "poll_interval", 5.0, parse_duration),
+        group=p.get(raw, path, "group", None, _host_name),
+        strip_metadata=p.get(raw, path, "strip_metadata", "none", _choice(*STRIP_LEVELS)),
     )
 
 
@@ -213,8 +232,8 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
         p.errors.append(f"{', '.join(present)}: configure exactly one target "
                         "(oss:, s3: or local:)")
     chosen = present[0] if present else "oss"
-    oss = _oss(raw.get("oss"), p, env) if chosen == "oss" else None
-    s3 = _s3(raw["s3"], p, env) if chosen == "s3" else None
+    oss = _oss(raw.get("oss"), p, env, base) if chosen == "oss" else None
+    s3 = _s3(raw["s3"], p, env, base) if chosen == "s3" else None
     local = _local(raw["local"], p, base) if chosen == "local" else None
     defaults: dict[str, Any] = {
         "prefix": p.get(raw, "", "prefix", DEFAULT_PREFIX, _template),
@@ -231,8 +250,8 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
     labels = [w.label for w in folders]
     for label in sorted({x for x in labels if labels.count(x) > 1}):
         p.errors.append(f"watch: label {label!r} is used twice (set label: on each folder)")
-    ledger = p.get(raw, "", "ledger", default_ledger_path(env),
-                   lambda v: _local_path(base, v))
+    fallback: Path | str = default_ledger_path(env)
+    ledger = p.get(raw, "", "ledger", fallback, lambda v: ledger_location(base, v))
     max_size = p.get(raw, "", "max_file_size", POSTOBJECT_MAX_BYTES, parse_size)
     if max_size > POSTOBJECT_MAX_BYTES and local is None:
         p.errors.append(f"max_file_size: one upload is capped at 5GiB by "
@@ -248,10 +267,30 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
         retry_initial_delay=p.get(raw, "", "retry_initial_delay", 2.0, parse_duration),
         retry_max_delay=p.get(raw, "", "retry_max_delay", 600.0, parse_duration),
         source=source, warnings=tuple(p.warnings), s3=s3, local=local,
+        host=p.get(raw, "", "host", default_host(), _host_name),
+        http=parse_http(raw.get("http"), p, env, base),
     )
     if p.errors:
         raise ConfigError(p.errors, str(source or "config"))
     return config
+
+
+def ledger_location(base: Path, value: Any) -> Path | str:
+    """A `postgresql://` URL as it is; anything else a file path (relative to the config)."""
+    text = str(value)
+    if text.startswith(POSTGRES_SCHEMES):
+        return text
+    if "://" in text and not text.startswith("sqlite://"):
+        raise ValueError("must be a file path or a postgresql:// URL")
+    return _local_path(base, text.removeprefix("sqlite://"))
+
+
+def _host_name(value: Any) -> str:
+    text = str(value)
+    if not _HOST_NAME.match(text):
+        raise ValueError("must be a name of letters, digits, '.', '_' and '-' "
+                         "(at most 253), starting with a letter or digit")
+    return text
 
 
 def _timezone(value: Any) -> str:
@@ -277,8 +316,16 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     return parse_config(raw, base=path.resolve().parent, env=env, source=path)
 
 
-def ledger_path_from_config(path: Path, env: Mapping[str, str] | None = None) -> Path:
-    """Just the `ledger:` of a config file, for read-only commands that need no credentials."""
+@dataclass(frozen=True)
+class LedgerSettings:
+    """Where the ledger is and whose rows are ours: all a read-only command needs."""
+
+    location: Path | str
+    host: str
+
+
+def ledger_from_config(path: Path, env: Mapping[str, str] | None = None) -> LedgerSettings:
+    """Just `ledger:` and `host:` of a config file, for commands that need no credentials."""
     env = dict(os.environ if env is None else env)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -287,14 +334,15 @@ def ledger_path_from_config(path: Path, env: Mapping[str, str] | None = None) ->
                            "with --ledger PATH)"], str(path)) from exc
     except yaml.YAMLError as exc:
         raise ConfigError([f"not valid YAML: {exc}"], str(path)) from exc
-    value = raw.get("ledger") if isinstance(raw, dict) else None
-    if not value:
-        return default_ledger_path(env)
-    try:
-        expanded = _Problems(env).expand(str(value), "ledger")
-    except ValueError as exc:
-        raise ConfigError([f"ledger: {exc}"], str(path)) from exc
-    return path.resolve().parent / Path(os.path.expanduser(expanded))
+    raw = raw if isinstance(raw, dict) else {}
+    p = _Problems(env)
+    fallback: Path | str = default_ledger_path(env)
+    location = p.get(raw, "", "ledger", fallback,
+                     lambda v: ledger_location(path.resolve().parent, v))
+    host = p.get(raw, "", "host", default_host(), _host_name)
+    if p.errors:
+        raise ConfigError(p.errors, str(path))
+    return LedgerSettings(location, host)
 
 
 def url_mode_from_config(path: Path) -> str | None:

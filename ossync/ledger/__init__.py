@@ -1,7 +1,8 @@
 """Stage 3, the ledger: the durable work queue and the record of every upload.
 
 `contract.Ledger` is what the rest of ossync uses; `sqlite/` is the embedded
-backend (importing this package registers it). `records` holds the dataclasses
+backend, `postgres/` the shared one (importing this package registers both; `sql/`
+holds the statements they share). `records` holds the dataclasses
 every backend returns, `errors` the exceptions, `queue.WorkQueue` the daemon's
 view of the queue (the ledger plus a wake-up for idle workers). Nothing outside
 this package writes SQL.
@@ -15,9 +16,12 @@ from ossync.ledger.errors import (
     LedgerUnavailable,
     SignerMissing,
 )
+from ossync.ledger.postgres.connect import display_location, location_secrets
+from ossync.ledger.postgres.ledger import PostgresLedger
 from ossync.ledger.queue import WorkQueue
 from ossync.ledger.records import (
     STATES,
+    Content,
     FileRow,
     Item,
     Sighting,
@@ -30,6 +34,7 @@ from ossync.ledger.sqlite.ledger import SqliteLedger
 
 __all__ = [
     "STATES",
+    "Content",
     "FileRow",
     "Item",
     "Ledger",
@@ -37,6 +42,7 @@ __all__ = [
     "LedgerError",
     "LedgerMissing",
     "LedgerUnavailable",
+    "PostgresLedger",
     "Sighting",
     "SignerMissing",
     "SqliteLedger",
@@ -44,7 +50,9 @@ __all__ = [
     "Upload",
     "UrlSigner",
     "WorkQueue",
+    "display_location",
     "item_url",
+    "location_secrets",
     "now_text",
     "stamp",
 ]

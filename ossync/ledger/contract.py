@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Protocol
 
 from ossync.core.addressing import with_process
+from ossync.core.host import default_host
 from ossync.core.units import Lifetime
 from ossync.ledger.errors import SignerMissing
-from ossync.ledger.records import FileRow, Item, Sighting, Status, Upload
+from ossync.ledger.records import Content, FileRow, Item, Sighting, Status, Upload
 from ossync.targets import UploadResult
 
 
@@ -29,7 +30,8 @@ class UrlSigner(Protocol):
              process: str | None = None) -> str: ...
 
 
-Opener = Callable[[str, bool, bool], "Ledger"]
+Opener = Callable[[str, bool, bool, str], "Ledger"]
+DEFAULT_LEASE = 600.0  # seconds a claim holds without renewal: longer than any progress gap
 _BACKENDS: list[tuple[Callable[[str], bool], Opener]] = []
 
 
@@ -42,17 +44,21 @@ class Ledger(ABC):
     """The durable queue of local files and the record of the objects they became."""
 
     signer: UrlSigner | None = None  # mints signed URLs for url_for(signed=True)
-    location: str
+    location: str  # as it may be shown: passwords removed
+    host: str  # this daemon's name, recorded on every row it writes
+    lease: float = DEFAULT_LEASE
 
     @classmethod
-    def open(cls, location: Path | str, *, readonly: bool = False,
-             exclusive: bool = False) -> Ledger:
-        """Open (creating and migrating unless read-only); `exclusive` refuses a second
-        daemon on the same ledger."""
+    def open(cls, location: Path | str, *, readonly: bool = False, exclusive: bool = False,
+             host: str | None = None) -> Ledger:
+        """Open (creating and migrating unless read-only).
+
+        `exclusive` refuses a second daemon with the same host name on the same ledger;
+        `host` defaults to the machine's host name."""
         text = str(location)
         for claims, opener in _BACKENDS:
             if claims(text):
-                return opener(text, readonly, exclusive)
+                return opener(text, readonly, exclusive, host or default_host())
         raise ValueError(f"no ledger backend understands {text!r}")
 
     @abstractmethod
@@ -83,11 +89,28 @@ class Ledger(ABC):
 
     @abstractmethod
     def reset_interrupted(self) -> int:
-        """Rows left `uploading` by a crash go back to pending, due now."""
+        """Rows this host left `uploading` (a crash) go back to pending, due now; its
+        content claims are dropped."""
 
     @abstractmethod
-    def claim(self, now: float) -> FileRow | None:
-        """Take the earliest pending row due by `now`, marking it `uploading`."""
+    def claim(self, now: float, groups: tuple[str, ...] = ()) -> FileRow | None:
+        """Take the earliest due row, marking it `uploading` under a lease of `self.lease`.
+
+        Due rows are this host's pending rows due by `now`, pending rows of a folder
+        group this host serves, and rows of those groups whose claim by another host
+        ran out (that host died). Never two claims of one row at once."""
+
+    @abstractmethod
+    def renew_leases(self) -> int:
+        """Extend the lease on every row this host holds (the daemon calls it often)."""
+
+    @abstractmethod
+    def claim_content(self, bucket: str, sha256: str) -> bool:
+        """Take the right to upload these bytes into this bucket (one holder, fleet-wide);
+        False while another worker or host holds an unexpired claim."""
+
+    @abstractmethod
+    def release_content(self, bucket: str, sha256: str) -> None: ...
 
     @abstractmethod
     def next_due(self) -> float | None:
@@ -109,10 +132,13 @@ class Ledger(ABC):
 
     @abstractmethod
     def record_upload(self, row: FileRow, result: UploadResult, *, bucket: str, sha256: str,
-                      content_type: str, mtime_ns: int) -> Upload:
+                      content_type: str, mtime_ns: int, content: Content | None = None
+                      ) -> Upload:
         """Insert the upload (or find ours from an earlier run) and close the row, atomically.
 
-        A row whose file changed while it was sent keeps the link and stays pending."""
+        A row whose file changed while it was sent keeps the link and stays pending.
+        `content` tells the original and the bytes sent apart (metadata stripped);
+        without it they are the same bytes, as `result` describes them."""
 
     @abstractmethod
     def record_direct(self, path: str, folder: str, *, mtime_ns: int, sha256: str,
@@ -142,8 +168,10 @@ class Ledger(ABC):
     def upload_by_id(self, upload_id: int) -> Upload | None: ...
 
     @abstractmethod
-    def upload_by_sha256(self, sha256: str, bucket: str) -> Upload | None:
-        """The first object recorded with these bytes in this bucket (content dedupe)."""
+    def upload_by_sha256(self, sha256: str, bucket: str, sent_sha256: str | None = None
+                         ) -> Upload | None:
+        """The first object recorded for a file with these bytes in this bucket (content
+        dedupe); with `sent_sha256`, only one whose stored bytes have that hash too."""
 
     @abstractmethod
     def upload_by_key(self, bucket: str, key: str) -> Upload | None: ...
@@ -159,7 +187,8 @@ class Ledger(ABC):
     # --- the read side (apps and the CLI) ----------------------------------------
 
     @abstractmethod
-    def item(self, path: str) -> Item | None: ...
+    def item(self, path: str, host: str | None = None) -> Item | None:
+        """A path as recorded by `host` (default: this host)."""
 
     @abstractmethod
     def items_of(self, *, sha256: str | None = None, key: str | None = None) -> list[Item]:
@@ -178,16 +207,41 @@ class Ledger(ABC):
     @abstractmethod
     def status_since(self, today_start: datetime) -> Status: ...
 
+    # --- whole tables (`ossync ledger copy`, checks) -------------------------------
+
+    @abstractmethod
+    def iter_uploads(self, after_id: int = 0) -> Iterator[Upload]:
+        """Every upload row with an id above `after_id`, by id, streamed."""
+
+    @abstractmethod
+    def iter_files(self, after_id: int = 0) -> Iterator[FileRow]:
+        """Every file row with an id above `after_id`, by id, streamed."""
+
+    @abstractmethod
+    def max_ids(self) -> tuple[int, int]:
+        """The highest upload and file ids (0 when empty): where a resumed copy goes on."""
+
+    @abstractmethod
+    def refresh_statistics(self) -> None:
+        """Let the planner see a bulk load at once (`ANALYZE`) instead of after autovacuum:
+        until then PostgreSQL may scan whole tables for look-ups."""
+
+    @abstractmethod
+    def copy_in(self, uploads: Iterable[Upload], files: Iterable[FileRow]) -> None:
+        """Insert rows from another ledger as they are (ids kept), in one transaction;
+        rows whose id is already here are left alone, so a copy can resume."""
+
     def status(self) -> Status:
         midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0,
                                                        microsecond=0)
         return self.status_since(midnight)
 
     def find(self, *, sha256: str | None = None, key: str | None = None,
-             path: str | None = None) -> list[Item]:
-        """Every path recorded for a content hash, an object key, or one path."""
+             path: str | None = None, host: str | None = None) -> list[Item]:
+        """Every path recorded for a content hash or an object key (fleet-wide), or one
+        path (of `host`, default this host)."""
         if path is not None:
-            found = self.item(path)
+            found = self.item(path, host)
             return [found] if found else []
         if key is None and sha256 is None:
             raise ValueError("find() needs sha256=, key= or path=")
@@ -205,7 +259,7 @@ class Ledger(ABC):
         return self.items(since=since, until=until, folder=folder, state="uploaded")
 
     def url_for(self, path: str, *, signed: bool = False, expires: Lifetime | None = None,
-                process: str | None = None) -> str | None:
+                process: str | None = None, host: str | None = None) -> str | None:
         """The URL of the object holding this path's current content, if uploaded.
 
         By default the recorded (unsigned) URL. `signed=True` mints a presigned URL
@@ -213,7 +267,7 @@ class Ledger(ABC):
         `expires` (seconds or a timedelta; default the config's `url_expires`).
         `process` adds `x-oss-process` (e.g. `image/resize,w_300`), signed when signing.
         """
-        found = self.item(path)
+        found = self.item(path, host)
         if found is None:
             return None
         return self.url_of(found, signed=signed, expires=expires, process=process)

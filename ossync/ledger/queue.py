@@ -13,15 +13,16 @@ import time
 from collections.abc import Iterable
 
 from ossync.ledger.contract import Ledger
-from ossync.ledger.records import FileRow, Sighting, Upload
+from ossync.ledger.records import Content, FileRow, Sighting, Upload
 from ossync.targets import UploadResult
 
 MAX_IDLE_WAIT = 300.0  # re-check at least this often, whatever the queue says
 
 
 class WorkQueue:
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, groups: tuple[str, ...] = ()) -> None:
         self.ledger = ledger
+        self.groups = groups  # folder groups this host serves besides its own rows
         self._wake = threading.Condition()
 
     def note(self, sightings: Iterable[Sighting]) -> int:
@@ -42,7 +43,14 @@ class WorkQueue:
         return self.ledger.reset_interrupted()
 
     def claim(self) -> FileRow | None:
-        return self.ledger.claim(time.time())
+        return self.ledger.claim(time.time(), self.groups)
+
+    def claim_content(self, bucket: str, sha256: str) -> bool:
+        """One sender per content: False while another worker or host sends these bytes."""
+        return self.ledger.claim_content(bucket, sha256)
+
+    def release_content(self, bucket: str, sha256: str) -> None:
+        self.ledger.release_content(bucket, sha256)
 
     def wait_for_work(self, stop: threading.Event) -> None:
         """Sleep until the earliest pending row is due, new work is noted, or stop."""
@@ -55,8 +63,11 @@ class WorkQueue:
 
     def defer(self, row: FileRow, *, delay: float, size: int | None = None,
               mtime_ns: int | None = None, error: str | None = None,
-              count_attempt: bool = False) -> None:
-        """Back to pending, due after `delay` (not settled yet, or a retryable failure)."""
+              count_attempt: bool = False, code: str | None = None) -> None:
+        """Back to pending, due after `delay` (not settled yet, or a retryable failure).
+
+        `code` names a failure in a word (`RequestTimeout`, `EIO`) for the daemon's
+        metrics; the ledger keeps `error`, the text."""
         self.ledger.defer(row, due=time.time() + delay,
                           size=row.size if size is None else size,
                           mtime_ns=row.mtime_ns if mtime_ns is None else mtime_ns,
@@ -71,9 +82,11 @@ class WorkQueue:
         self.ledger.finish(row, size=size, mtime_ns=mtime_ns, sha256=sha256, upload=upload)
 
     def record_upload(self, row: FileRow, result: UploadResult, *, bucket: str, sha256: str,
-                      content_type: str, mtime_ns: int) -> Upload:
+                      content_type: str, mtime_ns: int, content: Content | None = None
+                      ) -> Upload:
         return self.ledger.record_upload(row, result, bucket=bucket, sha256=sha256,
-                                         content_type=content_type, mtime_ns=mtime_ns)
+                                         content_type=content_type, mtime_ns=mtime_ns,
+                                         content=content)
 
     def record_direct(self, path: str, folder: str, *, mtime_ns: int, sha256: str,
                       content_type: str, bucket: str, result: UploadResult | None = None,

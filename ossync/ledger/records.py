@@ -31,6 +31,7 @@ class Sighting:
     size: int
     mtime_ns: int
     settle: float
+    group: str | None = None  # hosts that see the same share under the same path
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,35 @@ class Upload:
     folder: str
     uploaded_at: str
     request_id: str | None
+    host: str = ""
+    # The bytes sent and stored: the file's own unless metadata was stripped.
+    sent_sha256: str | None = None
+    sent_size: int | None = None
+    sent_crc64: str | None = None
+    strip_level: str = "none"  # the folder's strip_metadata when it was sent
+    stripped: str | None = None  # what was removed, one line; None: nothing
+
+
+@dataclass(frozen=True)
+class Content:
+    """An upload's two stories: the local file (`sha256`, `size`, `crc64`, which dedupe and
+    look-ups by local file use) and the bytes sent, which differ when metadata was
+    stripped (the integrity check runs on those)."""
+
+    sha256: str
+    size: int
+    crc64: int
+    sent_sha256: str
+    sent_size: int
+    sent_crc64: int
+    strip_level: str = "none"
+    stripped: str | None = None
+
+    @classmethod
+    def unchanged(cls, sha256: str, size: int, crc64: int, strip_level: str = "none"
+                  ) -> Content:
+        """The file sent as it is (nothing to strip, or stripping off)."""
+        return cls(sha256, size, crc64, sha256, size, crc64, strip_level)
 
 
 @dataclass(frozen=True)
@@ -70,6 +100,10 @@ class FileRow:
     upload_id: int | None
     seen_at: str
     updated_at: str
+    host: str = ""
+    grp: str | None = None
+    claimed_by: str | None = None
+    lease_until: float | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +132,12 @@ class Item:
     content_type: str | None
     uploaded_at: str | None
     uploaded_from: str | None
+    host: str = ""
+    sent_sha256: str | None = None
+    sent_size: int | None = None
+    sent_crc64: str | None = None
+    strip_level: str | None = None
+    stripped: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,22 +15,31 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from ossync.config import Config, WatchConfig, load_config
+from ossync.core import failpoints
 from ossync.core.clock import zone
+from ossync.core.credentials import CredentialSupply
+from ossync.credentials import RotatingCredentials
 from ossync.intake.openfiles import OpenWriters
 from ossync.intake.scanner import scan, sight
 from ossync.intake.watcher import Watcher
-from ossync.ledger import Ledger, LedgerUnavailable, Sighting, WorkQueue
-from ossync.service.health import hang_worker_for_test
+from ossync.ledger import FileRow, Ledger, LedgerUnavailable, Sighting, WorkQueue
+from ossync.service.logsetup import register_secrets
 from ossync.targets import Target
 from ossync.targets.factory import make_target
-from ossync.upload.worker import ContentClaims, Limits, Worker
+from ossync.upload.outgoing import release_held
+from ossync.upload.worker import Limits, Worker
+
+if TYPE_CHECKING:  # the listener's libraries are an extra: imported only when configured
+    from ossync.http import HttpService, Meter
 
 log = logging.getLogger("ossync.service.daemon")
 INTAKE_BATCH = 1000
 STOP_GRACE = 30.0  # seconds in-flight uploads get to finish on shutdown
 LEDGER_RETRY = 5.0  # seconds between tries while the ledger cannot be written
+LEASE_RENEWALS = 5  # renewals per lease period, so one missed renewal never loses a row
 
 
 class Daemon:
@@ -50,6 +59,12 @@ class Daemon:
         self.busy_since: dict[str, float] = {}  # worker thread → monotonic start of its file
         self.busy_files: dict[str, tuple[str, int]] = {}  # worker thread → (path, size)
         self.heartbeat = time.monotonic()  # the main loop's last turn
+        self.refresher: RotatingCredentials | None = None  # keys that rotate, kept fresh
+        self._seen_version: int | None = None
+        self._next_renewal = 0.0
+        self._ledger_away = False
+        self.meter: Meter | None = None  # counts for /metrics, with `http:` configured
+        self.http: HttpService | None = None  # the optional listener
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -59,22 +74,40 @@ class Daemon:
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
             signal.signal(signal.SIGHUP, self._on_signal)
-        self.ledger = Ledger.open(self.config.ledger, exclusive=True)
+        self.ledger = Ledger.open(self.config.ledger, exclusive=True, host=self.config.host)
         try:
-            self.queue = WorkQueue(self.ledger)
+            groups = tuple(sorted({w.group for w in self.config.watch if w.group}))
+            self.queue = self._queue(groups)
             interrupted = self.queue.reset_interrupted()
             if interrupted:
                 log.info("%d upload(s) interrupted by the last stop will be retried", interrupted)
-            self.target = self._target or make_target(self.config)
+            release_held(self.ledger, self.folders)  # strip_metadata may have changed
+            self.target = self._target or make_target(self.config,
+                                                      credentials=self._credentials())
             self._start()
+            self._start_http()
             log.info("watching %d folder(s) with %d worker(s); ledger %s",
-                     len(self.folders), self.config.workers, self.config.ledger)
+                     len(self.folders), self.config.workers, self.ledger.location)
             if self.on_ready:
                 self.on_ready()
             self._main_loop()
         finally:
             self._shutdown()
         return 0
+
+    def _credentials(self) -> CredentialSupply | None:
+        """The target's keys; a rotating source gets its refresher thread, and every key
+        it hands out is registered for log redaction before anyone signs with it."""
+        source = self.config.credential_source
+        if source is None or not source.rotates:
+            return None
+        self.refresher = source.refresher(lambda keys: register_secrets(keys.secrets()))
+        self.refresher.start()
+        return self.refresher
+
+    def credentials_problem(self) -> str | None:
+        """Why uploads are held for want of credentials (for STATUS=), or None."""
+        return None if self.refresher is None else self.refresher.hold_reason()
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:
@@ -98,11 +131,10 @@ class Daemon:
         limits = Limits(bucket=self.config.bucket, max_file_size=self.config.max_file_size,
                         timezone=zone(self.config.timezone),
                         retry_base=self.config.retry_initial_delay,
-                        retry_max=self.config.retry_max_delay)
+                        retry_max=self.config.retry_max_delay, host=self.config.host)
         self.writers = OpenWriters([str(w.path) for w in self.config.watch])
-        claims = ContentClaims()
         for i in range(self.config.workers):
-            worker = Worker(self.queue, self.target, limits, self.folders, self.writers, claims)
+            worker = Worker(self.queue, self.target, limits, self.folders, self.writers)
             self._spawn(f"ossync-worker-{i}", functools.partial(self._work, worker))
         self._spawn("ossync-intake", self._intake)
         self._spawn("ossync-scanner", self._scanner)
@@ -110,16 +142,31 @@ class Daemon:
         self.watcher.start(self.config.watch)
         self.request_scan_all()
 
+    def _queue(self, groups: tuple[str, ...]) -> WorkQueue:
+        """The work queue; with `http:` one that counts every outcome for /metrics."""
+        if self.config.http is None:
+            return WorkQueue(self.ledger, groups)
+        from ossync.http import Meter, MeteredQueue
+
+        self.meter = Meter()
+        return MeteredQueue(self.ledger, groups, meter=self.meter)
+
+    def _start_http(self) -> None:
+        """Last to start, first to stop: metrics, health, the URL API, the status page."""
+        if self.config.http is None or self.meter is None:
+            return
+        from ossync.http import HttpService
+
+        register_secrets([self.config.http.token])
+        self.http = HttpService(self, self.config.http, self.meter)
+        self.http.start()
+
     def _main_loop(self) -> None:
         next_scan = time.monotonic() + self.config.scan_interval
-        seen_version = self.ledger.data_version()
         while not self.stop_event.is_set():
             self.stop_event.wait(min(1.0, max(next_scan - time.monotonic(), 0.0)))
             self.heartbeat = time.monotonic()
-            version = self.ledger.data_version()
-            if version != seen_version:  # another process wrote (e.g. `ossync retry`)
-                seen_version = version
-                self.queue.notify()
+            self._ledger_chores()
             if self.reload_event.is_set():
                 self.reload_event.clear()
                 if self.on_reloading:
@@ -134,9 +181,32 @@ class Daemon:
                 self.request_scan_all()
                 next_scan = time.monotonic() + self.config.scan_interval
 
+    def _ledger_chores(self) -> None:
+        """Wake the workers when another process wrote (`ossync retry`), and renew the
+        leases on the rows this host holds; a ledger that is away is tried next turn."""
+        now = time.monotonic()
+        try:
+            version = self.ledger.data_version()
+            if version != self._seen_version:
+                self._seen_version = version
+                self.queue.notify()
+            if now >= self._next_renewal:
+                self.ledger.renew_leases()
+                self._next_renewal = now + self.ledger.lease / LEASE_RENEWALS
+            if self._ledger_away:
+                log.warning("the ledger answers again")
+                self._ledger_away = False
+        except LedgerUnavailable as exc:
+            if not self._ledger_away:
+                log.error("the ledger cannot be reached (%s); watching goes on, uploads "
+                          "wait until it is back", exc)
+                self._ledger_away = True
+
     def _shutdown(self) -> None:
         log.info("stopping: letting in-flight uploads finish (up to %.0fs)", STOP_GRACE)
         self.stop_event.set()
+        if self.http is not None:
+            self.http.stop()
         if hasattr(self, "watcher"):
             self.watcher.stop()
         self._scan_requests.put(None)
@@ -151,6 +221,8 @@ class Daemon:
             log.warning("stopped with %s still busy; their files stay queued", ", ".join(stuck))
         if hasattr(self, "target") and self._target is None:
             self.target.close()
+        if self.refresher is not None:
+            self.refresher.stop()
         if not stuck:
             self.ledger.close()
 
@@ -159,6 +231,9 @@ class Daemon:
     def _work(self, worker: Worker) -> None:
         name = threading.current_thread().name
         while not self.stop_event.is_set():
+            if self.refresher is not None and not self.refresher.ready.is_set():
+                self.refresher.ready.wait(1.0)  # uploads held: files stay queued
+                continue
             try:
                 row = self.queue.claim()
                 if row is None:
@@ -171,20 +246,35 @@ class Daemon:
                 continue
             self.busy_since[name] = time.monotonic()
             self.busy_files[name] = (row.path, row.size)
+            put_back: tuple[float, str | None, bool] | None = None
             try:
-                if hang_worker_for_test(row.path, self.stop_event):
-                    continue  # test-only hook: hung until shutdown; the row stays queued
+                if failpoints.hit("worker.process", self.stop_event):
+                    continue  # hung until shutdown (a failpoint); the row stays claimed
                 worker.process(row)
+            except LedgerUnavailable as exc:  # the ledger went away with the row in hand
+                log.error("the ledger cannot be used (%s) while %s was in hand; it goes back "
+                          "to the queue when the ledger answers", exc, row.path)
+                put_back = (0.0, None, False)
             except Exception:  # a bug must cost one file, never the worker
                 log.exception("unexpected error on %s; it stays queued", row.path)
-                try:
-                    self.queue.defer(row, delay=60.0, error="internal error (see log)",
-                                     count_attempt=True)
-                except LedgerUnavailable:
-                    self.stop_event.wait(LEDGER_RETRY)  # reset to pending at next start
+                put_back = (60.0, "internal error (see log)", True)
             finally:
                 self.busy_since.pop(name, None)
                 self.busy_files.pop(name, None)
+            if put_back is not None:
+                self._put_back(row, *put_back)
+
+    def _put_back(self, row: FileRow, delay: float, error: str | None,
+                  count_attempt: bool) -> None:
+        """Return a claimed row to the queue, waiting out a ledger outage: a row left
+        `uploading` would otherwise wait for the next start. (Whatever was sent meanwhile
+        is recognised by its key on the next try: nothing goes twice.)"""
+        while not self.stop_event.is_set():
+            try:
+                self.queue.defer(row, delay=delay, error=error, count_attempt=count_attempt)
+                return
+            except LedgerUnavailable:
+                self.stop_event.wait(LEDGER_RETRY)  # at worst reset_interrupted at next start
 
     def _intake(self) -> None:
         """Events → stat → one ledger transaction per batch."""
@@ -247,15 +337,17 @@ class Daemon:
         except Exception as exc:  # a bad edit must not take the running daemon down
             log.error("reload failed, keeping the running config: %s", exc)
             return
-        if (fresh.target, fresh.workers, fresh.ledger) != (
-            self.config.target, self.config.workers, self.config.ledger
+        if (fresh.target, fresh.workers, fresh.ledger, fresh.http) != (
+            self.config.target, self.config.workers, self.config.ledger, self.config.http
         ):
-            log.warning("reload: changes to the target (oss:, s3:, local:), workers: and "
-                        "ledger: take effect at restart")
+            log.warning("reload: changes to the target (oss:, s3:, local:), workers:, "
+                        "ledger: and http: take effect at restart")
         self.config = fresh
         self.watcher.remove_all()
+        before = dict(self.folders)
         self.folders.clear()
         self.folders.update({w.label: w for w in fresh.watch})
+        release_held(self.ledger, self.folders, before)  # a changed strip_metadata
         self.writers.set_roots([str(w.path) for w in fresh.watch])
         for folder in fresh.watch:
             self.watcher.add(folder)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 
 from ossync.core.chunks import chunks
 from ossync.core.crc64 import Crc64
+from ossync.core.host import default_host
 from ossync.core.keys import KeyInputs, render_key
 from ossync.intake.media import (
     JPEG_TAIL_BYTES,
@@ -92,8 +92,9 @@ def choose_date(facts: FileFacts, source: str, tz: tzinfo) -> datetime:
 
 
 def key_for(facts: FileFacts, *, prefix: str, name: str, relpath: str, when: datetime,
-            folder: str = "") -> str:
+            folder: str = "", host: str | None = None) -> str:
+    """`host` is the config's `host:` (default: the machine's name)."""
     inputs = KeyInputs(relpath=relpath, sha256=facts.sha256,
                        ext=real_ext(facts.path.name, facts.media), when=when,
-                       host=socket.gethostname(), folder=folder)
+                       host=host or default_host(), folder=folder)
     return render_key(prefix, name, inputs)

@@ -13,24 +13,26 @@ import os
 import random
 import shutil
 import stat
-import threading
 import time
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 
 from ossync.config import WatchConfig
+from ossync.core.credentials import CredentialsUnavailable
 from ossync.core.errors import StoreError
 from ossync.intake.media import jpeg_complete
 from ossync.intake.openfiles import OpenWriters
 from ossync.ledger import FileRow, Ledger, Upload, WorkQueue
-from ossync.targets import FileChanged, KeyTaken, Target
+from ossync.targets import FileChanged, KeyTaken, Target, UploadResult
+from ossync.upload.outgoing import HELD, CannotStrip, Changed, Outgoing, outgoing
 from ossync.upload.prepare import FileFacts, NotAnImage, choose_date, key_for, read_facts
 
 log = logging.getLogger("ossync.upload.worker")
 FALLBACK_NAME = "{stem}-{sha256}{ext}"
 INCOMPLETE_JPEG_GRACE = 60.0  # a JPEG without its end marker waits this long, then goes
 CLAIM_WAIT = 0.5  # seconds a file waits while a worker uploads the same bytes
+CREDENTIALS_WAIT = 5.0  # seconds a file waits when no valid credentials are at hand
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class Limits:
     timezone: tzinfo
     retry_base: float = 2.0
     retry_max: float = 600.0
+    host: str | None = None  # `{host}` in key templates
 
 
 def backoff(attempts: int, base: float, cap: float) -> float:
@@ -52,31 +55,9 @@ class NoValidKey(Exception):
     """No valid object key can be made for this file (too long, say)."""
 
 
-class ContentClaims:
-    """Which contents are being uploaded right now, so two workers never send the same
-    bytes at once (the second waits, then records an alias of the first's upload)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._busy: set[str] = set()
-
-    def take(self, sha256: str) -> bool:
-        with self._lock:
-            if sha256 in self._busy:
-                return False
-            self._busy.add(sha256)
-            return True
-
-    def release(self, sha256: str) -> None:
-        with self._lock:
-            self._busy.discard(sha256)
-
-
 class Worker:
     def __init__(self, queue: WorkQueue, target: Target, limits: Limits,
-                 folders: dict[str, WatchConfig], writers: OpenWriters,
-                 claims: ContentClaims | None = None) -> None:
-        self.claims = claims or ContentClaims()
+                 folders: dict[str, WatchConfig], writers: OpenWriters) -> None:
         self.queue = queue
         self.ledger: Ledger = queue.ledger
         self.target = target
@@ -93,6 +74,9 @@ class Worker:
             self._process(row, folder)
         except StoreError as err:
             self._store_failed(row, err)
+        except CredentialsUnavailable as exc:  # not the file's fault: it waits, not fails
+            log.info("%s waits for credentials: %s", row.path, exc)
+            self.queue.defer(row, delay=CREDENTIALS_WAIT, error=f"held: {exc}")
         except OSError as exc:
             self._os_failed(row, exc)
         except NoValidKey as exc:
@@ -130,34 +114,50 @@ class Worker:
         if self._incomplete_jpeg(facts, folder, st.st_mtime):
             self.queue.defer(row, delay=folder.settle_seconds)
             return
-        if not self.claims.take(facts.sha256):
+        if not self.queue.claim_content(self.limits.bucket, facts.sha256):
             self.queue.defer(row, delay=CLAIM_WAIT)  # the same bytes are on their way
             return
         try:
-            self._send_or_alias(row, folder, facts)
+            self._strip_and_send(row, folder, facts)
         finally:
-            self.claims.release(facts.sha256)
+            self.queue.release_content(self.limits.bucket, facts.sha256)
 
-    def _send_or_alias(self, row: FileRow, folder: WatchConfig, facts: FileFacts) -> None:
-        existing = self._duplicate_of(row, folder, facts)
+    def _strip_and_send(self, row: FileRow, folder: WatchConfig, facts: FileFacts) -> None:
+        """strip_metadata: a file that cannot be cleaned waits; it never goes as it is."""
+        try:
+            sent = outgoing(facts, folder)
+        except CannotStrip as exc:
+            self._fail(row, f"{HELD}{facts.path.name}: {exc}")
+            return
+        except Changed:
+            self.queue.defer(row, delay=folder.settle_seconds)
+            return
+        try:
+            self._send_or_alias(row, folder, facts, sent)
+        finally:
+            sent.discard()
+
+    def _send_or_alias(self, row: FileRow, folder: WatchConfig, facts: FileFacts,
+                       sent: Outgoing) -> None:
+        existing = self._duplicate_of(row, folder, facts, sent.sha256)
         if existing is not None:
-            self._drop_stray(row, facts, existing)
+            self._drop_stray(row, sent, existing)
             self.queue.finish(row, size=facts.size, mtime_ns=facts.mtime_ns,
                               sha256=facts.sha256, upload=existing)
             log.info("%s has the same content as %s: not uploaded again, %s", row.path,
                      existing.path, existing.url)
             self._after_upload(folder, row.path, facts)
             return
-        self._upload(row, folder, facts)
+        self._upload(row, folder, facts, sent)
 
-    def _drop_stray(self, row: FileRow, facts: FileFacts, existing: Upload) -> None:
+    def _drop_stray(self, row: FileRow, sent: Outgoing, existing: Upload) -> None:
         """An interrupted attempt of ours may have stored these bytes under another key
         before the same bytes were recorded from another path: remove that copy."""
         key = row.pending_key
-        if not key or key == existing.key or row.sha256 != facts.sha256:
+        if not key or key == existing.key or row.sha256 != existing.sha256:
             return
         info = self.target.head(key)
-        if info is not None and (info.size, info.crc64) == (facts.size, facts.crc64):
+        if info is not None and (info.size, info.crc64) == (sent.size, sent.crc64):
             self.target.delete(key)
             log.info("removed %s, a copy left by an interrupted upload of %s", key, row.path)
 
@@ -172,12 +172,17 @@ class Worker:
         log.warning("%s has no JPEG end marker; uploading it as it is", facts.path)
         return False
 
-    def _duplicate_of(self, row: FileRow, folder: WatchConfig, facts: FileFacts) -> Upload | None:
+    def _duplicate_of(self, row: FileRow, folder: WatchConfig, facts: FileFacts,
+                      sent_sha256: str) -> Upload | None:
+        """An object holding the same file, stored as the bytes we would send now (the
+        same strip level's result), so a changed strip_metadata never reuses another's."""
         if folder.dedupe == "content":
-            return self.ledger.upload_by_sha256(facts.sha256, self.limits.bucket)
+            return self.ledger.upload_by_sha256(facts.sha256, self.limits.bucket, sent_sha256)
         if folder.dedupe == "path" and row.upload_id is not None:
             previous = self.ledger.upload_by_id(row.upload_id)
-            if previous is not None and previous.sha256 == facts.sha256:
+            if previous is not None and (previous.sha256, previous.sent_sha256) == (
+                facts.sha256, sent_sha256
+            ):
                 return previous
         return None
 
@@ -186,11 +191,12 @@ class Worker:
         rel = row.path[len(str(folder.path).rstrip("/")) + 1:]
         try:
             return key_for(facts, prefix=folder.prefix, name=name, relpath=rel, when=when,
-                           folder=folder.label)
+                           folder=folder.label, host=self.limits.host)
         except ValueError as exc:
             raise NoValidKey(str(exc)) from None
 
-    def _upload(self, row: FileRow, folder: WatchConfig, facts: FileFacts) -> None:
+    def _upload(self, row: FileRow, folder: WatchConfig, facts: FileFacts,
+                sent: Outgoing) -> None:
         if row.pending_key and row.sha256 == facts.sha256:
             key = row.pending_key  # an attempt of ours may already have landed there
         else:
@@ -200,7 +206,7 @@ class Worker:
                 key = self._key(row, folder, facts, name)
             self.queue.intend(row, sha256=facts.sha256, key=key)
             try:
-                result = self.target.upload(facts.path, key,
+                result = self.target.upload(sent.path, key,
                                             content_type=facts.media.content_type)
             except KeyTaken:
                 log.warning("key %s holds other content; trying %s", key, FALLBACK_NAME)
@@ -208,19 +214,28 @@ class Worker:
             except FileChanged:
                 self.queue.defer(row, delay=folder.settle_seconds)
                 return
-            if result.crc64 != facts.crc64:
+            if result.crc64 != sent.crc64:
                 # The bytes sent are not the bytes hashed: the file changed mid-upload.
                 self.target.delete(key)
                 self.queue.defer(row, delay=folder.settle_seconds)
                 return
-            upload = self.queue.record_upload(row, result, bucket=self.limits.bucket,
-                                              sha256=facts.sha256,
-                                              content_type=facts.media.content_type,
-                                              mtime_ns=facts.mtime_ns)
+            upload = self._record(row, result, facts, sent)
             log.info("uploaded %s -> %s", row.path, upload.url)
             self._after_upload(folder, row.path, facts)
             return
         self._fail(row, f"both {key!r} and the short-name key hold other content")
+
+    def _record(self, row: FileRow, result: UploadResult, facts: FileFacts,
+                sent: Outgoing) -> Upload:
+        if sent.content is None:  # strip_metadata off: the bytes sent are the file's
+            return self.queue.record_upload(row, result, bucket=self.limits.bucket,
+                                            sha256=facts.sha256,
+                                            content_type=facts.media.content_type,
+                                            mtime_ns=facts.mtime_ns)
+        return self.queue.record_upload(row, result, bucket=self.limits.bucket,
+                                        sha256=facts.sha256,
+                                        content_type=facts.media.content_type,
+                                        mtime_ns=facts.mtime_ns, content=sent.content)
 
     def _after_upload(self, folder: WatchConfig, path: str, facts: FileFacts) -> None:
         """Delete or move the local file, only if it is still the file we uploaded."""
@@ -250,7 +265,8 @@ class Worker:
         if err.retryable:
             delay = backoff(row.attempts, self.limits.retry_base, self.limits.retry_max)
             log.warning("upload of %s failed, retrying in %.0fs: %s", row.path, delay, err)
-            self.queue.defer(row, delay=delay, error=str(err), count_attempt=True)
+            self.queue.defer(row, delay=delay, error=str(err), count_attempt=True,
+                             code=err.code)
         else:
             self._fail(row, str(err))
 
@@ -264,7 +280,7 @@ class Worker:
             delay = backoff(row.attempts, self.limits.retry_base, self.limits.retry_max)
             log.warning("cannot read %s, retrying in %.0fs: %s", row.path, delay, exc)
             self.queue.defer(row, delay=delay, error=f"cannot read: {exc.strerror or exc}",
-                             count_attempt=True)
+                             count_attempt=True, code=errno.errorcode.get(exc.errno or 0))
 
     def _fail(self, row: FileRow, reason: str) -> None:
         log.error("failed %s: %s", row.path, reason)

@@ -7,7 +7,9 @@ prints one line, e.g. (wrapped here)
     files=1000 kills=50 faults=30% lost=0 duplicates=0 partial=0 mismatched=0 orphans=0
     secrets_leaked=0
 
-and exits 1 unless every figure after `faults` is 0.
+and exits 1 unless every figure after `faults` is 0. With `--hosts 3 --db-restarts 2`
+three daemons share one PostgreSQL ledger (a throw-away server), each killed in turn,
+while the database is restarted twice.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from pathlib import Path
 import yaml
 
 from ossync.core.credentials import Credentials
-from ossync.ledger import Ledger
+from ossync.ledger import Ledger, LedgerError
 from ossync.localoss import LocalOSS
 from tests.faults import FaultPlan, FaultProxy
+from tests.pg_server import PgServer, require_pg
 
 BUCKET = "chaos-bucket"
 # How a total fault rate is shared between the kinds of fault.
@@ -53,6 +56,8 @@ class Report:
     orphans: int = 0
     secrets_leaked: int = 0
     seconds: float = 0.0
+    hosts: int = 1
+    db_restarts: int = 0
     faults: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
 
@@ -62,7 +67,8 @@ class Report:
                     or self.orphans or self.secrets_leaked)
 
     def line(self) -> str:
-        return (f"files={self.files} kills={self.kills} faults={self.fault_rate:.0%} "
+        fleet = f"hosts={self.hosts} db_restarts={self.db_restarts} " if self.hosts > 1 else ""
+        return (f"{fleet}files={self.files} kills={self.kills} faults={self.fault_rate:.0%} "
                 f"lost={self.lost} duplicates={self.duplicates} partial={self.partial} "
                 f"mismatched={self.mismatched} orphans={self.orphans} "
                 f"secrets_leaked={self.secrets_leaked}")
@@ -79,8 +85,8 @@ def _payload(rng: random.Random, max_size: int) -> bytes:
 class Writers:
     """Drops files in the styles real cameras, scanners and shares use."""
 
-    def __init__(self, drop: Path, rng: random.Random, max_size: int) -> None:
-        self.drop = drop
+    def __init__(self, drops: list[Path], rng: random.Random, max_size: int) -> None:
+        self.drops = drops
         self.rng = rng
         self.max_size = max_size
         self.expected: dict[str, bytes] = {}  # final path → final bytes
@@ -92,7 +98,7 @@ class Writers:
             data = _payload(self.rng, self.max_size)
             if style == "twin" and self.expected:
                 data = self.rng.choice(list(self.expected.values()))
-            sub = self.drop / f"d{index % 5}"
+            sub = self.drops[index % len(self.drops)] / f"d{index % 5}"
             path = sub / f"IMG_{index:05d}.jpg"
             self.expected[str(path)] = data
             pause = self.rng.uniform(0.02, 0.1)
@@ -142,14 +148,24 @@ class Daemon:
                 self.kill()
 
 
-def _settled(ledger: Path, expected: dict[str, bytes]) -> bool:
+def _rows(ledger: Path | str) -> dict[str, tuple[str, str | None]]:
+    """path → (state, key of its object) — paths are distinct across the runner's hosts."""
+    if "://" not in str(ledger) and not Path(ledger).exists():
+        return {}
+    try:
+        with Ledger.open(ledger, readonly=True) as led:
+            keys = {u.id: u.key for u in led.iter_uploads()}
+            return {r.path: (r.state, keys.get(r.upload_id) if r.upload_id else None)
+                    for r in led.iter_files()}
+    except LedgerError:  # not created yet, or the database is restarting
+        return {}
+
+
+def _settled(ledger: Path | str, expected: dict[str, bytes]) -> bool:
     """Every dropped file is uploaded (non-empty) or skipped (empty)."""
-    if not ledger.exists():
-        return False
-    with Ledger.open(ledger, readonly=True) as led:
-        states = {r["path"]: r["state"] for r in led.query("SELECT path, state FROM files")}
-    return all(states.get(p) == ("skipped" if not d else "uploaded") or
-               (len(d) == 0 and states.get(p) == "skipped") for p, d in expected.items())
+    rows = _rows(ledger)
+    return bool(rows) and all(rows.get(p, ("",))[0] == ("uploaded" if d else "skipped")
+                              for p, d in expected.items())
 
 
 def _bucket(server: LocalOSS) -> dict[str, bytes]:
@@ -163,14 +179,12 @@ def _bucket(server: LocalOSS) -> dict[str, bytes]:
     return objects
 
 
-def _check(report: Report, server: LocalOSS, ledger: Path, expected: dict[str, bytes],
+def _check(report: Report, server: LocalOSS, ledger: Path | str, expected: dict[str, bytes],
            secrets: tuple[str, ...], logs: list[Path]) -> None:
     objects = _bucket(server)
+    rows = _rows(ledger)
     with Ledger.open(ledger, readonly=True) as led:
-        rows = {r["path"]: (r["state"], r["key"]) for r in led.query(
-            "SELECT f.path, f.state, u.key FROM files f LEFT JOIN uploads u "
-            "ON u.id = f.upload_id")}
-        recorded_keys = {r["key"] for r in led.query("SELECT key FROM uploads")}
+        recorded_keys = {u.key for u in led.iter_uploads()}
     for path, data in expected.items():
         state, key = rows.get(path, (None, None))
         if not data:
@@ -198,34 +212,43 @@ def _check(report: Report, server: LocalOSS, ledger: Path, expected: dict[str, b
 
 def run_chaos(files: int, kills: int, fault_rate: float, seed: int = 1,
               max_size: int = 2_000_000, deadline: float = 600.0,
-              workdir: Path | None = None) -> Report:
+              workdir: Path | None = None, hosts: int = 1, pg: PgServer | None = None,
+              db_restarts: int = 0) -> Report:
+    """One daemon on SQLite, or with `pg` several (`hosts`) on one PostgreSQL ledger, each
+    with its own drop folder (twins cross hosts); kills hit a random daemon, and the
+    database is restarted `db_restarts` times along the way."""
     began = time.monotonic()
     rng = random.Random(seed)
     work = workdir or Path(tempfile.mkdtemp(prefix="ossync-chaos-"))
-    drop = work / "drop"
-    drop.mkdir(parents=True, exist_ok=True)
     secret = f"chaos-secret-{rng.getrandbits(64):016x}"
     token = "CAIS" + f"{rng.getrandbits(256):064x}" * 8
     creds = Credentials("LTAI5tChaosKey0001", secret, token)
-    report = Report(files, kills, fault_rate)
+    report = Report(files, kills, fault_rate, hosts=hosts)
     plan = FaultPlan({k: v * fault_rate for k, v in FAULT_MIX.items()}, seed=seed,
                      stall_seconds=6.0)
+    ledger: Path | str = pg.new_database() if pg else work / "ledger.db"
+    restarts_at = {kills * (i + 1) // (db_restarts + 1) for i in range(db_restarts)}
     with LocalOSS(work / "oss", [BUCKET], creds) as server, \
             FaultProxy(server.endpoint, plan) as proxy:
-        config = work / "config.yaml"
-        config.write_text(yaml.safe_dump({
-            "oss": {"endpoint": proxy.endpoint, "region": "cn-hangzhou", "bucket": BUCKET,
-                    "read_timeout": "3s", "connect_timeout": "2s"},
-            "ledger": str(work / "ledger.db"), "settle_seconds": 0.4, "workers": 4,
-            "scan_interval": "5s", "retry_initial_delay": 0.2, "retry_max_delay": 2,
-            "date_source": "mtime",
-            "watch": [{"path": str(drop), "label": "chaos"}]}))
         env = {**os.environ, "OSS_ACCESS_KEY_ID": creds.access_key_id,
                "OSS_ACCESS_KEY_SECRET": secret, "OSS_SESSION_TOKEN": token}
-        log = work / "daemon.log"
-        daemon = Daemon(config, log, env)
-        daemon.start()
-        writers = Writers(drop, rng, max_size)
+        daemons, logs, drops = [], [], []
+        for h in range(hosts):
+            drop = work / ("drop" if hosts == 1 else f"drop-h{h}")
+            drop.mkdir(parents=True, exist_ok=True)
+            config = work / f"config-h{h}.yaml"
+            config.write_text(yaml.safe_dump({
+                "oss": {"endpoint": proxy.endpoint, "region": "cn-hangzhou", "bucket": BUCKET,
+                        "read_timeout": "3s", "connect_timeout": "2s"},
+                "ledger": str(ledger), "host": f"h{h}", "settle_seconds": 0.4, "workers": 4,
+                "scan_interval": "5s", "retry_initial_delay": 0.2, "retry_max_delay": 2,
+                "date_source": "mtime", "watch": [{"path": str(drop), "label": "chaos"}]}))
+            logs.append(work / f"daemon-h{h}.log")
+            daemons.append(Daemon(config, logs[-1], env))
+            drops.append(drop)
+        for daemon in daemons:
+            daemon.start()
+        writers = Writers(drops, rng, max_size)
         writer_threads = [threading.Thread(target=lambda i=i: [writers.write(n) for n in
                                                                range(i, files, 4)])
                           for i in range(4)]
@@ -234,22 +257,27 @@ def run_chaos(files: int, kills: int, fault_rate: float, seed: int = 1,
                 thread.start()
             for kill in range(kills):
                 time.sleep(rng.uniform(0.3, 1.5))
-                daemon.kill()
+                victim = rng.choice(daemons)
+                victim.kill()
                 if kill == kills // 2:
                     proxy.outage(2.0)  # and the network goes away for a moment
-                daemon.start()
+                if pg is not None and kill in restarts_at:
+                    pg.restart()  # the database dies and comes back
+                    report.db_restarts += 1
+                victim.start()
             for thread in writer_threads:
                 thread.join()
             while time.monotonic() - began < deadline:
-                if _settled(work / "ledger.db", writers.expected):
+                if _settled(ledger, writers.expected):
                     break
                 time.sleep(0.5)
         finally:
-            daemon.stop()
+            for daemon in daemons:
+                daemon.stop()
             for thread in writer_threads:
                 thread.join()
         report.faults = proxy.counts.copy()
-        _check(report, server, work / "ledger.db", writers.expected, creds.secrets(), [log])
+        _check(report, server, ledger, writers.expected, creds.secrets(), logs)
     report.seconds = time.monotonic() - began
     if workdir is None and report.clean:
         shutil.rmtree(work, ignore_errors=True)
@@ -266,9 +294,18 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-size", type=int, default=20_000_000)
     parser.add_argument("--deadline", type=float, default=1800.0)
+    parser.add_argument("--hosts", type=int, default=1,
+                        help="daemons on one PostgreSQL ledger (more than 1 starts a server)")
+    parser.add_argument("--db-restarts", type=int, default=0)
     args = parser.parse_args()
-    report = run_chaos(args.files, args.kills, args.faults, args.seed, args.max_size,
-                       args.deadline)
+    pg = PgServer(require_pg()).start() if args.hosts > 1 else None
+    try:
+        report = run_chaos(args.files, args.kills, args.faults, args.seed, args.max_size,
+                           args.deadline, hosts=args.hosts, pg=pg,
+                           db_restarts=args.db_restarts)
+    finally:
+        if pg is not None:
+            pg.destroy()
     print(report.line())
     print(f"took {report.seconds:.0f}s; faults injected: {dict(report.faults)}")
     for problem in report.problems[:50]:

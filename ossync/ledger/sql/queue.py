@@ -1,92 +1,142 @@
-"""The work queue's statements on SQLite: the `files` table and its link to `uploads`."""
+"""The work queue's statements: the `files` table, its link to `uploads`, and claims.
+
+Every write after a claim is guarded by `claimed_by = this host`: a host whose
+lease ran out (it was cut off, another host took the row) can no longer move
+the row, so a host coming back never undoes what another finished.
+"""
 
 from __future__ import annotations
 
-import sqlite3
+import time
 from collections.abc import Iterable
+from dataclasses import fields
+from typing import Any
 
-from ossync.ledger.records import FileRow, Sighting, Upload, now_text
-from ossync.ledger.sqlite.base import SqliteBase, as_record
+from ossync.ledger.records import Content, FileRow, Sighting, Upload, now_text
+from ossync.ledger.sql.base import Executor, SqlBase, as_record
 from ossync.targets import UploadResult
 
+MINE = "claimed_by = :me"
+# A new path is inserted pending; a known one whose size or mtime changed is queued
+# again (a row being sent stays `uploading`: its worker sees the change); an
+# unchanged one is left alone, so a finished upload is never redone by a rescan.
+_NOTE = """
+INSERT INTO files (host, path, folder, grp, size, mtime_ns, state, next_attempt, seen_at,
+                   updated_at)
+VALUES (:host, :path, :folder, :grp, :size, :mtime, 'pending', :due, :stamp, :stamp)
+ON CONFLICT (host, path) DO UPDATE SET
+    size = excluded.size, mtime_ns = excluded.mtime_ns, folder = excluded.folder,
+    grp = excluded.grp, attempts = 0, last_error = NULL,
+    next_attempt = excluded.next_attempt, updated_at = excluded.updated_at,
+    state = CASE files.state WHEN 'uploading' THEN 'uploading' ELSE 'pending' END
+WHERE files.size <> excluded.size OR files.mtime_ns <> excluded.mtime_ns
+"""
 
-class SqliteQueue(SqliteBase):
+
+class SqlQueue(SqlBase):
+    def clock(self) -> float:
+        """The time leases are measured in (PostgreSQL: the server's, shared by all hosts)."""
+        return time.time()
+
     def note(self, sightings: Iterable[Sighting], now: float) -> int:
+        """One upsert per sighting: safe when two threads (or hosts) note the same path."""
         queued = 0
         stamp = now_text()
         with self.transaction() as conn:
             for s in sightings:
-                row = conn.execute("SELECT id, size, mtime_ns, state FROM files WHERE path = ?",
-                                   (s.path,)).fetchone()
-                if row is None:
-                    conn.execute(
-                        "INSERT INTO files (path, folder, size, mtime_ns, state, next_attempt, "
-                        "seen_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
-                        (s.path, s.folder, s.size, s.mtime_ns, now + s.settle, stamp, stamp))
-                    queued += 1
-                elif (row["size"], row["mtime_ns"]) != (s.size, s.mtime_ns):
-                    conn.execute(
-                        "UPDATE files SET size = ?, mtime_ns = ?, folder = ?, "
-                        "state = CASE state WHEN 'uploading' THEN 'uploading' ELSE 'pending' END, "
-                        "attempts = 0, last_error = NULL, next_attempt = ?, updated_at = ? "
-                        "WHERE id = ?",
-                        (s.size, s.mtime_ns, s.folder, now + s.settle, stamp, row["id"]))
-                    queued += 1
+                queued += conn.execute(_NOTE, {
+                    "host": self.host, "path": s.path, "folder": s.folder, "grp": s.group,
+                    "size": s.size, "mtime": s.mtime_ns, "due": now + s.settle,
+                    "stamp": stamp}).rowcount
         return queued
 
     def known_unchanged(self, path: str, size: int, mtime_ns: int) -> bool:
-        rows = self.query("SELECT size, mtime_ns FROM files WHERE path = ?", (path,))
+        rows = self.query("SELECT size, mtime_ns FROM files WHERE host = ? AND path = ?",
+                          (self.host, path))
         return bool(rows) and (rows[0]["size"], rows[0]["mtime_ns"]) == (size, mtime_ns)
 
     def reset_interrupted(self) -> int:
         with self.transaction() as conn:
-            cur = conn.execute("UPDATE files SET state = 'pending', next_attempt = 0 "
-                               "WHERE state = 'uploading'")
-            return cur.rowcount
+            conn.execute("DELETE FROM content_claims WHERE host = ?", (self.host,))
+            cur = conn.execute("UPDATE files SET state = 'pending', next_attempt = 0, "
+                               "claimed_by = NULL, lease_until = NULL "
+                               "WHERE state = 'uploading' AND claimed_by = ?", (self.host,))
+            return int(cur.rowcount)
 
-    def claim(self, now: float) -> FileRow | None:
+    def claim(self, now: float, groups: tuple[str, ...] = ()) -> FileRow | None:
+        """This host's earliest due row (SQLite: one daemon per file, so no groups)."""
         with self.transaction() as conn:
             row = conn.execute(
-                "SELECT * FROM files WHERE state = 'pending' AND next_attempt <= ? "
-                "ORDER BY next_attempt LIMIT 1", (now,)).fetchone()
-            if row is None:
-                return None
-            conn.execute("UPDATE files SET state = 'uploading', updated_at = ? WHERE id = ?",
-                         (now_text(), row["id"]))
+                "UPDATE files SET state = 'uploading', claimed_by = :me, lease_until = :lease, "
+                "updated_at = :stamp WHERE id = (SELECT id FROM files WHERE state = 'pending' "
+                "AND next_attempt <= :now AND host = :me ORDER BY next_attempt LIMIT 1) "
+                "RETURNING *", {"me": self.host, "lease": self.clock() + self.lease,
+                                "stamp": now_text(), "now": now}).fetchone()
         return as_record(FileRow, row)
 
     def next_due(self) -> float | None:
-        due = self.query("SELECT MIN(next_attempt) AS due FROM files "
-                         "WHERE state = 'pending'")[0]["due"]
+        due = self.query("SELECT MIN(next_attempt) AS due FROM files WHERE host = ? AND "
+                         "state = 'pending'", (self.host,))[0]["due"]
         return None if due is None else float(due)
+
+    def renew_leases(self) -> int:
+        with self.transaction() as conn:
+            cur = conn.execute("UPDATE files SET lease_until = ? WHERE state = 'uploading' "
+                               "AND claimed_by = ?", (self.clock() + self.lease, self.host))
+            conn.execute("UPDATE content_claims SET lease_until = ? WHERE host = ?",
+                         (self.clock() + self.lease, self.host))
+            return int(cur.rowcount)
+
+    def claim_content(self, bucket: str, sha256: str) -> bool:
+        now = self.clock()
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO content_claims (bucket, sha256, host, lease_until) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (bucket, sha256) DO UPDATE SET "
+                "host = excluded.host, lease_until = excluded.lease_until "
+                "WHERE content_claims.lease_until < ?",
+                (bucket, sha256, self.host, now + self.lease, now))
+            return bool(cur.rowcount)
+
+    def release_content(self, bucket: str, sha256: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM content_claims WHERE bucket = ? AND sha256 = ? AND "
+                         "host = ?", (bucket, sha256, self.host))
 
     def defer(self, row: FileRow, *, due: float, size: int, mtime_ns: int,
               error: str | None, count_attempt: bool) -> None:
         with self.transaction() as conn:
             conn.execute(
-                "UPDATE files SET state = 'pending', next_attempt = ?, size = ?, mtime_ns = ?, "
-                "last_error = COALESCE(?, last_error), attempts = attempts + ?, updated_at = ? "
-                "WHERE id = ? AND state = 'uploading'",
-                (due, size, mtime_ns, error, int(count_attempt), now_text(), row.id))
+                "UPDATE files SET state = 'pending', next_attempt = :due, size = :size, "
+                "mtime_ns = :mtime, last_error = COALESCE(:error, last_error), "
+                "attempts = attempts + :add, updated_at = :stamp, claimed_by = NULL, "
+                f"lease_until = NULL WHERE id = :id AND state = 'uploading' AND {MINE}",
+                {"due": due, "size": size, "mtime": mtime_ns, "error": error,
+                 "add": int(count_attempt), "stamp": now_text(), "id": row.id, "me": self.host})
 
     def intend(self, row: FileRow, *, sha256: str, key: str) -> None:
         with self.transaction() as conn:
-            conn.execute("UPDATE files SET sha256 = ?, pending_key = ?, updated_at = ? "
-                         "WHERE id = ?", (sha256, key, now_text(), row.id))
+            conn.execute("UPDATE files SET sha256 = :sha, pending_key = :key, updated_at = "
+                         f":stamp WHERE id = :id AND {MINE}",
+                         {"sha": sha256, "key": key, "stamp": now_text(), "id": row.id,
+                          "me": self.host})
 
     def finish(self, row: FileRow, *, size: int, mtime_ns: int, sha256: str,
                upload: Upload) -> None:
         with self.transaction() as conn:
-            _close_row(conn, row, upload_id=upload.id, sha256=sha256, size=size,
-                       mtime_ns=mtime_ns, stamp=now_text())
+            self._close_row(conn, row, upload_id=upload.id, sha256=sha256, size=size,
+                            mtime_ns=mtime_ns, stamp=now_text())
 
     def record_upload(self, row: FileRow, result: UploadResult, *, bucket: str, sha256: str,
-                      content_type: str, mtime_ns: int) -> Upload:
+                      content_type: str, mtime_ns: int, content: Content | None = None
+                      ) -> Upload:
         with self.transaction() as conn:
-            upload = _store_upload(conn, result, bucket=bucket, sha256=sha256,
-                                   content_type=content_type, path=row.path, folder=row.folder)
-            _close_row(conn, row, upload_id=upload.id, sha256=sha256, size=result.size,
-                       mtime_ns=mtime_ns, stamp=upload.uploaded_at)
+            upload = self._store_upload(conn, result, bucket=bucket, sha256=sha256,
+                                        content_type=content_type, path=row.path,
+                                        folder=row.folder, content=content)
+            size = result.size if content is None else content.size
+            self._close_row(conn, row, upload_id=upload.id, sha256=sha256, size=size,
+                            mtime_ns=mtime_ns, stamp=upload.uploaded_at)
         return upload
 
     def record_direct(self, path: str, folder: str, *, mtime_ns: int, sha256: str,
@@ -96,69 +146,119 @@ class SqliteQueue(SqliteBase):
         with self.transaction() as conn:
             if existing is None:
                 assert result is not None
-                existing = _store_upload(conn, result, bucket=bucket, sha256=sha256,
-                                         content_type=content_type, path=path, folder=folder)
+                existing = self._store_upload(conn, result, bucket=bucket, sha256=sha256,
+                                              content_type=content_type, path=path,
+                                              folder=folder)
             conn.execute(
-                "INSERT INTO files (path, folder, size, mtime_ns, state, sha256, upload_id, "
-                "seen_at, updated_at) VALUES (?, ?, ?, ?, 'uploaded', ?, ?, ?, ?) "
-                "ON CONFLICT (path) DO UPDATE SET folder = excluded.folder, "
+                "INSERT INTO files (host, path, folder, size, mtime_ns, state, sha256, "
+                "upload_id, seen_at, updated_at) VALUES (?, ?, ?, ?, ?, 'uploaded', ?, ?, ?, ?) "
+                "ON CONFLICT (host, path) DO UPDATE SET folder = excluded.folder, "
                 "size = excluded.size, mtime_ns = excluded.mtime_ns, state = 'uploaded', "
                 "sha256 = excluded.sha256, upload_id = excluded.upload_id, attempts = 0, "
                 "last_error = NULL, pending_key = NULL, updated_at = excluded.updated_at",
-                (path, folder, existing.size, mtime_ns, sha256, existing.id, stamp, stamp))
+                (self.host, path, folder, existing.size, mtime_ns, sha256, existing.id, stamp,
+                 stamp))
         return existing
 
     def settle_terminal(self, row: FileRow, state: str, error: str | None,
                         attempts: int | None = None) -> None:
         with self.transaction() as conn:
-            conn.execute("UPDATE files SET state = ?, last_error = ?, attempts = attempts + ?, "
-                         "updated_at = ? WHERE id = ?",
-                         (state, error, attempts or 0, now_text(), row.id))
+            conn.execute("UPDATE files SET state = :state, last_error = :error, attempts = "
+                         "attempts + :add, updated_at = :stamp, claimed_by = NULL, "
+                         f"lease_until = NULL WHERE id = :id AND {MINE}",
+                         {"state": state, "error": error, "add": attempts or 0,
+                          "stamp": now_text(), "id": row.id, "me": self.host})
 
     def forget(self, row: FileRow) -> None:
         with self.transaction() as conn:
-            conn.execute("DELETE FROM files WHERE id = ? AND upload_id IS NULL", (row.id,))
-            conn.execute("UPDATE files SET state = 'uploaded' WHERE id = ? AND "
-                         "upload_id IS NOT NULL AND state = 'uploading'", (row.id,))
+            conn.execute(f"DELETE FROM files WHERE id = :id AND upload_id IS NULL AND {MINE}",
+                         {"id": row.id, "me": self.host})
+            conn.execute("UPDATE files SET state = 'uploaded', claimed_by = NULL, "
+                         "lease_until = NULL WHERE id = :id AND upload_id IS NOT NULL AND "
+                         f"state = 'uploading' AND {MINE}", {"id": row.id, "me": self.host})
 
     def retry_failed(self, paths: list[str] | None = None) -> int:
         sql = ("UPDATE files SET state = 'pending', attempts = 0, next_attempt = 0, "
                "updated_at = ? WHERE state = 'failed'")
         with self.transaction() as conn:
             if paths is None:
-                return conn.execute(sql, (now_text(),)).rowcount
-            return sum(conn.execute(sql + " AND path = ?", (now_text(), p)).rowcount
-                       for p in paths)
+                return int(conn.execute(sql, (now_text(),)).rowcount)
+            return sum(int(conn.execute(sql + " AND host = ? AND path = ?",
+                                        (now_text(), self.host, p)).rowcount) for p in paths)
+
+    def copy_in(self, uploads: Iterable[Upload], files: Iterable[FileRow]) -> None:
+        upload_rows = [_values(u) for u in uploads]
+        file_rows = [_values(f) for f in files]
+        with self.transaction() as conn:
+            if upload_rows:
+                conn.executemany(_insert_sql("uploads", _UPLOAD_COLUMNS), upload_rows)
+            if file_rows:
+                conn.executemany(_insert_sql("files", _FILE_COLUMNS), file_rows)
+            self._after_copy(conn)
+
+    def refresh_statistics(self) -> None:
+        with self.transaction() as conn:
+            conn.execute("ANALYZE")
+
+    def _after_copy(self, conn: Executor) -> None:
+        """Backends whose ids come from a sequence move it past the copied ids."""
+
+    def _store_upload(self, conn: Executor, result: UploadResult, *, bucket: str, sha256: str,
+                      content_type: str, path: str, folder: str,
+                      content: Content | None = None) -> Upload:
+        """Insert an uploads row, or return the one already there for this bucket and key.
+
+        Without `content` the bytes sent are the file's: both stories are the result's."""
+        if content is None:
+            crc = None if result.crc64 is None else result.crc64
+            content = Content(sha256, result.size, crc or 0, sha256, result.size, crc or 0)
+            crc_text = None if crc is None else str(crc)
+            sent_crc_text = crc_text
+        else:
+            crc_text, sent_crc_text = str(content.crc64), str(content.sent_crc64)
+        conn.execute(
+            "INSERT INTO uploads (bucket, key, url, sha256, size, crc64, etag, content_type, "
+            "path, folder, uploaded_at, request_id, host, sent_sha256, sent_size, sent_crc64, "
+            "strip_level, stripped) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (bucket, key) DO NOTHING",
+            (bucket, result.key, result.url, sha256, content.size, crc_text, result.etag,
+             content_type, path, folder, now_text(), result.request_id, self.host,
+             content.sent_sha256, content.sent_size, sent_crc_text, content.strip_level,
+             content.stripped))
+        found = conn.execute("SELECT * FROM uploads WHERE bucket = ? AND key = ?",
+                             (bucket, result.key)).fetchone()
+        upload = as_record(Upload, found)
+        assert upload is not None
+        return upload
+
+    def _close_row(self, conn: Executor, row: FileRow, *, upload_id: int, sha256: str,
+                   size: int, mtime_ns: int, stamp: str) -> None:
+        """Mark the row uploaded — unless an event noted a newer version of the file while
+        it was being sent: then the upload is linked, and the row stays pending for the new
+        bytes. A row this host no longer holds is left alone."""
+        params: dict[str, Any] = {
+            "upload": upload_id, "sha": sha256, "stamp": stamp, "claimed_size": row.size,
+            "claimed_mtime": row.mtime_ns, "size": size, "mtime": mtime_ns, "id": row.id,
+            "me": self.host}
+        same = "size = :claimed_size AND mtime_ns = :claimed_mtime"
+        conn.execute(
+            "UPDATE files SET upload_id = :upload, sha256 = :sha, pending_key = NULL, "
+            "last_error = NULL, updated_at = :stamp, claimed_by = NULL, lease_until = NULL, "
+            f"state = CASE WHEN {same} THEN 'uploaded' ELSE 'pending' END, "
+            f"size = CASE WHEN {same} THEN :size ELSE size END, "
+            f"mtime_ns = CASE WHEN {same} THEN :mtime ELSE mtime_ns END "
+            f"WHERE id = :id AND {MINE}", params)
 
 
-def _store_upload(conn: sqlite3.Connection, result: UploadResult, *, bucket: str, sha256: str,
-                  content_type: str, path: str, folder: str) -> Upload:
-    """Insert an uploads row, or return the one already there for this bucket and key."""
-    conn.execute(
-        "INSERT INTO uploads (bucket, key, url, sha256, size, crc64, etag, content_type, path,"
-        " folder, uploaded_at, request_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
-        "ON CONFLICT (bucket, key) DO NOTHING",
-        (bucket, result.key, result.url, sha256, result.size,
-         None if result.crc64 is None else str(result.crc64), result.etag, content_type,
-         path, folder, now_text(), result.request_id))
-    found = conn.execute("SELECT * FROM uploads WHERE bucket = ? AND key = ?",
-                         (bucket, result.key)).fetchone()
-    upload = as_record(Upload, found)
-    assert upload is not None
-    return upload
+_UPLOAD_COLUMNS = tuple(f.name for f in fields(Upload))
+_FILE_COLUMNS = tuple(f.name for f in fields(FileRow))
 
 
-def _close_row(conn: sqlite3.Connection, row: FileRow, *, upload_id: int, sha256: str,
-               size: int, mtime_ns: int, stamp: str) -> None:
-    """Mark the row uploaded — unless an event noted a newer version of the file while it
-    was being sent: then the upload is linked, and the row stays pending for the new bytes."""
-    conn.execute(
-        "UPDATE files SET upload_id = :upload, sha256 = :sha, pending_key = NULL, "
-        "last_error = NULL, updated_at = :stamp, state = CASE WHEN size = :claimed_size "
-        "AND mtime_ns = :claimed_mtime THEN 'uploaded' ELSE 'pending' END, "
-        "size = CASE WHEN size = :claimed_size AND mtime_ns = :claimed_mtime THEN :size "
-        "ELSE size END, "
-        "mtime_ns = CASE WHEN size = :claimed_size AND mtime_ns = :claimed_mtime "
-        "THEN :mtime ELSE mtime_ns END WHERE id = :id",
-        {"upload": upload_id, "sha": sha256, "stamp": stamp, "claimed_size": row.size,
-         "claimed_mtime": row.mtime_ns, "size": size, "mtime": mtime_ns, "id": row.id})
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(columns)
+    marks = ", ".join(f":{c}" for c in columns)
+    return f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING"
+
+
+def _values(record: Upload | FileRow) -> dict[str, Any]:
+    return {f.name: getattr(record, f.name) for f in fields(record)}

@@ -1,8 +1,7 @@
-"""The read side on SQLite: look-ups by path, key and hash, lists, and the status summary.
+"""The read side: look-ups by path, key and hash, lists, and the status summary.
 
-Every look-up uses an index (`files.path`, `uploads(bucket, key)`, `uploads.sha256`,
-`files.updated_at`), so answers stay fast at millions of rows. Safe while the
-daemon writes (WAL).
+Every look-up uses an index (`files(host, path)`, `uploads(bucket, key)`,
+`uploads.sha256`, `files.updated_at`), so answers stay fast at millions of rows.
 """
 
 from __future__ import annotations
@@ -11,19 +10,21 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from ossync.ledger.records import FileRow, Item, Status, Upload, stamp
-from ossync.ledger.sqlite.base import SqliteBase
+from ossync.ledger.sql.base import SqlBase, as_record
 
 _ITEM_SQL = """
 SELECT f.path, f.folder, f.state, f.size, f.mtime_ns, f.sha256, f.attempts, f.last_error,
        f.seen_at, f.updated_at, u.bucket, u.key, u.url, u.etag, u.crc64, u.content_type,
-       u.uploaded_at, u.path AS uploaded_from
+       u.uploaded_at, u.path AS uploaded_from, f.host, u.sent_sha256, u.sent_size,
+       u.sent_crc64, u.strip_level, u.stripped
 FROM files f LEFT JOIN uploads u ON u.id = f.upload_id AND f.state = 'uploaded'
 """
 
 
-class SqliteReads(SqliteBase):
+class SqlReads(SqlBase):
     def file_by_path(self, path: str) -> FileRow | None:
-        return self.one(FileRow, "SELECT * FROM files WHERE path = ?", (path,))
+        return self.one(FileRow, "SELECT * FROM files WHERE host = ? AND path = ?",
+                        (self.host, path))
 
     def file_by_id(self, file_id: int) -> FileRow | None:
         return self.one(FileRow, "SELECT * FROM files WHERE id = ?", (file_id,))
@@ -31,9 +32,13 @@ class SqliteReads(SqliteBase):
     def upload_by_id(self, upload_id: int) -> Upload | None:
         return self.one(Upload, "SELECT * FROM uploads WHERE id = ?", (upload_id,))
 
-    def upload_by_sha256(self, sha256: str, bucket: str) -> Upload | None:
-        return self.one(Upload, "SELECT * FROM uploads WHERE sha256 = ? AND bucket = ? "
-                        "ORDER BY id LIMIT 1", (sha256, bucket))
+    def upload_by_sha256(self, sha256: str, bucket: str, sent_sha256: str | None = None
+                         ) -> Upload | None:
+        if sent_sha256 is None:
+            return self.one(Upload, "SELECT * FROM uploads WHERE sha256 = ? AND bucket = ? "
+                            "ORDER BY id LIMIT 1", (sha256, bucket))
+        return self.one(Upload, "SELECT * FROM uploads WHERE sha256 = ? AND bucket = ? AND "
+                        "sent_sha256 = ? ORDER BY id LIMIT 1", (sha256, bucket, sent_sha256))
 
     def upload_by_key(self, bucket: str, key: str) -> Upload | None:
         return self.one(Upload, "SELECT * FROM uploads WHERE bucket = ? AND key = ?",
@@ -41,14 +46,16 @@ class SqliteReads(SqliteBase):
 
     def upload_for_path(self, path: str) -> Upload | None:
         return self.one(Upload, "SELECT u.* FROM files f JOIN uploads u ON u.id = f.upload_id "
-                        "WHERE f.path = ? AND f.state = 'uploaded'", (path,))
+                        "WHERE f.host = ? AND f.path = ? AND f.state = 'uploaded'",
+                        (self.host, path))
 
     def counts(self) -> dict[str, int]:
         rows = self.query("SELECT state, COUNT(*) AS n FROM files GROUP BY state")
         return {r["state"]: r["n"] for r in rows}
 
-    def item(self, path: str) -> Item | None:
-        rows = self.query(_ITEM_SQL + "WHERE f.path = ?", (path,))
+    def item(self, path: str, host: str | None = None) -> Item | None:
+        rows = self.query(_ITEM_SQL + "WHERE f.host = ? AND f.path = ?",
+                          (host or self.host, path))
         return Item(**dict(rows[0])) if rows else None
 
     def items_of(self, *, sha256: str | None = None, key: str | None = None) -> list[Item]:
@@ -81,8 +88,8 @@ class SqliteReads(SqliteBase):
 
     def folder_under(self, directory: str) -> str | None:
         prefix = directory.rstrip("/") + "/"
-        rows = self.query("SELECT folder FROM files WHERE path >= ? AND path < ? LIMIT 1",
-                          (prefix, prefix[:-1] + "0"))  # "0" sorts right after "/"
+        rows = self.query("SELECT folder FROM files WHERE host = ? AND path >= ? AND path < ? "
+                          "LIMIT 1", (self.host, prefix, prefix[:-1] + "0"))  # "0" follows "/"
         return str(rows[0]["folder"]) if rows else None
 
     def status_since(self, today_start: datetime) -> Status:
@@ -102,3 +109,20 @@ class SqliteReads(SqliteBase):
             last_upload_at=uploads["last"],
             top_errors=[(r["last_error"] or "(no message)", r["n"]) for r in errors],
         )
+
+    def iter_uploads(self, after_id: int = 0) -> Iterator[Upload]:
+        for row in self.stream("SELECT * FROM uploads WHERE id > ? ORDER BY id", (after_id,)):
+            found = as_record(Upload, row)
+            assert found is not None
+            yield found
+
+    def iter_files(self, after_id: int = 0) -> Iterator[FileRow]:
+        for row in self.stream("SELECT * FROM files WHERE id > ? ORDER BY id", (after_id,)):
+            found = as_record(FileRow, row)
+            assert found is not None
+            yield found
+
+    def max_ids(self) -> tuple[int, int]:
+        row = self.query("SELECT (SELECT COALESCE(MAX(id), 0) FROM uploads) AS u, "
+                         "(SELECT COALESCE(MAX(id), 0) FROM files) AS f")[0]
+        return int(row["u"]), int(row["f"])

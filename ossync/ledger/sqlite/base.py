@@ -11,23 +11,13 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import fields
-from typing import Any, TypeVar
+from typing import Any
 
 from ossync.ledger.errors import LedgerUnavailable
-
-_T = TypeVar("_T")
-Params = tuple[Any, ...] | dict[str, Any]
+from ossync.ledger.sql.base import Params, SqlBase
 
 
-def as_record(cls: type[_T], row: sqlite3.Row | None) -> _T | None:
-    """A row as the dataclass whose fields name its columns."""
-    if row is None:
-        return None
-    return cls(**{f.name: row[f.name] for f in fields(cls)})  # type: ignore[arg-type]
-
-
-class SqliteBase:
+class SqliteBase(SqlBase):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.lock = threading.RLock()
@@ -65,13 +55,8 @@ class SqliteBase:
             except sqlite3.Error as exc:
                 raise LedgerUnavailable(str(exc)) from exc
 
-    def one(self, cls: type[_T], sql: str, params: Params = ()) -> _T | None:
-        rows = self.query(sql, params)
-        return as_record(cls, rows[0] if rows else None)
-
     def stream(self, sql: str, params: tuple[Any, ...] = (), batch: int = 1000
                ) -> Iterator[sqlite3.Row]:
-        """Rows in batches, so an export of millions never sits in memory at once."""
         try:
             with self.lock:
                 cursor = self.conn.execute(sql, params)

@@ -2,7 +2,8 @@
 
 WAL mode, so the CLI and other apps read while the daemon writes; a busy
 timeout, so a short lock held by a reader never fails a write; named migrations
-applied on open; an flock beside the file that refuses a second daemon.
+applied on open; an flock beside the file that refuses a second daemon. One
+file serves one host: its rows take the daemon's current host name.
 """
 
 from __future__ import annotations
@@ -15,23 +16,26 @@ from pathlib import Path
 from ossync.ledger.contract import Ledger, register_backend
 from ossync.ledger.errors import LedgerCorrupt, LedgerError, LedgerMissing, LedgerUnavailable
 from ossync.ledger.records import now_text
+from ossync.ledger.sql.queue import SqlQueue
+from ossync.ledger.sql.reads import SqlReads
+from ossync.ledger.sqlite.base import SqliteBase
 from ossync.ledger.sqlite.migrations import MIGRATIONS
-from ossync.ledger.sqlite.queue import SqliteQueue
-from ossync.ledger.sqlite.reads import SqliteReads
 
 BUSY_TIMEOUT_MS = 10_000
 
 
-class SqliteLedger(SqliteQueue, SqliteReads, Ledger):
-    def __init__(self, conn: sqlite3.Connection, path: Path, lock_fd: int | None) -> None:
+class SqliteLedger(SqlQueue, SqlReads, SqliteBase, Ledger):
+    def __init__(self, conn: sqlite3.Connection, path: Path, lock_fd: int | None,
+                 host: str) -> None:
         super().__init__(conn)
         self.path = path
         self.location = str(path)
+        self.host = host
         self._lock_fd = lock_fd
 
     @classmethod
-    def open_path(cls, path: Path | str, *, readonly: bool = False,
-                  exclusive: bool = False) -> SqliteLedger:
+    def open_path(cls, path: Path | str, *, readonly: bool = False, exclusive: bool = False,
+                  host: str = "localhost") -> SqliteLedger:
         path = Path(path)
         if readonly and not path.exists():
             raise LedgerMissing(f"ledger {path} does not exist (has the daemon run yet? "
@@ -39,11 +43,14 @@ class SqliteLedger(SqliteQueue, SqliteReads, Ledger):
         lock_fd = _take_lock(path) if exclusive else None
         try:
             conn = _connect(path, readonly)
-            ledger = cls(conn, path, lock_fd)
+            ledger = cls(conn, path, lock_fd, host)
             if not readonly:
                 ledger._migrate()
+                ledger._adopt_rows()
             else:
                 ledger._check_schema()
+                recorded = ledger._recorded_host()  # one host per file: whatever it is
+                ledger.host = host if recorded is None else recorded
         except (sqlite3.DatabaseError, LedgerUnavailable) as exc:
             if lock_fd is not None:
                 os.close(lock_fd)
@@ -57,6 +64,26 @@ class SqliteLedger(SqliteQueue, SqliteReads, Ledger):
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+    def _adopt_rows(self) -> None:
+        """Rows written under another host name (an older version, a renamed host) are
+        this host's: a SQLite ledger has one daemon."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE files SET host = ? WHERE host < ? OR host > ?",
+                         (self.host,) * 3)
+
+    def _recorded_host(self) -> str | None:
+        rows = self.query("SELECT host FROM files ORDER BY id DESC LIMIT 1")
+        return str(rows[0]["host"]) if rows else None
+
+    def reset_interrupted(self) -> int:
+        """Every row left `uploading` was ours: there is one daemon per file."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM content_claims")
+            cur = conn.execute("UPDATE files SET state = 'pending', next_attempt = 0, "
+                               "claimed_by = NULL, lease_until = NULL "
+                               "WHERE state = 'uploading'")
+            return cur.rowcount
 
     def data_version(self) -> int:
         return int(self.query("PRAGMA data_version")[0][0])
@@ -122,9 +149,9 @@ def _is_sqlite_location(location: str) -> bool:
     return "://" not in location or location.startswith("sqlite://")
 
 
-def _open(location: str, readonly: bool, exclusive: bool) -> Ledger:
+def _open(location: str, readonly: bool, exclusive: bool, host: str) -> Ledger:
     path = location.removeprefix("sqlite://") if location.startswith("sqlite://") else location
-    return SqliteLedger.open_path(path, readonly=readonly, exclusive=exclusive)
+    return SqliteLedger.open_path(path, readonly=readonly, exclusive=exclusive, host=host)
 
 
 register_backend(_is_sqlite_location, _open)

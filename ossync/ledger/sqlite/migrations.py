@@ -57,4 +57,27 @@ CREATE INDEX files_by_state_time ON files (state, updated_at);
 CREATE INDEX files_by_folder_time ON files (folder, updated_at);
 CREATE INDEX uploads_by_key ON uploads (key);
 """),
+    ("0003_hosts_leases_content_claims", """
+ALTER TABLE files ADD COLUMN host TEXT NOT NULL DEFAULT '';
+ALTER TABLE files ADD COLUMN grp TEXT;
+ALTER TABLE files ADD COLUMN claimed_by TEXT;
+ALTER TABLE files ADD COLUMN lease_until REAL;
+ALTER TABLE uploads ADD COLUMN host TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX files_by_host_path ON files (host, path);
+CREATE TABLE content_claims (
+    bucket TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    host TEXT NOT NULL,
+    lease_until REAL NOT NULL,
+    PRIMARY KEY (bucket, sha256)
+);
+"""),
+    ("0004_sent_bytes_and_stripping", """
+ALTER TABLE uploads ADD COLUMN sent_sha256 TEXT;
+ALTER TABLE uploads ADD COLUMN sent_size INTEGER;
+ALTER TABLE uploads ADD COLUMN sent_crc64 TEXT;
+ALTER TABLE uploads ADD COLUMN strip_level TEXT NOT NULL DEFAULT 'none';
+ALTER TABLE uploads ADD COLUMN stripped TEXT;
+UPDATE uploads SET sent_sha256 = sha256, sent_size = size, sent_crc64 = crc64;
+"""),
 )

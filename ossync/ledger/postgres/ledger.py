@@ -1,0 +1,143 @@
+"""The PostgreSQL ledger: many daemons (hosts) on one database.
+
+Claims take rows with `FOR UPDATE SKIP LOCKED`, so two workers never hold one
+row; a claim is a lease renewed by its host, and a row of a folder group whose
+lease ran out may be taken by another host of that group. An advisory lock per
+host name refuses a second daemon with the same name. Migrations run under a
+transaction-level advisory lock, so hosts starting together migrate once.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+from ossync.ledger.contract import Ledger, register_backend
+from ossync.ledger.errors import LedgerError
+from ossync.ledger.postgres.base import PgBase
+from ossync.ledger.postgres.connect import display_url
+from ossync.ledger.postgres.migrations import MIGRATIONS
+from ossync.ledger.records import FileRow, now_text
+from ossync.ledger.sql.base import Executor, as_record
+from ossync.ledger.sql.queue import SqlQueue
+from ossync.ledger.sql.reads import SqlReads
+
+MIGRATION_LOCK = 0x05_5C_00_01  # pg_advisory_xact_lock key while migrating
+_CLAIM = """
+UPDATE files SET state = 'uploading', claimed_by = %(me)s, lease_until = %(lease)s,
+       updated_at = %(stamp)s
+WHERE id = (SELECT id FROM files WHERE {where} ORDER BY {order} LIMIT 1
+            FOR UPDATE SKIP LOCKED)
+RETURNING *
+"""
+_CLAIM_WHERE = (
+    # this host's own rows first, then rows of its folder groups, then the group rows
+    # whose claim by another host ran out (that host died or was cut off)
+    ("host = %(me)s AND state = 'pending' AND next_attempt <= %(now)s", "next_attempt"),
+    ("grp = ANY(%(groups)s) AND state = 'pending' AND next_attempt <= %(now)s",
+     "next_attempt"),
+    ("grp = ANY(%(groups)s) AND state = 'uploading' AND lease_until < %(clock)s "
+     "AND claimed_by <> %(me)s", "lease_until"),
+)
+
+
+class PostgresLedger(SqlQueue, SqlReads, PgBase, Ledger):
+    def __init__(self, url: str, host: str, readonly: bool, exclusive: bool) -> None:
+        super().__init__(url)
+        self.location = display_url(url)
+        self.host = host
+        self.readonly = readonly
+        self.exclusive = exclusive
+
+    @classmethod
+    def open_url(cls, url: str, *, readonly: bool = False, exclusive: bool = False,
+                 host: str = "localhost") -> PostgresLedger:
+        ledger = cls(url, host, readonly, exclusive)
+        with ledger.lock:
+            conn = ledger._connection()  # connects, takes the host lock, checks the schema
+            if not readonly:
+                ledger._migrate(conn)
+        return ledger
+
+    def on_connect(self, conn: Any) -> None:
+        super().on_connect(conn)
+        if self.readonly:  # the server refuses writes: read-only means read-only
+            conn.execute("SET default_transaction_read_only = on")
+        if self.exclusive:
+            key = zlib.crc32(f"ossync host {self.host}".encode())
+            got = conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (key,)).fetchone()
+            if not got["ok"]:
+                conn.close()
+                raise LedgerError(f"another ossync daemon with host name {self.host!r} is "
+                                  f"already using the ledger {self.location}; stop it, or "
+                                  "give this one its own host:")
+        self._check_schema(conn)
+
+    def close(self) -> None:
+        self.close_connection()
+
+    def data_version(self) -> int:
+        return int(self.query("SELECT version FROM ledger_changes WHERE id = 1")[0]["version"])
+
+    def _check_schema(self, conn: Any) -> None:
+        exists = conn.execute("SELECT to_regclass('migrations') IS NOT NULL AS ok").fetchone()
+        if not exists["ok"]:
+            if self.readonly:
+                raise LedgerError(f"ledger {self.location} has no ossync tables yet (has a "
+                                  "daemon run against it?)")
+            return
+        count = conn.execute("SELECT COUNT(*) AS n FROM migrations").fetchone()["n"]
+        if count > len(MIGRATIONS):
+            raise LedgerError(f"ledger {self.location} was written by a newer ossync "
+                              f"(schema {count}); upgrade ossync to use it")
+
+    def _migrate(self, conn: Any) -> None:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            conn.execute("CREATE TABLE IF NOT EXISTS migrations "
+                         "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+            done = {r["name"] for r in conn.execute("SELECT name FROM migrations")}
+            for name, sql in MIGRATIONS:
+                if name not in done:
+                    conn.execute(sql)
+                    conn.execute("INSERT INTO migrations VALUES (%s, %s)", (name, now_text()))
+
+    # --- what PostgreSQL does differently ------------------------------------------
+
+    def claim(self, now: float, groups: tuple[str, ...] = ()) -> FileRow | None:
+        params = {"me": self.host, "now": now, "groups": list(groups), "stamp": now_text(),
+                  "clock": self.clock(), "lease": self.clock() + self.lease}
+        with self.transaction() as conn:
+            for where, order in _CLAIM_WHERE if groups else _CLAIM_WHERE[:1]:
+                row = conn.conn.execute(_CLAIM.format(where=where, order=order),
+                                        params).fetchone()
+                if row is not None:
+                    return as_record(FileRow, row)
+        return None
+
+    def retry_failed(self, paths: list[str] | None = None) -> int:
+        count = super().retry_failed(paths)
+        if count:
+            with self.transaction() as conn:
+                self._mark_changed(conn)
+        return count
+
+    def _after_copy(self, conn: Executor) -> None:
+        for table in ("uploads", "files"):
+            conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                         f"GREATEST((SELECT MAX(id) FROM {table}), 1))")
+
+    def _mark_changed(self, conn: Executor) -> None:
+        """Bump the counter other daemons watch, so they pick up a retry at once."""
+        conn.execute("UPDATE ledger_changes SET version = version + 1 WHERE id = 1")
+
+
+def _is_postgres_location(location: str) -> bool:
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+def _open(location: str, readonly: bool, exclusive: bool, host: str) -> Ledger:
+    return PostgresLedger.open_url(location, readonly=readonly, exclusive=exclusive, host=host)
+
+
+register_backend(_is_postgres_location, _open)

@@ -1,0 +1,87 @@
+"""The PostgreSQL schema, as named, append-only migrations (never edit one that shipped).
+
+The same tables and columns as the SQLite ledger (docs/ledger.md), so the shared
+statements and `ossync ledger copy` work on both; plus what many hosts need:
+`files` is unique per (host, path), claims carry a lease, and `content_claims`
+gives one sender per content fleet-wide.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    ("0001_initial", """
+CREATE TABLE uploads (
+    id BIGSERIAL PRIMARY KEY,
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    url TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    crc64 TEXT,
+    etag TEXT,
+    content_type TEXT,
+    path TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    uploaded_at TEXT NOT NULL,
+    request_id TEXT,
+    host TEXT NOT NULL DEFAULT '',
+    UNIQUE (bucket, key)
+);
+CREATE INDEX uploads_by_sha256 ON uploads (sha256, bucket);
+CREATE INDEX uploads_by_time ON uploads (uploaded_at);
+CREATE INDEX uploads_by_folder_time ON uploads (folder, uploaded_at);
+CREATE INDEX uploads_by_path ON uploads (path);
+CREATE INDEX uploads_by_key ON uploads (key);
+
+CREATE TABLE files (
+    id BIGSERIAL PRIMARY KEY,
+    host TEXT NOT NULL,
+    path TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    grp TEXT,
+    size BIGINT NOT NULL,
+    mtime_ns BIGINT NOT NULL,
+    state TEXT NOT NULL
+        CHECK (state IN ('pending', 'uploading', 'uploaded', 'failed', 'skipped')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt DOUBLE PRECISION NOT NULL DEFAULT 0,
+    last_error TEXT,
+    sha256 TEXT,
+    pending_key TEXT,
+    upload_id BIGINT REFERENCES uploads (id),
+    claimed_by TEXT,
+    lease_until DOUBLE PRECISION,
+    seen_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (host, path)
+);
+CREATE INDEX files_due ON files (host, state, next_attempt);
+CREATE INDEX files_group_due ON files (grp, state, next_attempt) WHERE grp IS NOT NULL;
+CREATE INDEX files_leases ON files (grp, state, lease_until) WHERE grp IS NOT NULL;
+CREATE INDEX files_claimed ON files (claimed_by) WHERE claimed_by IS NOT NULL;
+CREATE INDEX files_by_upload ON files (upload_id);
+CREATE INDEX files_by_sha256 ON files (sha256);
+CREATE INDEX files_by_time ON files (updated_at);
+CREATE INDEX files_by_state_time ON files (state, updated_at);
+CREATE INDEX files_by_folder_time ON files (folder, updated_at);
+
+CREATE TABLE content_claims (
+    bucket TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    host TEXT NOT NULL,
+    lease_until DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (bucket, sha256)
+);
+
+CREATE TABLE ledger_changes (id INTEGER PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL);
+INSERT INTO ledger_changes VALUES (1, 0);
+"""),
+    ("0002_sent_bytes_and_stripping", """
+ALTER TABLE uploads ADD COLUMN sent_sha256 TEXT;
+ALTER TABLE uploads ADD COLUMN sent_size BIGINT;
+ALTER TABLE uploads ADD COLUMN sent_crc64 TEXT;
+ALTER TABLE uploads ADD COLUMN strip_level TEXT NOT NULL DEFAULT 'none';
+ALTER TABLE uploads ADD COLUMN stripped TEXT;
+UPDATE uploads SET sent_sha256 = sha256, sent_size = size, sent_crc64 = crc64;
+"""),
+)
