@@ -37,7 +37,8 @@ import urllib3
 from ossync.core.crc64 import crc64
 from ossync.core.credentials import Credentials
 from ossync.localoss import LocalOSS
-from ossync.localoss.auth import SignedRequest, Verifier
+from ossync.localoss.auth import Verifier
+from ossync.localoss.request import SignedRequest
 from ossync.localoss.responses import OSSError
 from ossync.targets.oss.signing import (
     post_form_fields,

@@ -12,10 +12,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ossync.config.checks import _boolean, _choice, _choice_int, _local_path, _Problems, _url
-from ossync.config.credential_sources import resolve_credentials
+from ossync.config.credential_sources import OSS, S3, Dialect, choose_source, no_credentials_problem
 from ossync.core.addressing import is_ip_or_localhost
 from ossync.core.credentials import MAX_POLICY_LIFETIME, Credentials
 from ossync.core.units import format_duration, parse_duration
+from ossync.credentials import Source, StaticSource
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -26,7 +27,7 @@ class OssConfig:
     endpoint: str
     region: str
     bucket: str
-    credentials: Credentials = field(repr=False)
+    credentials: Credentials | None = field(repr=False)  # fixed keys; None: they rotate
     signature_version: int = 4
     public_url: str | None = None
     cname: bool = False
@@ -35,6 +36,7 @@ class OssConfig:
     read_timeout: float = 60.0
     url_mode: str = "signed"  # what url/ls/show print: `public` (as recorded) or `signed`
     url_expires: float = 3600.0
+    credential_source: Source | None = None  # where `credentials` come from
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class S3Config:
     endpoint: str
     region: str
     bucket: str
-    credentials: Credentials = field(repr=False)
+    credentials: Credentials | None = field(repr=False)  # fixed keys; None: they rotate
     addressing: str = "virtual"  # `virtual` (bucket.host) or `path` (host/bucket)
     method: str = "post"  # `post` (SigV4 form) or `put` (SigV4 header-signed PutObject)
     if_none_match: bool = True  # PUT with If-None-Match: *; false: HEAD before each PUT
@@ -50,6 +52,7 @@ class S3Config:
     policy_expires: float = 900.0
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
+    credential_source: Source | None = None  # where `credentials` come from
 
 
 @dataclass(frozen=True)
@@ -59,11 +62,10 @@ class LocalConfig:
 
 
 KNOWN_OSS = {"endpoint", "region", "bucket", "signature_version", "public_url", "cname",
-             "access_key_id", "access_key_secret", "security_token", "policy_expires",
-             "connect_timeout", "read_timeout", "url_mode", "url_expires"}
+             "policy_expires", "connect_timeout", "read_timeout", "url_mode", "url_expires",
+             *OSS.known_keys}
 KNOWN_S3 = {"endpoint", "region", "bucket", "addressing", "method", "if_none_match",
-            "public_url", "access_key_id", "secret_access_key", "session_token",
-            "policy_expires", "connect_timeout", "read_timeout"}
+            "public_url", "policy_expires", "connect_timeout", "read_timeout", *S3.known_keys}
 KNOWN_LOCAL = {"path", "base_url", "create"}
 
 
@@ -74,7 +76,19 @@ def region_from_endpoint(endpoint: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _oss(raw: Any, p: _Problems, env: Mapping[str, str]) -> OssConfig:
+def _credentials(raw: dict[str, Any], p: _Problems, env: Mapping[str, str], base: Path,
+                 dialect: Dialect) -> tuple[Credentials | None, Source | None]:
+    """Fixed keys (or None when they rotate) and their source; a problem when none."""
+    source = choose_source(raw, p, env, base, dialect)
+    if source is None and not any(e.startswith(f"{dialect.section}.credential_source:")
+                                  for e in p.errors):
+        p.errors.append(no_credentials_problem(dialect))
+    if source is None:
+        return Credentials("", ""), None
+    return (source.credentials if isinstance(source, StaticSource) else None), source
+
+
+def _oss(raw: Any, p: _Problems, env: Mapping[str, str], base: Path | None = None) -> OssConfig:
     if not isinstance(raw, dict):
         p.errors.append("oss: missing; add an oss: section with endpoint, region and bucket "
                         "(or an s3: or local: target instead)")
@@ -96,15 +110,7 @@ def _oss(raw: Any, p: _Problems, env: Mapping[str, str]) -> OssConfig:
     expires = p.get(raw, "oss.", "policy_expires", 900.0, parse_duration)
     if not 0 < expires <= MAX_POLICY_LIFETIME.total_seconds():
         p.errors.append("oss.policy_expires: must be more than 0 and at most 7d")
-    configured = {k: p.get(raw, "oss.", k, None, str)
-                  for k in ("access_key_id", "access_key_secret", "security_token")}
-    creds = resolve_credentials(configured, env)
-    if creds is None:
-        p.errors.append(
-            "oss credentials: none found; set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET "
-            "(and OSS_SESSION_TOKEN for STS), or oss.access_key_id / oss.access_key_secret, "
-            "or files oss_access_key_id / oss_access_key_secret in $CREDENTIALS_DIRECTORY")
-        creds = Credentials("", "")
+    creds, source = _credentials(raw, p, env, base or Path.cwd(), OSS)
     public_url = p.get(raw, "oss.", "public_url", None, _url)
     url_mode = p.get(raw, "oss.", "url_mode", "public" if public_url else "signed",
                      _choice("public", "signed"))
@@ -118,16 +124,14 @@ def _oss(raw: Any, p: _Problems, env: Mapping[str, str]) -> OssConfig:
         public_url=public_url, cname=cname, policy_expires=expires,
         connect_timeout=p.get(raw, "oss.", "connect_timeout", 10.0, parse_duration),
         read_timeout=p.get(raw, "oss.", "read_timeout", 60.0, parse_duration),
-        url_mode=url_mode, url_expires=url_expires,
+        url_mode=url_mode, url_expires=url_expires, credential_source=source,
     )
 
 
-S3_ENV = {"access_key_id": "AWS_ACCESS_KEY_ID", "secret_access_key": "AWS_SECRET_ACCESS_KEY",
-          "session_token": "AWS_SESSION_TOKEN"}
 _NO_POST_STORES = {".r2.cloudflarestorage.com": "Cloudflare R2", ".myqcloud.com": "Tencent COS"}
 
 
-def _s3(raw: Any, p: _Problems, env: Mapping[str, str]) -> S3Config:
+def _s3(raw: Any, p: _Problems, env: Mapping[str, str], base: Path | None = None) -> S3Config:
     if not isinstance(raw, dict):
         p.errors.append("s3: must be a mapping with endpoint, region and bucket")
         raw = {}
@@ -153,15 +157,7 @@ def _s3(raw: Any, p: _Problems, env: Mapping[str, str]) -> S3Config:
     expires = p.get(raw, "s3.", "policy_expires", 900.0, parse_duration)
     if not 0 < expires <= MAX_POLICY_LIFETIME.total_seconds():
         p.errors.append("s3.policy_expires: must be more than 0 and at most 7d")
-    configured = {k: p.get(raw, "s3.", k, None, str) for k in S3_ENV}
-    creds = _s3_credentials(configured, env)
-    if creds is None:
-        p.errors.append(
-            "s3 credentials: none found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
-            "(and AWS_SESSION_TOKEN for temporary keys), or s3.access_key_id / "
-            "s3.secret_access_key, or files aws_access_key_id / aws_secret_access_key in "
-            "$CREDENTIALS_DIRECTORY")
-        creds = Credentials("", "")
+    creds, source = _credentials(raw, p, env, base or Path.cwd(), S3)
     return S3Config(
         endpoint=endpoint, bucket=bucket, credentials=creds, addressing=addressing,
         region=p.get(raw, "s3.", "region", "", str) or _aws_region(host) or "us-east-1",
@@ -169,6 +165,7 @@ def _s3(raw: Any, p: _Problems, env: Mapping[str, str]) -> S3Config:
         public_url=p.get(raw, "s3.", "public_url", None, _url), policy_expires=expires,
         connect_timeout=p.get(raw, "s3.", "connect_timeout", 10.0, parse_duration),
         read_timeout=p.get(raw, "s3.", "read_timeout", 60.0, parse_duration),
+        credential_source=source,
     )
 
 
@@ -176,31 +173,6 @@ def _aws_region(host: str) -> str | None:
     """`s3.eu-west-1.amazonaws.com` or `s3-eu-west-1.amazonaws.com` → `eu-west-1`."""
     match = re.match(r"^(?:.+\.)?s3[.-](?:dualstack\.)?([a-z0-9-]+)\.amazonaws\.com$", host)
     return match.group(1) if match else None
-
-
-def _s3_credentials(configured: Mapping[str, str | None],
-                    env: Mapping[str, str]) -> Credentials | None:
-    """The config's keys, else files aws_access_key_id, aws_secret_access_key and
-    aws_session_token in $CREDENTIALS_DIRECTORY, else the AWS_* variables."""
-    sources: list[Mapping[str, str | None]] = [configured]
-    if env.get("CREDENTIALS_DIRECTORY"):
-        folder = Path(env["CREDENTIALS_DIRECTORY"])
-        from_dir = {name: _read_secret(folder / f"aws_{name}") for name in S3_ENV}
-        from_dir["access_key_id"] = from_dir["access_key_id"] or env.get("AWS_ACCESS_KEY_ID")
-        sources.append(from_dir)
-    sources.append({name: env.get(var) for name, var in S3_ENV.items()})
-    for values in sources:
-        key_id, secret = values.get("access_key_id"), values.get("secret_access_key")
-        if key_id and secret:
-            return Credentials(key_id, secret, values.get("session_token") or None)
-    return None
-
-
-def _read_secret(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8").strip() or None
-    except OSError:
-        return None
 
 
 def _local(raw: Any, p: _Problems, base: Path) -> LocalConfig:

@@ -4,26 +4,23 @@
 Expected signatures come from the official SDK (`alibabacloud_oss_v2.signer`),
 never from `ossync.targets.oss.signing`, so a bug in our signer cannot hide behind the same
 bug here. Checks run in the order OSS documents them: credential scope, request
-time, STS token, then the signature. Presigned URLs (query-string auth, V4 and
-V1) get the same checks, with their own expiry (`x-oss-date` + `x-oss-expires`,
-or V1's `Expires`) in place of the 15-minute skew.
+time, STS token (and its expiry, for keys from an `sts.StsIssuer`), then the signature.
+Presigned URLs (query-string auth, V4 and V1) get the same checks, with their own
+expiry (`x-oss-date` + `x-oss-expires`, or V1's `Expires`) in place of the 15-minute
+skew.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hmac
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime, parsedate_to_datetime
-from urllib.parse import quote, unquote
-
-from alibabacloud_oss_v2.signer import SignerV1, SignerV4
-from alibabacloud_oss_v2.types import Credentials as SdkCredentials
-from alibabacloud_oss_v2.types import HttpRequest, SigningContext
+from urllib.parse import unquote
 
 from ossync.core.credentials import Credentials
+from ossync.localoss.request import Scope, SignedRequest
 from ossync.localoss.responses import (
     OSSError,
     access_denied,
@@ -31,8 +28,10 @@ from ossync.localoss.responses import (
     invalid_argument,
     signature_mismatch,
 )
+from ossync.localoss.signers import HttpRequest, SdkCredentials, SignerV1, SignerV4, SigningContext
 from ossync.localoss.sigv4 import ALGORITHM as SIGV4_ALGORITHM
 from ossync.localoss.sigv4 import SigV4Verifier
+from ossync.localoss.sts import StsIssuer
 
 V4_ALGORITHM = "OSS4-HMAC-SHA256"
 MAX_SKEW = timedelta(minutes=15)
@@ -48,39 +47,27 @@ MAX_URL_LIFETIME = 7 * 24 * 3600  # x-oss-expires: 1 to 604800 seconds
 LAST_UNIX_TIME = 253402300799  # 9999-12-31T23:59:59Z, the last a datetime holds
 
 
-@dataclass(frozen=True)
-class SignedRequest:
-    """What header auth signs: method, bucket, key, decoded query, headers, host."""
-
-    method: str
-    bucket: str
-    key: str
-    query: Sequence[tuple[str, str]]
-    headers: Mapping[str, str]  # lower-case names
-    host: str
-
-    def url(self) -> str:
-        """The URL with the query re-encoded canonically (RFC 3986, as the SDK sends it)."""
-        pairs = [f"{quote(k, safe='')}={quote(v, safe='')}" if v else quote(k, safe="")
-                 for k, v in self.query]
-        query = "?" + "&".join(pairs) if pairs else ""
-        return f"http://{self.host}/{quote(self.bucket)}/{quote(self.key)}{query}"
-
-
-@dataclass(frozen=True)
-class Scope:
-    access_key_id: str
-    day: str
-    region: str
-
-
 class Verifier:
-    """Verifies requests against one set of credentials in one region."""
+    """Verifies requests against one long-term key (and the temporary keys an STS issuer
+    handed out) in one region."""
 
-    def __init__(self, creds: Credentials, region: str) -> None:
+    def __init__(self, creds: Credentials, region: str, sts: StsIssuer | None = None) -> None:
         self.creds = creds
         self.region = region
-        self.sigv4 = SigV4Verifier(creds, region)  # the S3 dialect
+        self.sts = sts
+        self.sigv4 = SigV4Verifier(creds, region, self.keys)  # the S3 dialect
+
+    def keys(self, access_key_id: str) -> Credentials | None:
+        """The long-term key or an issued temporary one with this id; None: unknown."""
+        if access_key_id == self.creds.access_key_id:
+            return self.creds
+        return self.sts.find(access_key_id) if self.sts is not None else None
+
+    def _known(self, access_key_id: str) -> Credentials:
+        creds = self.keys(access_key_id)
+        if creds is None:
+            raise invalid_access_key(access_key_id)
+        return creds
 
     # --- PostObject ------------------------------------------------------------
 
@@ -92,7 +79,7 @@ class Verifier:
             self._post_v4(fields, policy, now)
         elif "ossaccesskeyid" in fields or "signature" in fields:
             policy = self._require(fields, "policy")
-            self._post_v1(fields, policy)
+            self._post_v1(fields, policy, now)
         elif "x-amz-algorithm" in fields:
             policy = self._require(fields, "policy")
             self.sigv4.verify_post(fields, policy, now)
@@ -107,21 +94,20 @@ class Verifier:
             raise invalid_argument("Unsupported signature version.", "x-oss-signature-version",
                                    version)
         scope = self._scope(self._require(fields, "x-oss-credential"), "x-oss-credential")
+        creds = self._known(scope.access_key_id)
         self._v4_time(self._require(fields, "x-oss-date"), scope, now)
-        self._token(fields.get(TOKEN))
+        self._token(creds, fields.get(TOKEN), now)
         sent = self._require(fields, "x-oss-signature")
         expected = SignerV4()._calc_signature(
-            access_key_secrect=self.creds.access_key_secret, date=scope.day,
+            access_key_secrect=creds.access_key_secret, date=scope.day,
             region=scope.region, product="oss", string_to_sign=policy)
         _same(sent, expected)
 
-    def _post_v1(self, fields: Mapping[str, str], policy: str) -> None:
-        key_id = self._require(fields, "ossaccesskeyid")
-        if key_id != self.creds.access_key_id:
-            raise invalid_access_key(key_id)
-        self._token(fields.get(TOKEN))
+    def _post_v1(self, fields: Mapping[str, str], policy: str, now: datetime) -> None:
+        creds = self._known(self._require(fields, "ossaccesskeyid"))
+        self._token(creds, fields.get(TOKEN), now)
         expected = SignerV1()._calc_signature(
-            access_key_secrect=self.creds.access_key_secret, string_to_sign=policy)
+            access_key_secrect=creds.access_key_secret, string_to_sign=policy)
         _same(self._require(fields, "signature"), expected)
 
     # --- header auth -----------------------------------------------------------
@@ -157,6 +143,7 @@ class Verifier:
             raise invalid_argument("Unsupported signature version.", "x-oss-signature-version",
                                    version)
         scope = self._scope(self._require(query, "x-oss-credential"), "x-oss-credential")
+        creds = self._known(scope.access_key_id)
         stamp = self._v4_date(self._require(query, "x-oss-date"), scope)
         lifetime = _whole(self._require(query, "x-oss-expires"), "x-oss-expires",
                           MAX_URL_LIFETIME)
@@ -164,46 +151,45 @@ class Verifier:
             self._skew(stamp, now)  # signed in the future: tolerated up to 15 minutes
         deadline = stamp + timedelta(seconds=lifetime)
         _not_expired(deadline, now)
-        self._token(query.get(TOKEN))
+        self._token(creds, query.get(TOKEN), now)
         sent = self._require(query, "x-oss-signature")
         unsigned = [(k, v) for k, v in req.query if k != "x-oss-signature"]
         extra = {h for h in query.get("x-oss-additional-headers", "").split(";") if h}
-        ctx = self._context(dataclasses.replace(req, query=unsigned), extra,
-                            token=self.creds.security_token)
+        ctx = self._context(creds, dataclasses.replace(req, query=unsigned), extra,
+                            token=creds.security_token)
         ctx.product, ctx.region, ctx.signing_time = "oss", scope.region, stamp
         ctx.auth_method_query, ctx.expiration_time = True, deadline
         SignerV4().sign(ctx)
         _same(sent, unquote(ctx.request.url.rpartition("&x-oss-signature=")[2]))
 
     def _query_v1(self, req: SignedRequest, query: Mapping[str, str], now: datetime) -> None:
-        key_id = self._require(query, "OSSAccessKeyId")
-        if key_id != self.creds.access_key_id:
-            raise invalid_access_key(key_id)
+        creds = self._known(self._require(query, "OSSAccessKeyId"))
         expires = self._require(query, "Expires")
         deadline = _whole(expires, "Expires", LAST_UNIX_TIME)
         _not_expired(datetime.fromtimestamp(deadline, timezone.utc), now)
-        self._token(query.get("security-token"))
-        ctx = self._context(req, set())
+        self._token(creds, query.get("security-token"), now)
+        ctx = self._context(creds, req, set())
         # Every x-oss-* parameter (x-oss-process above all) is a signed sub-resource,
         # as in oss2 and the Go SDK v2.
         ctx.sub_resource = [k for k, _ in req.query if k.startswith("x-oss-")]
         signer = SignerV1()
         to_sign = signer._calc_string_to_sign(signing_ctx=ctx, date=expires)
         expected = signer._calc_signature(
-            access_key_secrect=self.creds.access_key_secret, string_to_sign=to_sign)
+            access_key_secrect=creds.access_key_secret, string_to_sign=to_sign)
         _same(self._require(query, "Signature"), expected)
 
     def _header_v4(self, req: SignedRequest, params: str, now: datetime) -> None:
         parts = dict(p.strip().partition("=")[::2] for p in params.split(","))
         scope = self._scope(parts.get("Credential", ""), "Credential")
+        creds = self._known(scope.access_key_id)
         stamp = self._v4_time(req.headers.get("x-oss-date", ""), scope, now)
-        self._token(req.headers.get(TOKEN))
+        self._token(creds, req.headers.get(TOKEN), now)
         if req.headers.get("x-oss-content-sha256") != "UNSIGNED-PAYLOAD":
             raise invalid_argument("local-oss needs x-oss-content-sha256: UNSIGNED-PAYLOAD.",
                                    "x-oss-content-sha256",
                                    req.headers.get("x-oss-content-sha256", ""))
         extra = {h for h in parts.get("AdditionalHeaders", "").split(";") if h}
-        ctx = self._context(req, extra)
+        ctx = self._context(creds, req, extra)
         ctx.product, ctx.region, ctx.signing_time = "oss", scope.region, stamp
         SignerV4().sign(ctx)
         expected = ctx.request.headers["Authorization"].rpartition("Signature=")[2]
@@ -211,26 +197,25 @@ class Verifier:
 
     def _header_v1(self, req: SignedRequest, params: str, now: datetime) -> None:
         key_id, _, sent = params.rpartition(":")
-        if key_id != self.creds.access_key_id:
-            raise invalid_access_key(key_id)
+        creds = self._known(key_id)
         stamp = req.headers.get("x-oss-date") or req.headers.get("date", "")
         try:
             when = parsedate_to_datetime(stamp)
         except (TypeError, ValueError):
             raise access_denied("The Date header is missing or invalid.") from None
         self._skew(when if when.tzinfo else when.replace(tzinfo=timezone.utc), now)
-        self._token(req.headers.get(TOKEN))
+        self._token(creds, req.headers.get(TOKEN), now)
         signer = SignerV1()
-        to_sign = signer._calc_string_to_sign(signing_ctx=self._context(req, set()))
+        to_sign = signer._calc_string_to_sign(signing_ctx=self._context(creds, req, set()))
         expected = signer._calc_signature(
-            access_key_secrect=self.creds.access_key_secret, string_to_sign=to_sign)
+            access_key_secrect=creds.access_key_secret, string_to_sign=to_sign)
         _same(sent, expected)
 
-    def _context(self, req: SignedRequest, extra: set[str],
+    @staticmethod
+    def _context(creds: Credentials, req: SignedRequest, extra: set[str],
                  token: str | None = None) -> SigningContext:
         http = HttpRequest(req.method, req.url(), headers=dict(req.headers))
-        sdk_creds = SdkCredentials(self.creds.access_key_id, self.creds.access_key_secret,
-                                   token)
+        sdk_creds = SdkCredentials(creds.access_key_id, creds.access_key_secret, token)
         return SigningContext(bucket=req.bucket, key=req.key or None, request=http,
                               credentials=sdk_creds, additional_headers=extra)
 
@@ -248,8 +233,7 @@ class Verifier:
         if len(parts) != 5 or parts[3:] != ["oss", "aliyun_v4_request"]:
             raise invalid_argument("The credential is invalid.", name, credential)
         scope = Scope(*parts[:3])
-        if scope.access_key_id != self.creds.access_key_id:
-            raise invalid_access_key(scope.access_key_id)
+        self._known(scope.access_key_id)
         if scope.region != self.region:
             raise invalid_argument("The signing region in credential is invalid.", name,
                                    credential)
@@ -279,14 +263,19 @@ class Verifier:
                            "is too large.", RequestTime=format_datetime(when, usegmt=True),
                            ServerTime=format_datetime(now, usegmt=True))
 
-    def _token(self, sent: str | None) -> None:
-        """An STS key needs exactly its token; a long-term key takes none."""
-        want = self.creds.security_token
+    @staticmethod
+    def _token(creds: Credentials, sent: str | None, now: datetime) -> None:
+        """An STS key needs exactly its token, and only until it expires; a long-term
+        key takes none."""
+        want = creds.security_token
         if want and not sent:
-            raise invalid_access_key(self.creds.access_key_id)
+            raise invalid_access_key(creds.access_key_id)
         if sent and not (want and hmac.compare_digest(sent.encode(), want.encode())):
             raise OSSError(403, "InvalidSecurityToken",
                            "The security token you provided is invalid.")
+        if creds.expires_at is not None and now >= creds.expires_at:
+            raise OSSError(403, "SecurityTokenExpired",
+                           "The security token you provided has expired.")
 
 
 def _whole(text: str, name: str, most: int | None = None) -> int:

@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import hmac
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from ossync.core.credentials import Credentials
+from ossync.localoss.request import Scope, SignedRequest
 from ossync.localoss.responses import OSSError, access_denied, invalid_argument
-
-if TYPE_CHECKING:
-    from ossync.localoss.auth import SignedRequest
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 TOKEN = "x-amz-security-token"
@@ -33,13 +30,6 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 UNCONDITIONED = ("policy", "x-amz-signature", "file")
 
 
-@dataclass(frozen=True)
-class Scope:
-    access_key_id: str
-    day: str
-    region: str
-
-
 def signature_mismatch() -> OSSError:
     return OSSError(403, "SignatureDoesNotMatch",
                     "The request signature we calculated does not match the signature you "
@@ -47,13 +37,17 @@ def signature_mismatch() -> OSSError:
 
 
 class SigV4Verifier:
-    """Verifies SigV4 requests against one set of credentials in one region."""
+    """Verifies SigV4 requests against one set of credentials (or the keys `keys` finds
+    by id: an STS issuer's too) in one region."""
 
-    def __init__(self, creds: Credentials, region: str) -> None:
+    def __init__(self, creds: Credentials, region: str,
+                 keys: Callable[[str], Credentials | None] | None = None) -> None:
         self.creds = creds
         self.region = region
+        self.keys = keys or (lambda key_id: creds if key_id == creds.access_key_id else None)
 
-    def _auth(self) -> Any:
+    @staticmethod
+    def _auth(creds: Credentials, region: str) -> Any:
         try:
             from botocore.auth import S3SigV4Auth  # type: ignore[import-untyped]
             from botocore.credentials import (  # type: ignore[import-untyped]
@@ -62,9 +56,9 @@ class SigV4Verifier:
         except ImportError:  # pragma: no cover - botocore comes with the test extra
             raise OSSError(501, "NotImplemented", "local-oss needs botocore for SigV4 "
                            "requests (pip install boto3)") from None
-        creds = BotoCredentials(self.creds.access_key_id, self.creds.access_key_secret,
-                                self.creds.security_token)
-        return S3SigV4Auth(creds, "s3", self.region)
+        boto = BotoCredentials(creds.access_key_id, creds.access_key_secret,
+                               creds.security_token)
+        return S3SigV4Auth(boto, "s3", region)
 
     # --- POST --------------------------------------------------------------------
 
@@ -74,14 +68,16 @@ class SigV4Verifier:
             raise invalid_argument("Unsupported x-amz-algorithm.", "x-amz-algorithm",
                                    fields.get("x-amz-algorithm", ""))
         scope = self._scope(fields.get("x-amz-credential", ""))
+        creds = self._known(scope.access_key_id)
         stamp = fields.get("x-amz-date", "")
         self._time(stamp, scope, now)
-        self._token(fields.get(TOKEN))
+        self._token(creds, fields.get(TOKEN), now)
         from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 
         request = AWSRequest()
         request.context["timestamp"] = stamp
-        _same(fields.get("x-amz-signature", ""), self._auth().signature(policy, request))
+        _same(fields.get("x-amz-signature", ""),
+              self._auth(creds, scope.region).signature(policy, request))
 
     @staticmethod
     def require_conditions(names: set[str], fields: Mapping[str, str]) -> None:
@@ -98,9 +94,10 @@ class SigV4Verifier:
         """`Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`."""
         parts = dict(p.strip().partition("=")[::2] for p in params.split(","))
         scope = self._scope(parts.get("Credential", ""))
+        creds = self._known(scope.access_key_id)
         stamp = req.headers.get("x-amz-date", "")
         self._time(stamp, scope, now)
-        self._token(req.headers.get(TOKEN))
+        self._token(creds, req.headers.get(TOKEN), now)
         payload = req.headers.get("x-amz-content-sha256", "")
         if payload != "UNSIGNED-PAYLOAD" and not _HEX64.match(payload):
             raise invalid_argument("x-amz-content-sha256 must be a SHA-256 or "
@@ -119,7 +116,7 @@ class SigV4Verifier:
         request = AWSRequest(method=req.method, url=url, params=list(req.query),
                              headers={n: req.headers[n] for n in names})
         request.context["timestamp"] = stamp
-        auth = self._auth()
+        auth = self._auth(creds, scope.region)
         if auth.signed_headers(auth.headers_to_sign(request)) != ";".join(names):
             raise signature_mismatch()
         canonical = auth.canonical_request(request)
@@ -133,9 +130,7 @@ class SigV4Verifier:
         if len(parts) != 5 or parts[3:] != ["s3", "aws4_request"]:
             raise invalid_argument("The credential is invalid.", "x-amz-credential", credential)
         scope = Scope(*parts[:3])
-        if scope.access_key_id != self.creds.access_key_id:
-            raise OSSError(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided "
-                           "does not exist in our records.", AWSAccessKeyId=scope.access_key_id)
+        self._known(scope.access_key_id)
         if scope.region != self.region:
             raise OSSError(400, "AuthorizationHeaderMalformed", f"The authorization header is "
                            f"malformed; the region '{scope.region}' is wrong; expecting "
@@ -156,13 +151,23 @@ class SigV4Verifier:
                            RequestTime=format_datetime(when, usegmt=True),
                            ServerTime=format_datetime(now, usegmt=True))
 
-    def _token(self, sent: str | None) -> None:
-        want = self.creds.security_token
+    def _known(self, access_key_id: str) -> Credentials:
+        creds = self.keys(access_key_id)
+        if creds is None:
+            raise OSSError(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided "
+                           "does not exist in our records.", AWSAccessKeyId=access_key_id)
+        return creds
+
+    @staticmethod
+    def _token(creds: Credentials, sent: str | None, now: datetime) -> None:
+        want = creds.security_token
         if want and not sent:
             raise OSSError(403, "InvalidAccessKeyId", "Temporary keys need their session token.")
         if sent and not (want and hmac.compare_digest(sent.encode(), want.encode())):
             raise OSSError(400, "InvalidToken", "The provided token is malformed or otherwise "
                            "invalid.")
+        if creds.expires_at is not None and now >= creds.expires_at:
+            raise OSSError(400, "ExpiredToken", "The provided token has expired.")
 
 
 def _same(sent: str, expected: str) -> None:

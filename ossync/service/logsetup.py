@@ -7,18 +7,33 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Iterable
 from typing import TextIO
 
-_SECRETS: set[str] = set()
+# The secrets to mask, longest first; a tuple swapped whole, so that a log line formatted
+# while a refresher registers rotated keys never sees a half-updated collection.
+_SECRETS: tuple[str, ...] = ()
+_SECRETS_LOCK = threading.Lock()
+_BY_AGE: list[str] = []  # the same, oldest first (written under the lock)
+MAX_SECRETS = 512  # keys rotating every hour for weeks: the newest this many are masked
 _error_prefix = ""  # "<3>" while logging goes to the journal (set by setup_logging)
 _SYSLOG = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
            logging.CRITICAL: 2}
 
 
 def register_secrets(values: Iterable[str | None]) -> None:
-    """Strings that must never reach a log line (keys, tokens)."""
-    _SECRETS.update(v for v in values if v and len(v) >= 4)
+    """Strings that must never reach a log line (keys, tokens); called again with the
+    new ones whenever credentials rotate."""
+    global _SECRETS
+    with _SECRETS_LOCK:
+        for value in values:
+            if value and len(value) >= 4:
+                if value in _BY_AGE:
+                    _BY_AGE.remove(value)
+                _BY_AGE.append(value)
+        del _BY_AGE[:-MAX_SECRETS]
+        _SECRETS = tuple(sorted(_BY_AGE, key=len, reverse=True))
 
 
 def error_text(text: str) -> str:

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from ossync.config import Config
+from ossync.core.credentials import CredentialSupply, StaticSupply
 from ossync.targets import Target
 from ossync.targets.oss.target import OssTarget
 
 
-def make_target(config: Config, *, pool_size: int | None = None) -> Target:
+def _supply(config: Config) -> CredentialSupply:
+    """Fixed keys as they are; a rotating source fetched on demand (one-shot commands:
+    the daemon passes a supply whose refresher runs in the background)."""
+    source = config.credential_source
+    if source is None:
+        assert config.credentials is not None, "an oss: or s3: config has keys or a source"
+        return StaticSupply(config.credentials)
+    return source.supply()
+
+
+def make_target(config: Config, *, pool_size: int | None = None,
+                credentials: CredentialSupply | None = None) -> Target:
     pool = pool_size or max(config.workers, 4)
     if config.s3 is not None:
         from ossync.targets.s3.target import S3Target
@@ -15,8 +27,8 @@ def make_target(config: Config, *, pool_size: int | None = None) -> Target:
         s3 = config.s3
         return S3Target(
             endpoint=s3.endpoint, bucket=s3.bucket, region=s3.region,
-            credentials=s3.credentials, addressing=s3.addressing, method=s3.method,
-            if_none_match=s3.if_none_match, public_url=s3.public_url,
+            credentials=credentials or _supply(config), addressing=s3.addressing,
+            method=s3.method, if_none_match=s3.if_none_match, public_url=s3.public_url,
             policy_lifetime=s3.policy_expires, connect_timeout=s3.connect_timeout,
             read_timeout=s3.read_timeout, pool_size=pool,
         )
@@ -28,7 +40,7 @@ def make_target(config: Config, *, pool_size: int | None = None) -> Target:
     assert oss is not None
     return OssTarget(
         endpoint=oss.endpoint, bucket=oss.bucket, region=oss.region,
-        credentials=oss.credentials, signature_version=oss.signature_version,
+        credentials=credentials or _supply(config), signature_version=oss.signature_version,
         cname=oss.cname, public_url=oss.public_url, policy_lifetime=oss.policy_expires,
         connect_timeout=oss.connect_timeout, read_timeout=oss.read_timeout,
         pool_size=pool,

@@ -1,18 +1,39 @@
 """What every HTTP object-store target shares: one keep-alive session for all worker
-threads, timeouts, the base of object URLs, and a clock corrected from the server's."""
+threads, timeouts, the base of object URLs, a clock corrected from the server's, and
+the keys it signs with.
+
+Keys come from a `CredentialSupply`: each request is signed with one complete triple
+read from it, and a request the store refuses for its keys (an expired STS token, a
+key id it no longer knows, as right after a rotation) is signed again and sent once
+more when the supply has fresh keys. Forms never outlive the keys they carry.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from ossync.core.addressing import object_url
+from ossync.core.credentials import (
+    Credentials,
+    CredentialSupply,
+    signing_lifetime,
+    supply_of,
+)
+from ossync.core.errors import StoreError
 
 USER_AGENT = "ossync"
+# Refusals that mean "these keys", not "this request": worth fresh keys and one retry.
+REFUSED_KEYS = frozenset({"SecurityTokenExpired", "InvalidAccessKeyId", "InvalidSecurityToken",
+                          "ExpiredToken", "InvalidToken", "TokenRefreshRequired"})
+_T = TypeVar("_T")
 
 
 def server_offset(resp: requests.Response) -> timedelta | None:
@@ -31,7 +52,9 @@ def server_offset(resp: requests.Response) -> timedelta | None:
 
 class HttpTarget:
     def __init__(self, *, base_url: str, public_url: str | None, policy_lifetime: float,
-                 connect_timeout: float, read_timeout: float, pool_size: int) -> None:
+                 connect_timeout: float, read_timeout: float, pool_size: int,
+                 credentials: Credentials | CredentialSupply) -> None:
+        self.supply = supply_of(credentials)
         self.base_url = base_url
         self.public_base = (public_url or base_url).rstrip("/")
         self.policy_lifetime = timedelta(seconds=policy_lifetime)
@@ -46,6 +69,37 @@ class HttpTarget:
 
     def now(self) -> datetime:
         return datetime.now(timezone.utc) + self.clock_offset
+
+    @property
+    def credentials(self) -> Credentials:
+        """The keys the next request is signed with (CredentialsUnavailable if none)."""
+        return self.supply.current()
+
+    def form_lifetime(self, creds: Credentials, now: datetime) -> timedelta:
+        """The policy lifetime, cut so that the form expires no later than its keys."""
+        return signing_lifetime(creds, now, self.policy_lifetime)
+
+    def with_keys(self, send: Callable[[Credentials], _T]) -> _T:
+        """`send(keys)`; if the store refuses the keys themselves, once more with fresh
+        ones. When no fresh ones come and the keys rotate, the refusal is retryable: the
+        file waits for the next refresh instead of failing."""
+        creds = self.supply.current()
+        try:
+            return send(creds)
+        except StoreError as err:
+            refused = err.code in REFUSED_KEYS
+            # A HEAD answer has no body to name the cause: with keys that rotate, a bare
+            # 400/403 may be an expired token too.
+            if not refused and not (self.supply.rotates and err.operation == "head"
+                                    and err.http_status in (400, 403)):
+                raise
+            if not self.supply.renew(creds):
+                if refused and self.supply.rotates and not err.retryable:
+                    raise dataclasses.replace(err, retryable=True, hint=(
+                        "the store refused keys from a rotating source; retrying once they "
+                        "are refreshed")) from None
+                raise
+        return send(self.supply.current())
 
     def url_for(self, key: str) -> str:
         return object_url(self.public_base, key)

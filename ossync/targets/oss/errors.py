@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import xml.etree.ElementTree as ET
 
 import requests
@@ -11,6 +13,7 @@ from ossync.core.errors import StoreError
 RETRYABLE_CODES = frozenset({
     "RequestTimeTooSkewed", "InternalError", "ServiceUnavailable", "SlowDown",
     "RequestTimeout", "TooManyRequests", "CrcMismatch", "NoCrcReturned",
+    "SecurityTokenExpired",  # the keys' fault, not the file's: it waits for fresh ones
 })
 HINTS = {
     "SignatureDoesNotMatch": "check OSS_ACCESS_KEY_SECRET, oss.region and "
@@ -24,7 +27,9 @@ HINTS = {
     "NoSuchBucket": "check oss.bucket, and that oss.endpoint is in the bucket's region",
     "PublicEndpointForbidden": "use a custom domain bound to the bucket: set oss.endpoint "
                                "to https://your.domain and oss.cname: true",
-    "SecurityTokenExpired": "the STS token expired: refresh OSS_SESSION_TOKEN",
+    "SecurityTokenExpired": "the STS token expired and no fresh one came: use a source that "
+                            "refreshes it (oss.credential_process, oss.credentials_file, "
+                            "oss.ecs_ram_role; README: Credentials)",
     "InvalidSecurityToken": "the STS token is wrong: check OSS_SESSION_TOKEN",
     "RequestTimeTooSkewed": "this machine's clock is off: enable NTP "
                             "(timedatectl set-ntp true)",
@@ -43,8 +48,19 @@ def parse_error_xml(body: bytes) -> dict[str, str]:
     return {child.tag: (child.text or "").strip() for child in root}
 
 
+def error_body(resp: requests.Response) -> bytes:
+    """The `<Error>` document: the body, or for HEAD (no body) OSS's `x-oss-err` header."""
+    if resp.content:
+        return resp.content[:65536]
+    try:
+        return base64.b64decode(resp.headers.get("x-oss-err", ""), validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
 def error_from_response(operation: str, key: str, resp: requests.Response) -> StoreError:
-    info = parse_error_xml(resp.content[:65536]) if resp.content else {}
+    body = error_body(resp)
+    info = parse_error_xml(body) if body else {}
     code = info.get("Code") or f"HTTP{resp.status_code}"
     message = info.get("Message") or resp.reason or "no message"
     retryable = resp.status_code >= 500 or resp.status_code in (408, 429) or (

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ossync.core.addressing import PROCESS, bucket_url, object_url
-from ossync.core.credentials import Credentials
+from ossync.core.credentials import Credentials, CredentialsUnavailable, signing_lifetime
 from ossync.core.units import Lifetime, format_duration
 from ossync.targets.oss.signing import (
     V4_ALGORITHM,
@@ -128,12 +128,31 @@ class UrlSigner:
 
     @classmethod
     def from_config(cls, config: Config) -> UrlSigner:
+        """A signer with the config's keys; a rotating source is asked once, now
+        (CredentialError when it cannot answer)."""
         oss = config.oss
         if oss is None:
             raise ValueError(f"signed URLs are made for oss: targets only, not "
                              f"{config.target_name}:")
-        return cls(oss.credentials, oss.endpoint, oss.region, cname=oss.cname,
+        creds = oss.credentials
+        if creds is None:
+            assert oss.credential_source is not None
+            creds = oss.credential_source.fetch()
+        return cls(creds, oss.endpoint, oss.region, cname=oss.cname,
                    signature_version=oss.signature_version, expires=oss.url_expires)
+
+    def lifetime(self, expires: Lifetime | None = None, now: datetime | None = None) -> float:
+        """Seconds a URL signed at `now` lives: `expires` (default: the configured
+        lifetime), cut to the STS token's remaining life, whole seconds."""
+        wanted = self.expires if expires is None else expires
+        seconds = wanted.total_seconds() if isinstance(wanted, timedelta) else float(wanted)
+        moment = self.clock() if now is None else now
+        left = int(signing_lifetime(self.credentials, moment,
+                                    timedelta(seconds=seconds)).total_seconds())
+        if left < 1 <= seconds:
+            raise CredentialsUnavailable(f"the credentials of {self.credentials.access_key_id}"
+                                         " expire within a second: no URL can be signed")
+        return float(left)
 
     def sign(self, bucket: str, key: str, *, expires: Lifetime | None = None,
              process: str | None = None, method: str = "GET",
@@ -141,8 +160,8 @@ class UrlSigner:
         """A URL for `key` valid from `now` (default: the clock) for `expires`
         (default: the configured lifetime)."""
         base = bucket_url(self.endpoint, bucket, cname=self.cname)
-        lifetime = self.expires if expires is None else expires
         moment = self.clock() if now is None else now
+        lifetime = self.lifetime(expires, moment)  # never past the STS token's expiry
         if self.signature_version == 1:
             return presign_v1(self.credentials, bucket=bucket, key=key, base_url=base,
                               now=moment, expires=lifetime, process=process, method=method)

@@ -14,7 +14,7 @@ import requests
 from ossync.core.addressing import bucket_url, object_url
 from ossync.core.chunks import chunks
 from ossync.core.crc64 import Crc64
-from ossync.core.credentials import Credentials
+from ossync.core.credentials import Credentials, CredentialSupply
 from ossync.core.errors import StoreError
 from ossync.targets import FileChanged, KeyTaken, ObjectInfo, UploadResult
 from ossync.targets.form_body import MultipartFileBody
@@ -35,32 +35,34 @@ def crc64_of_file(path: Path) -> int:
 class OssTarget(HttpTarget):
     """One bucket, one keep-alive session shared by all worker threads."""
 
-    def __init__(self, *, endpoint: str, bucket: str, region: str, credentials: Credentials,
-                 signature_version: int = 4, cname: bool = False, public_url: str | None = None,
+    def __init__(self, *, endpoint: str, bucket: str, region: str,
+                 credentials: Credentials | CredentialSupply, signature_version: int = 4,
+                 cname: bool = False, public_url: str | None = None,
                  policy_lifetime: float = 900.0, connect_timeout: float = 10.0,
                  read_timeout: float = 60.0, pool_size: int = 8) -> None:
         super().__init__(base_url=bucket_url(endpoint, bucket, cname=cname),
                          public_url=public_url, policy_lifetime=policy_lifetime,
                          connect_timeout=connect_timeout, read_timeout=read_timeout,
-                         pool_size=pool_size)
+                         pool_size=pool_size, credentials=credentials)
         self.bucket = bucket
         self.region = region
-        self.credentials = credentials
         self.signature_version = signature_version
 
     # --- upload --------------------------------------------------------------
 
     def upload(self, path: Path, key: str, *, content_type: str) -> UploadResult:
         """POST the file under `key`; raise KeyTaken, FileChanged or StoreError."""
-        return self._post(path, key, content_type, retry_on_skew=True)
+        return self.with_keys(lambda creds: self._post(creds, path, key, content_type,
+                                                       retry_on_skew=True))
 
-    def _post(self, path: Path, key: str, content_type: str, *,
+    def _post(self, creds: Credentials, path: Path, key: str, content_type: str, *,
               retry_on_skew: bool) -> UploadResult:
         with path.open("rb") as fh:
             size = os.fstat(fh.fileno()).st_size
+            now = self.now()
             fields = post_form_fields(
-                self.credentials, PostUpload(self.bucket, key, size, content_type),
-                region=self.region, now=self.now(), lifetime=self.policy_lifetime,
+                creds, PostUpload(self.bucket, key, size, content_type),
+                region=self.region, now=now, lifetime=self.form_lifetime(creds, now),
                 version=self.signature_version,
             )
             body = MultipartFileBody(fields, fh, size, content_type)
@@ -80,7 +82,7 @@ class OssTarget(HttpTarget):
                 if err.code == "RequestTimeTooSkewed" and retry_on_skew and self._learn_clock(
                     resp
                 ):
-                    return self._post(path, key, content_type, retry_on_skew=False)
+                    return self._post(creds, path, key, content_type, retry_on_skew=False)
                 raise err
             return self._verified(key, size, body.crc.value, resp)
 
@@ -116,12 +118,12 @@ class OssTarget(HttpTarget):
 
     # --- header-signed requests ---------------------------------------------
 
-    def _signed(self, method: str, key: str) -> requests.Response:
+    def _signed(self, creds: Credentials, method: str, key: str) -> requests.Response:
         if self.signature_version == 4:
-            headers = v4_header_auth(self.credentials, method=method, bucket=self.bucket,
+            headers = v4_header_auth(creds, method=method, bucket=self.bucket,
                                      key=key, region=self.region, now=self.now())
         else:
-            headers = v1_header_auth(self.credentials, method=method, bucket=self.bucket,
+            headers = v1_header_auth(creds, method=method, bucket=self.bucket,
                                      key=key, now=self.now())
         try:
             return self.session.request(method, object_url(self.base_url, key),
@@ -131,7 +133,10 @@ class OssTarget(HttpTarget):
             raise error_from_exception(method.lower(), key, exc) from None
 
     def head(self, key: str) -> ObjectInfo | None:
-        resp = self._signed("HEAD", key)
+        return self.with_keys(lambda creds: self._head(creds, key))
+
+    def _head(self, creds: Credentials, key: str) -> ObjectInfo | None:
+        resp = self._signed(creds, "HEAD", key)
         if resp.status_code == 404:
             return None
         if resp.status_code >= 300:
@@ -143,6 +148,9 @@ class OssTarget(HttpTarget):
                           content_type=resp.headers.get("Content-Type"))
 
     def delete(self, key: str) -> None:
-        resp = self._signed("DELETE", key)
+        self.with_keys(lambda creds: self._delete(creds, key))
+
+    def _delete(self, creds: Credentials, key: str) -> None:
+        resp = self._signed(creds, "DELETE", key)
         if resp.status_code >= 300 and resp.status_code != 404:
             raise error_from_response("delete", key, resp)

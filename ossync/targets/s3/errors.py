@@ -17,6 +17,7 @@ RETRYABLE_CODES = frozenset({
     "RequestTimeTooSkewed", "InternalError", "ServiceUnavailable", "SlowDown",
     "RequestTimeout", "TooManyRequests", "ConditionalRequestConflict", "BadDigest",
     "XAmzContentSHA256Mismatch", "OperationAborted",
+    "ExpiredToken",  # the keys' fault, not the file's: it waits for fresh ones
 })
 STATUS_CODES = {301: "PermanentRedirect", 307: "TemporaryRedirect", 400: "BadRequest",
                 403: "AccessDenied", 404: "NoSuchKey", 405: "MethodNotAllowed",
@@ -38,7 +39,9 @@ HINTS = {
                              "set s3.method: put",
     "EntityTooLarge": "the file is larger than the policy or the store allows (max_file_size)",
     "EntityTooSmall": "the file is smaller than the policy allows",
-    "ExpiredToken": "the session token expired: refresh AWS_SESSION_TOKEN",
+    "ExpiredToken": "the session token expired and no fresh one came: use a source that "
+                    "refreshes it (s3.credential_process, s3.credentials_file, "
+                    "s3.instance_role; README: Credentials)",
     "InvalidToken": "the session token is wrong: check AWS_SESSION_TOKEN",
     "RequestTimeTooSkewed": "this machine's clock is off: enable NTP "
                             "(timedatectl set-ntp true)",

@@ -72,7 +72,8 @@ def post_form_fields(creds: Credentials, upload: PostUpload, *, region: str, now
     conditions += [{name: value} for name, value in extra.items()]
     conditions += [{"bucket": upload.bucket}, {"key": upload.key}]
     conditions += [{name: value} for name, value in auth.items()]
-    expiration = (stamp + lifetime).strftime(EXPIRATION_FORMAT)
+    # From the unrounded time: a lifetime cut to an STS token's end ends at that second.
+    expiration = (now.astimezone(timezone.utc) + lifetime).strftime(EXPIRATION_FORMAT)
     policy = encode_policy({"expiration": expiration, "conditions": conditions})
     return {"key": upload.key, **extra, **auth, "policy": policy,
             "x-amz-signature": signature(creds.access_key_secret, date[:8], region, policy)}

@@ -20,7 +20,7 @@ from typing import BinaryIO, cast
 import requests
 
 from ossync.core.addressing import object_url
-from ossync.core.credentials import Credentials
+from ossync.core.credentials import Credentials, CredentialSupply
 from ossync.core.errors import StoreError
 from ossync.targets import FileChanged, KeyTaken, UploadResult
 from ossync.targets.form_body import MultipartFileBody
@@ -44,8 +44,9 @@ MAX_SKEW = timedelta(minutes=10)  # S3 refuses requests more than 15 minutes off
 class S3Target(HttpTarget):
     """One bucket, one keep-alive session shared by all worker threads."""
 
-    def __init__(self, *, endpoint: str, bucket: str, region: str, credentials: Credentials,
-                 addressing: str | None = None, method: str = "post",
+    def __init__(self, *, endpoint: str, bucket: str, region: str,
+                 credentials: Credentials | CredentialSupply, addressing: str | None = None,
+                 method: str = "post",
                  if_none_match: bool = True, public_url: str | None = None,
                  policy_lifetime: float = 900.0, connect_timeout: float = 10.0,
                  read_timeout: float = 60.0, pool_size: int = 8) -> None:
@@ -54,10 +55,10 @@ class S3Target(HttpTarget):
         super().__init__(
             base_url=bucket_url(endpoint, bucket, addressing or default_addressing(endpoint)),
             public_url=public_url, policy_lifetime=policy_lifetime,
-            connect_timeout=connect_timeout, read_timeout=read_timeout, pool_size=pool_size)
+            connect_timeout=connect_timeout, read_timeout=read_timeout, pool_size=pool_size,
+            credentials=credentials)
         self.bucket = bucket
         self.region = region
-        self.credentials = credentials
         self.method = method
         self.if_none_match = if_none_match
 
@@ -66,14 +67,19 @@ class S3Target(HttpTarget):
     def upload(self, path: Path, key: str, *, content_type: str) -> UploadResult:
         """Store the file under `key`; raise KeyTaken, FileChanged or StoreError."""
         send = self._put if self.method == "put" else self._post
-        try:
-            return send(path, key, content_type)
-        except StoreError as err:
-            if err.code != "RequestTimeTooSkewed":
-                raise
-        return send(path, key, content_type)  # signed again with the server's clock
 
-    def _put(self, path: Path, key: str, content_type: str) -> UploadResult:
+        def attempt(creds: Credentials) -> UploadResult:
+            try:
+                return send(creds, path, key, content_type)
+            except StoreError as err:
+                if err.code != "RequestTimeTooSkewed":
+                    raise
+            return send(creds, path, key, content_type)  # signed again: the server's clock
+
+        return self.with_keys(attempt)
+
+    def _put(self, creds: Credentials, path: Path, key: str, content_type: str
+             ) -> UploadResult:
         with path.open("rb") as fh:
             facts = digests_of(fh)
             info = None if self.if_none_match else self.head(key)  # no If-None-Match: look
@@ -84,7 +90,7 @@ class S3Target(HttpTarget):
             if self.if_none_match:
                 headers["If-None-Match"] = "*"
             url = object_url(self.base_url, key)
-            headers.update(header_auth(self.credentials, method="PUT", url=url,
+            headers.update(header_auth(creds, method="PUT", url=url,
                                        region=self.region, now=self.now(), headers=headers,
                                        payload_sha256=facts.sha256))
             body = HashingReader(fh, facts.size)
@@ -107,16 +113,17 @@ class S3Target(HttpTarget):
         return UploadResult(key=key, url=self.url_for(key), size=facts.size, etag=etag,
                             crc64=body.crc.value, request_id=_request_id(resp))
 
-    def _post(self, path: Path, key: str, content_type: str) -> UploadResult:
+    def _post(self, creds: Credentials, path: Path, key: str, content_type: str
+              ) -> UploadResult:
         with path.open("rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             info = self.head(key)  # POST cannot refuse to overwrite: look first
             if info is not None:
                 return self._existing(key, digests_of(fh), info=info)
-            fields = post_form_fields(self.credentials,
-                                      PostUpload(self.bucket, key, size, content_type),
-                                      region=self.region, now=self.now(),
-                                      lifetime=self.policy_lifetime)
+            now = self.now()
+            fields = post_form_fields(creds, PostUpload(self.bucket, key, size, content_type),
+                                      region=self.region, now=now,
+                                      lifetime=self.form_lifetime(creds, now))
             reader = HashingReader(fh, size)
             body = MultipartFileBody(fields, cast(BinaryIO, reader), size, content_type)
             resp = self._send("upload", key, "POST", self.base_url + "/",
@@ -185,14 +192,17 @@ class S3Target(HttpTarget):
                                       hint=HINTS["RequestTimeTooSkewed"])
         raise err
 
-    def _signed(self, method: str, key: str) -> requests.Response:
+    def _signed(self, creds: Credentials, method: str, key: str) -> requests.Response:
         url = object_url(self.base_url, key)
-        headers = header_auth(self.credentials, method=method, url=url, region=self.region,
+        headers = header_auth(creds, method=method, url=url, region=self.region,
                               now=self.now())
         return self._send(method.lower(), key, method, url, headers)
 
     def head(self, key: str) -> ObjectMd5 | None:
-        resp = self._signed("HEAD", key)
+        return self.with_keys(lambda creds: self._head(creds, key))
+
+    def _head(self, creds: Credentials, key: str) -> ObjectMd5 | None:
+        resp = self._signed(creds, "HEAD", key)
         if resp.status_code == 404:
             return None
         self._check("head", key, resp)
@@ -202,7 +212,10 @@ class S3Target(HttpTarget):
                      md5=etag_md5(etag, resp.headers))
 
     def delete(self, key: str) -> None:
-        resp = self._signed("DELETE", key)
+        self.with_keys(lambda creds: self._delete(creds, key))
+
+    def _delete(self, creds: Credentials, key: str) -> None:
+        resp = self._signed(creds, "DELETE", key)
         if resp.status_code != 404:
             self._check("delete", key, resp)
 
