@@ -85,6 +85,10 @@ def run_demo(workdir: Path, port: int, once: bool, out: TextIO) -> int:
             out.write(f"demo: local OSS endpoint at {server.endpoint}/{DEMO_BUCKET}/ "
                       f"(objects under {workdir / 'oss'})\n"
                       f"demo: watching {config.watch[0].path}; ledger {config.ledger}\n")
+            from ossync.localoss.signers import EXTRA_HINT, INDEPENDENT
+
+            if not INDEPENDENT:
+                out.write(f"demo: note: {EXTRA_HINT}\n")
             out.flush()
 
             def check() -> None:

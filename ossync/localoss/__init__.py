@@ -2,11 +2,11 @@
 
 `LocalOSS` serves path-style URLs (`http://127.0.0.1:PORT/<bucket>/<key>`) and
 implements what ossync uses: PostObject (V4 and V1 form signatures, policies,
-STS tokens, forbid-overwrite), and header-signed PutObject, GetObject,
-HeadObject, DeleteObject and ListObjects; and the S3 dialect (SigV4 form POST and
-header-signed requests, checked with botocore's code). It verifies every signature
-with the official SDK's code, so our own signer's bugs show up as refusals. Objects live
-under `root` and survive restarts (see `store` for the layout).
+STS tokens and their expiry (`sts.StsIssuer`), forbid-overwrite), and header-signed
+PutObject, GetObject, HeadObject, DeleteObject and ListObjects; and the S3 dialect
+(SigV4 form POST and header-signed requests, checked with botocore's code). It verifies
+every signature with the official SDK's code, so our own signer's bugs show up as
+refusals. Objects live under `root` and survive restarts (see `store` for the layout).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from ossync.core.credentials import Credentials
 
 if TYPE_CHECKING:
     from ossync.localoss.server import Server
+    from ossync.localoss.sts import StsIssuer
 
 __all__ = ["LocalOSS"]
 
@@ -36,7 +37,7 @@ class LocalOSS:
     def __init__(self, root: Path, buckets: Sequence[str], credentials: Credentials, *,
                  region: str = "cn-hangzhou", host: str = "127.0.0.1", port: int = 0,
                  public_read: bool = False,
-                 clock: Callable[[], datetime] = _utcnow) -> None:
+                 clock: Callable[[], datetime] = _utcnow, sts: StsIssuer | None = None) -> None:
         # Imported here: the SDK behind the verifier takes 0.1 s to import, which every
         # `ossync` command would otherwise pay for building its --help.
         from ossync.localoss.auth import Verifier
@@ -49,8 +50,9 @@ class LocalOSS:
         self.region = region
         self.host = host
         self.port = port
+        self.sts = sts  # temporary keys it accepts until they expire (SecurityTokenExpired)
         self.app = App({name: Bucket(self.root, name) for name in buckets},
-                       Verifier(credentials, region), public_read, clock)
+                       Verifier(credentials, region, sts), public_read, clock)
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._stopped = False

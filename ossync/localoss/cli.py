@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
         urls = ", ".join(f"{server.endpoint}/{b}/" for b in args.buckets)
         print(f"local-oss: serving bucket(s) {', '.join(args.buckets)} at {urls} (root {root})",
               flush=True)
+        from ossync.localoss.signers import EXTRA_HINT, INDEPENDENT
+
+        if not INDEPENDENT:
+            print(f"local-oss: note: {EXTRA_HINT}", flush=True)
         _wait_for_signal()
     finally:
         server.stop()
