@@ -42,8 +42,11 @@ def free_port() -> int:
 
 
 class PgServer:
-    def __init__(self, binaries: Path, port: int | None = None) -> None:
+    def __init__(self, binaries: Path, port: int | None = None,
+                 password: str | None = None) -> None:
+        """`password`: logins need it (scram-sha-256) instead of being trusted."""
         self.bin = binaries
+        self.password = password
         self.root = Path(tempfile.mkdtemp(prefix="ossync-pg-"))
         self.port = port or free_port()
         self.data = self.root / "data"
@@ -52,8 +55,14 @@ class PgServer:
         if self._as_postgres:
             shutil.chown(self.root, "postgres")
             self.root.chmod(0o700)
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", USER, "-E", "UTF8",
-                  "--no-sync")
+        auth = ["-A", "trust"]
+        if password is not None:
+            pwfile = self.root / "pwfile"
+            pwfile.write_text(password + "\n")
+            if self._as_postgres:
+                shutil.chown(pwfile, "postgres")
+            auth = ["-A", "scram-sha-256", f"--pwfile={pwfile}"]
+        self._run("initdb", "-D", str(self.data), *auth, "-U", USER, "-E", "UTF8", "--no-sync")
         self._databases = 0
         self.durable = False
 
@@ -104,7 +113,9 @@ class PgServer:
         psql = self.bin / "psql"
         cmd = [str(psql), "-h", "127.0.0.1", "-p", str(self.port), "-U", USER, "-d", database,
                "-v", "ON_ERROR_STOP=1", "-Atc", statement]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
+        env = {**os.environ, "PGPASSWORD": self.password} if self.password else None
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True,
+                              env=env)
         return done.stdout
 
     def destroy(self) -> None:

@@ -14,7 +14,7 @@ from ossync.cli import main
 from ossync.ledger import FileRow, Ledger, LedgerError, Sighting, WorkQueue
 from ossync.localoss import LocalOSS
 from ossync.targets import UploadResult
-from tests.pg_server import PgServer
+from tests.pg_server import PgServer, require_pg
 
 from .daemon_helpers import DaemonProcess, bucket, file_states, jpeg_bytes, uploads, wait_for
 
@@ -268,3 +268,47 @@ def test_the_database_dying_with_a_row_in_hand_puts_it_back_when_it_returns(
     finally:
         proc.stop()
     assert len(bucket(local_oss)) == 1
+
+
+def test_passwords_come_from_the_url_pgpassword_or_the_systemd_credential(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server that checks passwords (scram-sha-256): each documented source works, a wrong
+    one is "refused the login", and the password is never printed."""
+    secret = "pg-s3cret-Zq9"
+    server = PgServer(require_pg(), password=secret).start()
+    try:
+        url = server.new_database()  # postgresql://ossync_test@127.0.0.1:PORT/DB
+        monkeypatch.delenv("PGPASSWORD", raising=False)
+        monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+        monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.pgpass of the machine's
+        with pytest.raises(LedgerError, match="refused the login") as refused:
+            Ledger.open(url)
+        assert secret not in str(refused.value)
+        with_password = url.replace("ossync_test@", f"ossync_test:{secret}@")
+        Ledger.open(with_password).close()  # 1. in the URL
+        monkeypatch.setenv("PGPASSWORD", secret)  # 2. libpq's variable
+        Ledger.open(url).close()
+        monkeypatch.delenv("PGPASSWORD")
+        creds = tmp_path / "creds"
+        creds.mkdir()
+        (creds / "pgpassword").write_text(secret + "\n")
+        monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))  # 3. LoadCredential=
+        Ledger.open(url).close()
+        monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+        pgpass = tmp_path / ".pgpass"  # 4. ~/.pgpass, read by libpq
+        pgpass.write_text(f"127.0.0.1:{server.port}:*:ossync_test:{secret}\n")
+        pgpass.chmod(0o600)
+        Ledger.open(url).close()
+        wrong = url.replace("ossync_test@", "ossync_test:not-it@")
+        pgpass.unlink()
+        code = main(["ls", "--ledger", wrong])
+        out, err = capsys.readouterr()
+        assert code == 1 and "refused the login" in err and "not-it" not in out + err
+    finally:
+        server.destroy()
+
+
+def test_an_unknown_database_host_is_named(tmp_path: Path) -> None:
+    with pytest.raises(LedgerError, match=r"unknown host|cannot reach"):
+        Ledger.open("postgresql://ossync@no-such-host.invalid/ossync")
