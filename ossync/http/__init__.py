@@ -1,0 +1,15 @@
+"""The daemon seen from outside: one optional HTTP listener (`http:` in the config) with
+Prometheus metrics, liveness and readiness, a URL API for apps on other hosts, and a
+status page.
+
+`meter` counts what the daemon's threads do (`MeteredQueue` is its `WorkQueue`),
+`collect` reads the gauges at scrape time, `ready` decides /readyz, `guard` the token,
+rate limit and CSRF checks, `api` the `/v1/files` API, `page` the status page, `app`
+the routes, `server` runs them (waitress, bounded threads). `view.DaemonView` is what
+it reads of the daemon: this package never imports `ossync.service` or `ossync.cli`.
+"""
+
+from ossync.http.meter import Meter, MeteredQueue
+from ossync.http.server import HttpService
+
+__all__ = ["HttpService", "Meter", "MeteredQueue"]

@@ -1,0 +1,176 @@
+"""The WSGI application: one guard in front (rate limit, Host, token), then the routes.
+
+| route | auth | answers |
+|---|---|---|
+| `GET /healthz` | none | 200 `ok` while the process serves |
+| `GET /readyz` | none | 200 or 503, with the reasons |
+| `GET /style.css` | none | the page's CSS |
+| `GET /metrics` | token | Prometheus text format, from the meter's own registry |
+| `GET /v1/files` | token | the URL API (`ossync.http.api`) |
+| `GET /` | token or session | the status page (a sign-in form without one) |
+| `POST /login` | the token, typed | sets the session cookie |
+| `POST /retry` | token or session, CSRF | `retry_failed` for one path |
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from prometheus_client.exposition import choose_encoder
+
+from ossync.config import HttpConfig
+from ossync.core.credentials import CredentialsUnavailable
+from ossync.http import api, page
+from ossync.http.guard import SESSION_COOKIE, Guard, same_origin
+from ossync.http.meter import Meter
+from ossync.http.ready import Readiness
+from ossync.http.view import DaemonView, folder_states
+from ossync.http.wsgi import (
+    HttpProblem,
+    Request,
+    Response,
+    json_response,
+    redirect,
+    text_response,
+)
+from ossync.ledger import Ledger, LedgerError
+from ossync.ledger.present import UrlChoice
+
+log = logging.getLogger("ossync.http")
+PAGE_CSP = ("default-src 'none'; img-src http: https: data:; style-src 'self'; "
+            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+UNAUTHORIZED = (("WWW-Authenticate", 'Bearer realm="ossync"'),)
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+
+class App:
+    def __init__(self, daemon: DaemonView, ledger: Ledger, meter: Meter,
+                 config: HttpConfig) -> None:
+        self.daemon = daemon
+        self.ledger = ledger  # read-only: the page, the API and the scrape read here
+        self.meter = meter
+        self.guard = Guard(config)
+        self.readiness = Readiness(daemon, meter, config.ready_within)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse
+                 ) -> Iterable[bytes]:
+        try:
+            req = Request.from_environ(environ)
+            response = self.handle(req)
+        except HttpProblem as exc:
+            response = json_response({"error": exc.message}, exc.status)
+        start_response(response.status_line, response.wsgi_headers())
+        if str(environ.get("REQUEST_METHOD", "")).upper() == "HEAD":
+            return []  # the headers of a GET, Content-Length included, and no body
+        return [response.body]
+
+    def handle(self, req: Request) -> Response:
+        wait = self.guard.limiter.take(req.client)
+        if wait:
+            return json_response({"error": "too many requests"}, 429,
+                                 (("Retry-After", str(max(1, math.ceil(wait)))),))
+        if not self.guard.host_allowed(req.host):
+            return json_response({"error": "unknown host name"}, 421)
+        try:
+            return self._route(req)
+        except HttpProblem as exc:
+            return json_response({"error": exc.message}, exc.status)
+        except LedgerError as exc:
+            log.warning("HTTP %s %s: the ledger did not answer: %s", req.method, req.path, exc)
+            return json_response({"error": "the ledger cannot be read right now"}, 503)
+        except CredentialsUnavailable as exc:
+            return json_response({"error": f"no URL can be signed right now: {exc}"}, 503)
+        except Exception:  # a bug costs one request, never the listener
+            log.exception("HTTP %s %s failed", req.method, req.path)
+            return json_response({"error": "internal error (see the daemon's log)"}, 500)
+
+    def _route(self, req: Request) -> Response:
+        method = "GET" if req.method == "HEAD" else req.method
+        route = (method, req.path)
+        if route == ("GET", "/healthz"):
+            return text_response("ok\n")
+        if route == ("GET", "/readyz"):
+            return self._ready()
+        if route == ("GET", "/style.css"):
+            return Response(200, page.STYLE.encode(), "text/css; charset=utf-8")
+        if route == ("POST", "/login"):
+            return self._login(req)
+        known = {"/metrics": "GET", "/v1/files": "GET", "/": "GET", "/retry": "POST"}
+        if req.path not in known:
+            raise HttpProblem(404, "no such page")
+        if method != known[req.path]:
+            raise HttpProblem(405, f"{req.path} answers {known[req.path]} only")
+        if not self.guard.authorized(req.authorization, req.cookie):
+            if req.path == "/":
+                return self._html(page.login_page(), 401)
+            return json_response({"error": "unauthorized"}, 401, UNAUTHORIZED)
+        if req.path == "/metrics":  # the text format, or OpenMetrics when asked for it
+            encode, kind = choose_encoder(req.accept or "")
+            return Response(200, encode(self.meter.registry), kind)
+        if req.path == "/v1/files":
+            return api.files(self.daemon, self.ledger, req)
+        if req.path == "/retry":
+            return self._retry(req)
+        return self._page(req)
+
+    def _ready(self) -> Response:
+        verdict = self.readiness.check()
+        if verdict.ready:
+            return text_response("ready\n")
+        return text_response("not ready:\n" + "".join(f"- {p}\n" for p in verdict.problems),
+                             503)
+
+    def _html(self, text: str, status: int = 200,
+              headers: tuple[tuple[str, str], ...] = ()) -> Response:
+        return Response(status, text.encode("utf-8"), "text/html; charset=utf-8",
+                        (("Content-Security-Policy", PAGE_CSP), *headers))
+
+    def _login(self, req: Request) -> Response:
+        if not same_origin(req.origin, req.host):
+            raise HttpProblem(403, "a form from another site")
+        if not self.guard.needs_token:
+            return redirect("/")
+        session = self.guard.login(req.field("token"))
+        if session is None:
+            return self._html(page.login_page("That is not the token."), 401)
+        cookie = f"{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict"
+        return redirect("/", (("Set-Cookie", cookie),))
+
+    def _retry(self, req: Request) -> Response:
+        if not same_origin(req.origin, req.host):
+            raise HttpProblem(403, "a form from another site")
+        if not self.guard.csrf_ok(req.field("csrf"), req.cookie):
+            raise HttpProblem(403, "the form is stale: reload the page")
+        path = req.field("path")
+        queue = self.daemon.queue
+        done = bool(path) and queue.ledger.retry_failed([path]) > 0
+        if done:
+            queue.notify()
+            log.info("re-queued %s (from the status page)", path)
+        return redirect("/?retried=1" if done else "/?retried=0")
+
+    def _page(self, req: Request) -> Response:
+        status = self.ledger.status()
+        links, thumbs = self._choices()
+        recent = [page.Shown(i, links.row(i)["url"], thumbs.row(i)["url"])
+                  for i in self.ledger.iter_items(state="uploaded", limit=page.RECENT)]
+        failures = list(self.ledger.iter_items(state="failed", limit=page.FAILURES))
+        flash = {"1": "Queued for another try.",
+                 "0": "That file is not a failed one (any more)."}.get(req.arg("retried") or "")
+        data = page.PageData(host=self.daemon.config.host, status=status,
+                             folders=folder_states(self.daemon), recent=recent,
+                             failures=failures, verdict=self.readiness.check(),
+                             csrf=self.guard.csrf(req.cookie), flash=flash)
+        return self._html(page.render(data))
+
+    def _choices(self) -> tuple[UrlChoice, UrlChoice]:
+        """URLs for the page's links and thumbnails, chosen as for the API (an OSS target
+        gets resized thumbnails); the recorded URLs while none can be signed."""
+        process = page.THUMBNAIL if self.daemon.config.oss is not None else None
+        try:
+            return api.url_choice(self.daemon), api.url_choice(self.daemon, process=process)
+        except (HttpProblem, CredentialsUnavailable):
+            return UrlChoice(), UrlChoice(process=process)
