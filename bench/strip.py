@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ossync.intake.media import sniff  # noqa: E402
-from ossync.upload.prepare import read_facts  # noqa: E402
-from ossync.upload.strip import strip_file  # noqa: E402
-from tests import camera_files as cf  # noqa: E402
+from ossync.intake.media import sniff
+from ossync.upload.prepare import read_facts
+from ossync.upload.strip import strip_file
+from tests import camera_files as cf
 
 LEVELS = ("location", "private", "all")
 
@@ -64,8 +64,9 @@ def main() -> int:
             sha = hashlib.sha256(data).hexdigest()
             row = [_median_ms(lambda p=path: read_facts(p), args.rounds)]
             for level in LEVELS:
-                def once(p: Path = path, lv: str = level) -> None:
-                    done = strip_file(p, kind.content_type, lv, sha256=sha)
+                def once(p: Path = path, lv: str = level, ct: str = kind.content_type,
+                         digest: str = sha) -> None:
+                    done = strip_file(p, ct, lv, sha256=digest)
                     assert done is not None
                     done.discard()
                 row.append(_median_ms(once, args.rounds))

@@ -4,6 +4,7 @@ an outage of the database, and several real daemons racing on the same bytes."""
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -312,3 +313,34 @@ def test_passwords_come_from_the_url_pgpassword_or_the_systemd_credential(
 def test_an_unknown_database_host_is_named(tmp_path: Path) -> None:
     with pytest.raises(LedgerError, match=r"unknown host|cannot reach"):
         Ledger.open("postgresql://ossync@no-such-host.invalid/ossync")
+
+
+def test_a_daemon_started_while_the_database_is_down_waits_for_it(
+    make_config: Callable[..., Path], local_oss: LocalOSS, drop: Path, tmp_path: Path,
+    pg_server: PgServer, pg_url: str
+) -> None:
+    cfg = make_config(ledger=pg_url)
+    (drop / "early.jpg").write_bytes(jpeg_bytes(11_000))
+    pg_server.crash()
+    proc = DaemonProcess(cfg, tmp_path / "daemon.log", dict(os.environ))
+    try:
+        wait_for(lambda: b"waiting for it" in proc.log_path.read_bytes(), 30, "the wait logged",
+                 detail=lambda: proc.log_path.read_text(errors="replace"))
+        assert proc.proc.poll() is None  # waiting, not exited
+        pg_server.start()
+        wait_for(lambda: file_states(pg_url).get(str(drop / "early.jpg"), ("",))[0]
+                 == "uploaded", 90, "the file uploaded once the database answers", step=0.5,
+                 detail=lambda: proc.log_path.read_text(errors="replace")[-3000:])
+    finally:
+        if not pg_server_running(pg_server):
+            pg_server.start()
+        assert proc.stop() == 0
+    assert len(bucket(local_oss)) == 1
+
+
+def pg_server_running(server: PgServer) -> bool:
+    try:
+        server.sql("SELECT 1")
+    except subprocess.CalledProcessError:  # psql failing is the answer
+        return False
+    return True

@@ -39,6 +39,7 @@ log = logging.getLogger("ossync.service.daemon")
 INTAKE_BATCH = 1000
 STOP_GRACE = 30.0  # seconds in-flight uploads get to finish on shutdown
 LEDGER_RETRY = 5.0  # seconds between tries while the ledger cannot be written
+LEDGER_OPEN_FIRST, LEDGER_OPEN_MAX = 1.0, 30.0  # back-off while a shared ledger is away
 LEASE_RENEWALS = 5  # renewals per lease period, so one missed renewal never loses a row
 
 
@@ -74,14 +75,9 @@ class Daemon:
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
             signal.signal(signal.SIGHUP, self._on_signal)
-        self.ledger = Ledger.open(self.config.ledger, exclusive=True, host=self.config.host)
+        if not self._open_ledger():
+            return 0  # stopped while waiting for the ledger
         try:
-            groups = tuple(sorted({w.group for w in self.config.watch if w.group}))
-            self.queue = self._queue(groups)
-            interrupted = self.queue.reset_interrupted()
-            if interrupted:
-                log.info("%d upload(s) interrupted by the last stop will be retried", interrupted)
-            release_held(self.ledger, self.folders)  # strip_metadata may have changed
             self.target = self._target or make_target(self.config,
                                                       credentials=self._credentials())
             self._start()
@@ -94,6 +90,40 @@ class Daemon:
         finally:
             self._shutdown()
         return 0
+
+    def _open_ledger(self) -> bool:
+        """Open the ledger and put back what the last stop left in hand. A shared ledger
+        that cannot be reached (a database restarting, a failover) is waited for, with
+        back-off, rather than given up on; False when a signal stopped the wait."""
+        delay, told = LEDGER_OPEN_FIRST, False
+        while True:
+            try:
+                self.ledger = Ledger.open(self.config.ledger, exclusive=True,
+                                          host=self.config.host)
+                try:
+                    self._recover()
+                except LedgerUnavailable:
+                    self.ledger.close()
+                    raise
+                if told:
+                    log.warning("the ledger answers again: starting")
+                return True
+            except LedgerUnavailable as exc:
+                if not told:
+                    log.error("%s; waiting for it (retrying, up to every %.0fs)", exc,
+                              LEDGER_OPEN_MAX)
+                    told = True
+                if self.stop_event.wait(delay):
+                    return False
+                delay = min(delay * 2, LEDGER_OPEN_MAX)
+
+    def _recover(self) -> None:
+        groups = tuple(sorted({w.group for w in self.config.watch if w.group}))
+        self.queue = self._queue(groups)
+        interrupted = self.queue.reset_interrupted()
+        if interrupted:
+            log.info("%d upload(s) interrupted by the last stop will be retried", interrupted)
+        release_held(self.ledger, self.folders)  # strip_metadata may have changed
 
     def _credentials(self) -> CredentialSupply | None:
         """The target's keys; a rotating source gets its refresher thread, and every key
