@@ -44,12 +44,14 @@ class SqliteLedger(SqlQueue, SqlReads, SqliteBase, Ledger):
         try:
             conn = _connect(path, readonly)
             ledger = cls(conn, path, lock_fd, host)
-            if not readonly:
-                ledger._migrate()
-                ledger._adopt_rows()
-            else:
+            if readonly:
                 ledger._check_schema()
-                recorded = ledger._recorded_host()  # one host per file: whatever it is
+            else:
+                ledger._migrate()
+            if exclusive:  # the daemon: its rows take its current name
+                ledger._adopt_rows()
+            else:  # a reader, `put`, `retry`: one host per file, whatever it is called
+                recorded = ledger._recorded_host()
                 ledger.host = host if recorded is None else recorded
         except (sqlite3.DatabaseError, LedgerUnavailable) as exc:
             if lock_fd is not None:
