@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,6 +15,7 @@ import yaml
 
 from ossync.core.credentials import Credentials
 from ossync.localoss import LocalOSS
+from tests.notify_socket import NotifySocket
 from tests.pg_server import PgServer, require_pg
 
 ACCESS_KEY_ID = "LTAI5tOssyncTestKey01"
@@ -88,6 +91,19 @@ def ledger_at(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return str(tmp_path / "ledger.db")
     server: PgServer = request.getfixturevalue("pg_server")
     return server.new_database()
+
+
+@pytest.fixture
+def notify_socket() -> Iterator[NotifySocket]:
+    # sun_path holds 107 bytes: pytest's tmp_path can be longer than that.
+    folder = tempfile.mkdtemp(prefix="ossync-notify-")
+    sock = NotifySocket(os.path.join(folder, "notify"))
+    try:
+        yield sock
+    finally:
+        sock.close()
+        os.unlink(sock.address)
+        os.rmdir(folder)
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,66 +37,13 @@ from .daemon_helpers import (
     uploaded_paths,
     wait_for,
 )
+from .notify_socket import NotifySocket
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 HANG_FILE = "stuck.jpg"
 # The failpoints (ossync/core/failpoints.py) these tests arm: worker.process, intake.event;
 # a value inherited from the caller's environment is dropped.
 FAILPOINTS = "OSSYNC_FAILPOINTS"
-
-
-class NotifySocket:
-    """A service manager's notification socket: records every datagram with its arrival."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(b"\0" + address[1:].encode() if address.startswith("@") else address)
-        self.sock.settimeout(0.1)
-        self.messages: list[tuple[float, list[tuple[str, str]]]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._read, name="test-notify-reader")
-        self._thread.start()
-
-    def _read(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self.sock.recv(65536)
-            except TimeoutError:
-                continue
-            lines = [line.split("=", 1) for line in data.decode().splitlines() if "=" in line]
-            self.messages.append((time.monotonic(), [(k, v) for k, v in lines]))
-
-    def times(self, key: str, value: str | None = None) -> list[float]:
-        return [t for t, fields in list(self.messages)
-                if any(k == key and (value is None or v == value) for k, v in fields)]
-
-    def values(self, key: str) -> list[str]:
-        return [v for _, fields in list(self.messages) for k, v in fields if k == key]
-
-    def wait(self, key: str, value: str | None = None, timeout: float = 30,
-             after: float = 0.0) -> float:
-        found = wait_for(lambda: [t for t in self.times(key, value) if t > after], timeout,
-                         f"{key}={value or '…'} on {self.address}", step=0.02)
-        return found[0]
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.sock.close()
-
-
-@pytest.fixture
-def notify_socket() -> Iterator[NotifySocket]:
-    # sun_path holds 107 bytes: pytest's tmp_path can be longer than that.
-    folder = tempfile.mkdtemp(prefix="ossync-notify-")
-    sock = NotifySocket(os.path.join(folder, "notify"))
-    try:
-        yield sock
-    finally:
-        sock.close()
-        os.unlink(sock.address)
-        os.rmdir(folder)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -30,7 +29,7 @@ from ossync.localoss.sts import StsIssuer
 from .conftest import BUCKET, REGION
 from .credential_servers import FakeCloud, credential_script, document, fake_cloud
 from .daemon_helpers import DaemonProcess, file_states, jpeg_bytes, wait_for
-from .test_notify import NotifySocket
+from .notify_socket import NotifySocket
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 LIFETIME = 20  # seconds each issued token lives
@@ -50,18 +49,6 @@ def sts_oss(tmp_path: Path, creds: Credentials, issuer: StsIssuer) -> Iterator[L
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture
-def notify_socket() -> Iterator[NotifySocket]:
-    folder = tempfile.mkdtemp(prefix="ossync-notify-")  # sun_path is short
-    sock = NotifySocket(os.path.join(folder, "notify"))
-    try:
-        yield sock
-    finally:
-        sock.close()
-        os.unlink(sock.address)
-        os.rmdir(folder)
 
 
 def _config(tmp_path: Path, endpoint: str, drop: Path, **oss: object) -> Path:
