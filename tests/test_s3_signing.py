@@ -163,3 +163,23 @@ def test_head_signature_matches_botocore(frozen_botocore: None) -> None:
     theirs = _botocore_authorization(S3SigV4Auth, creds, "HEAD", url,
                                      {"X-Amz-Content-SHA256": EMPTY_SHA256}, b"")
     assert ours["Authorization"] == theirs
+
+
+@pytest.mark.parametrize(("method", "query"), [
+    ("POST", "uploads"),
+    ("PUT", "partNumber=3&uploadId=2~abc%2Fdef"),
+    ("POST", "uploadId=2~abc%2Fdef"),
+    ("GET", "max-parts=1000&part-number-marker=2&uploadId=2~abc%2Fdef"),
+    ("DELETE", "uploadId=2~abc%2Fdef"),
+    ("GET", "uploads&prefix=images%2F2026%2F&max-uploads=1000&key-marker=a%20b.tif"),
+])
+def test_multipart_requests_with_a_query_match_botocore(frozen_botocore: None, method: str,
+                                                        query: str) -> None:
+    """The query of the multipart requests is canonicalised as botocore does (sorted,
+    re-encoded, `uploads` as `uploads=`)."""
+    creds = Credentials(AWS_KEY_ID, AWS_SECRET, STS_TOKEN)
+    url = f"http://127.0.0.1:9000/my-bucket/dir/%E5%9B%BE%20a%2Bb.tif?{query}"
+    headers = {"Content-Type": "application/xml"} if method == "POST" else {}
+    ours = header_auth(creds, method=method, url=url, region=REGION, now=NOW, headers=headers)
+    theirs = _botocore_authorization(S3SigV4Auth, creds, method, url, dict(headers), b"")
+    assert ours["Authorization"] == theirs

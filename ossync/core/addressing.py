@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable, Mapping
 from urllib.parse import quote, urlsplit
 
 PROCESS = "x-oss-process"  # OSS's image-processing parameter (resize, crop, format)
@@ -35,6 +36,15 @@ def bucket_url(endpoint: str, bucket: str, *, cname: bool = False) -> str:
 def object_url(base: str, key: str) -> str:
     """`base/key` with the key percent-encoded as UTF-8, `/` kept."""
     return f"{base.rstrip('/')}/{quote(key, safe='/')}"
+
+
+def with_query(url: str, query: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
+    """`url?name=value&flag`: names and values percent-encoded (RFC 3986), an empty value
+    as the bare name, in the order given (OSS sub-resources like `?uploads`)."""
+    pairs = query.items() if isinstance(query, Mapping) else query
+    text = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" if v else quote(k, safe="")
+                    for k, v in pairs)
+    return f"{url}{'&' if '?' in url else '?'}{text}" if text else url
 
 
 def with_process(url: str, process: str | None) -> str:

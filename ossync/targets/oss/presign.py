@@ -17,9 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
-from ossync.core.addressing import PROCESS, bucket_url, object_url
+from ossync.core.addressing import PROCESS, bucket_url, object_url, with_query
 from ossync.core.credentials import Credentials, CredentialsUnavailable, signing_lifetime
 from ossync.core.units import Lifetime, format_duration
 from ossync.targets.oss.signing import (
@@ -49,13 +48,8 @@ def lifetime_seconds(expires: Lifetime) -> int:
     return int(seconds)
 
 
-def _encode(text: str) -> str:
-    return quote(text, safe="")
-
-
 def _join(base_url: str, key: str, params: list[tuple[str, str]]) -> str:
-    query = "&".join(f"{_encode(k)}={_encode(v)}" if v else _encode(k) for k, v in params)
-    return f"{object_url(base_url, key)}?{query}"
+    return with_query(object_url(base_url, key), params)
 
 
 def presign_v4(creds: Credentials, *, bucket: str, key: str, region: str, base_url: str,

@@ -22,6 +22,17 @@ V4_ALGORITHM = "OSS4-HMAC-SHA256"
 V4_TERMINATOR = "aliyun_v4_request"
 PRODUCT = "oss"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+# Query parameters V1 signs as sub-resources (as alibabacloud_oss_v2's SignerV1); the
+# rest (prefix, markers, encoding-type) are left out of the string to sign.
+V1_SUB_RESOURCES = frozenset({
+    "acl", "bucketInfo", "location", "stat", "delete", "append", "tagging", "objectMeta",
+    "uploads", "uploadId", "partNumber", "security-token", "position",
+    "response-content-type", "response-content-language", "response-expires",
+    "response-cache-control", "response-content-disposition", "response-content-encoding",
+    "restore", "callback", "callback-var", "versions", "versioning", "versionId",
+    "sequential", "continuation-token", "regionList", "cloudboxes", "symlink",
+    "resourceGroup",
+})
 
 
 def _utc(now: datetime) -> datetime:
@@ -184,8 +195,12 @@ def v1_header_auth(
     key: str,
     now: datetime,
     headers: Mapping[str, str] | None = None,
+    query: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Headers for V1 header auth: `Authorization: OSS AK:base64(HMAC-SHA1)`."""
+    """Headers for V1 header auth: `Authorization: OSS AK:base64(HMAC-SHA1)`.
+
+    Of the query (unencoded), the sub-resources (`uploads`, `uploadId`, `partNumber`, …)
+    are signed as part of the resource, sorted, an empty value as the bare name."""
     lower = {k.lower(): v.strip() for k, v in (headers or {}).items()}
     out = {"Date": format_datetime(_utc(now), usegmt=True)}
     if creds.security_token:
@@ -195,6 +210,9 @@ def v1_header_auth(
         f"{k}:{v}\n" for k, v in sorted(lower.items()) if k.startswith("x-oss-")
     )
     resource = f"/{bucket}/{key}" if bucket else "/"
+    signed = sorted((k, v) for k, v in (query or {}).items() if k in V1_SUB_RESOURCES)
+    if signed:
+        resource += "?" + "&".join(f"{k}={v}" if v else k for k, v in signed)
     string_to_sign = "\n".join(
         [method, lower.get("content-md5", ""), lower.get("content-type", ""), out["Date"],
          oss_headers + resource]

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from ossync.core.credentials import MAX_POLICY_LIFETIME, Credentials
 from ossync.targets.post_policy import PostUpload, encode_policy, hmac_chain
@@ -89,22 +89,33 @@ def _host(url: str) -> str:
     return host if parts.port in (None, default) else f"{host}:{parts.port}"
 
 
+def canonical_query(query: str) -> str:
+    """A URL's query as SigV4 signs it: each name and value decoded, then encoded again
+    (RFC 3986 unreserved kept), sorted, an empty value as `name=`."""
+    pairs = []
+    for item in query.split("&"):
+        if item:
+            name, _, value = item.partition("=")
+            pairs.append((quote(unquote(name), safe="-_.~"), quote(unquote(value), safe="-_.~")))
+    return "&".join(f"{k}={v}" for k, v in sorted(pairs))
+
+
 def canonical_request(method: str, url: str, headers: Mapping[str, str],
                       payload_sha256: str) -> tuple[str, str]:
-    """The SigV4 canonical request of a query-less S3 request, and its signed-header list.
+    """The SigV4 canonical request of an S3 request, and its signed-header list.
 
-    The URI is the path as sent (S3 keys are encoded once, never normalised); header
-    values are trimmed with inner runs of spaces folded, names lower-cased and sorted.
+    The URI is the path as sent (S3 keys are encoded once, never normalised); the query
+    as `canonical_query` gives it; header values are trimmed with inner runs of spaces
+    folded, names lower-cased and sorted.
     """
     parts = urlsplit(url)
-    if parts.query:
-        raise ValueError("query strings are not signed here")
     signed = {k.lower(): " ".join(v.split()) for k, v in headers.items()}
     signed["host"] = _host(url)
     names = sorted(signed)
     lines = "".join(f"{name}:{signed[name]}\n" for name in names)
     signed_headers = ";".join(names)
-    request = "\n".join([method, parts.path or "/", "", lines, signed_headers, payload_sha256])
+    request = "\n".join([method, parts.path or "/", canonical_query(parts.query), lines,
+                         signed_headers, payload_sha256])
     return request, signed_headers
 
 
