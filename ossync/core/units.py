@@ -1,4 +1,5 @@
-"""Parsing of human durations (`15m`, `2h`, `7d`) and sizes (`5GB`), one place for both."""
+"""Parsing of human durations (`15m`, `2h`, `7d`), sizes (`5GB`) and rates (`20MB/s`,
+`100Mbit/s`), one place for all three."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
 Lifetime = float | timedelta  # seconds, or a timedelta: how long a signature lives
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4}
+_BIT_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(?:bit/s|bps)\s*$", re.IGNORECASE)
+UNLIMITED = ("off", "unlimited", "none")
 
 
 def parse_duration(value: object) -> float:
@@ -46,6 +49,39 @@ def parse_size(value: object) -> int:
     if size < 0:
         raise ValueError("a size cannot be negative")
     return size
+
+
+def parse_rate(value: object) -> float | None:
+    """Bytes per second from `20MB/s`, `512KiB/s`, `100Mbit/s` (or `100Mbps`), a bare
+    number of bytes per second; None for `off`/`unlimited`/`none`/0."""
+    text = str(value).strip()
+    if isinstance(value, bool) or text.lower() in UNLIMITED:
+        if isinstance(value, bool) and value:
+            raise ValueError("expected a rate like 20MB/s or 100Mbit/s, or off")
+        return None
+    bits = _BIT_RATE.match(text)
+    if bits:
+        rate = float(bits.group(1)) * _SIZE_UNITS[bits.group(2).lower()] / 8
+    else:
+        if isinstance(value, str) and not text.lower().endswith("/s"):
+            raise ValueError(f"{value!r} is not a rate (use e.g. 20MB/s, 512KiB/s, "
+                             "100Mbit/s, or off)")
+        try:
+            rate = float(parse_size(text[:-2] if text.lower().endswith("/s") else value))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate (use e.g. 20MB/s, 512KiB/s, "
+                             "100Mbit/s, or off)") from None
+    return rate or None
+
+
+def format_rate(rate: float | None) -> str:
+    """`5 MB/s`, `512 kB/s` (decimal units, as ISPs and rate limits speak), or `off`."""
+    if rate is None:
+        return "off"
+    for unit, step in (("GB/s", 1e9), ("MB/s", 1e6), ("kB/s", 1e3)):
+        if rate >= step:
+            return f"{rate / step:g} {unit}"
+    return f"{rate:g} B/s"
 
 
 def format_duration(seconds: float) -> str:
