@@ -153,3 +153,50 @@ def test_check_config_exits_78_and_never_prints_secrets(
     assert "not valid YAML: line" in err
     assert "cannot read the file" in err
     assert SECRET not in out + err
+
+
+# --- transfer: big files, parts, bandwidth -------------------------------------------
+
+
+def test_transfer_defaults_follow_the_store(tmp_path: Path) -> None:
+    from ossync.core.limits import DEFAULT_MULTIPART_THRESHOLD, OSS_MAX_OBJECT, S3_MAX_OBJECT
+
+    config = _parse(_minimal(), tmp_path)
+    assert config.max_file_size == OSS_MAX_OBJECT  # 10,000 parts of 5 GiB
+    assert config.multipart_threshold == DEFAULT_MULTIPART_THRESHOLD
+    assert (config.part_size, config.part_concurrency, config.max_bandwidth) == (None, 4, None)
+    s3 = {"s3": {"endpoint": "http://127.0.0.1:9", "bucket": "bkt", "region": "us-east-1",
+                 "access_key_id": "a", "secret_access_key": "b"}}
+    assert _parse(s3, tmp_path).max_file_size == S3_MAX_OBJECT
+
+
+def test_transfer_keys_are_read(tmp_path: Path) -> None:
+    doc = {**_minimal(), "max_file_size": "20GiB", "multipart_threshold": "16MiB",
+           "part_size": "32MiB", "part_concurrency": 8,
+           "max_bandwidth": ["08:00-19:00 5MB/s", "100Mbit/s"]}
+    config = _parse(doc, tmp_path)
+    assert config.max_file_size == 20 * 1024**3
+    assert (config.multipart_threshold, config.part_size, config.part_concurrency) == (
+        16 * 1024**2, 32 * 1024**2, 8)
+    assert config.max_bandwidth is not None
+    assert config.max_bandwidth.default == 12.5e6
+    assert config.max_bandwidth.windows[0].rate == 5e6
+    assert _parse({**_minimal(), "max_bandwidth": "off"}, tmp_path).max_bandwidth is None
+
+
+def test_transfer_problems_name_the_limit(tmp_path: Path) -> None:
+    doc = {**_minimal(), "max_file_size": "60TB", "multipart_threshold": "6GiB",
+           "part_size": "50KB", "part_concurrency": 0, "max_bandwidth": "fast"}
+    with pytest.raises(ConfigError) as info:
+        _parse(doc, tmp_path)
+    text = "\n".join(info.value.problems)
+    for expected in ("max_file_size: OSS stores objects of at most",
+                     "multipart_threshold: must be between 1 byte and 5GiB",
+                     "part_size: OSS takes parts of 102400 bytes to 5GiB",
+                     "part_concurrency: must be a whole number",
+                     "max_bandwidth: 'fast' is not a rate"):
+        assert expected in text, text
+    s3 = {"s3": {"endpoint": "http://127.0.0.1:9", "bucket": "bkt", "region": "us-east-1",
+                 "access_key_id": "a", "secret_access_key": "b"}, "part_size": "1MiB"}
+    with pytest.raises(ConfigError, match="S3 takes parts of 5242880 bytes"):
+        _parse(s3, tmp_path)

@@ -34,14 +34,20 @@ from ossync.config.stores import (
     _oss,
     _s3,
 )
+from ossync.config.transfer import parse_transfer
 from ossync.core.credentials import Credentials
 from ossync.core.errors import ConfigError
 from ossync.core.host import default_host
 from ossync.core.keys import DEFAULT_NAME, DEFAULT_PREFIX
-from ossync.core.units import parse_duration, parse_size
+from ossync.core.limits import (
+    DEFAULT_MULTIPART_THRESHOLD,
+    DEFAULT_PART_CONCURRENCY,
+    OSS_MAX_OBJECT,
+)
+from ossync.core.throttle import BandwidthSchedule
+from ossync.core.units import parse_duration
 from ossync.credentials import Source
 
-POSTOBJECT_MAX_BYTES = 5 * 1024**3
 IMAGE_EXTENSIONS = (
     "jpg", "jpeg", "png", "gif", "webp", "heic", "heif", "tif", "tiff", "bmp", "avif",
     "dng", "cr2", "cr3", "nef", "arw", "orf", "rw2", "raf",
@@ -87,7 +93,7 @@ class Config:
     timezone: str = "local"
     workers: int = 4
     scan_interval: float = 300.0
-    max_file_size: int = POSTOBJECT_MAX_BYTES
+    max_file_size: int = OSS_MAX_OBJECT
     retry_initial_delay: float = 2.0
     retry_max_delay: float = 600.0
     source: Path | None = None
@@ -96,6 +102,10 @@ class Config:
     local: LocalConfig | None = None
     host: str = field(default_factory=default_host)
     http: HttpConfig | None = None  # the optional listener (metrics, API, status page)
+    multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD  # from here on, files go in parts
+    part_size: int | None = None  # None: automatic (8 MiB, more for huge files)
+    part_concurrency: int = DEFAULT_PART_CONCURRENCY  # parts of one file in flight at once
+    max_bandwidth: BandwidthSchedule | None = None  # None: no cap
 
     @property
     def target(self) -> OssConfig | S3Config | LocalConfig:
@@ -127,6 +137,12 @@ class Config:
         return None if isinstance(target, LocalConfig) else target.credential_source
 
     @property
+    def restart_settings(self) -> tuple[object, ...]:
+        """What a running daemon cannot change on SIGHUP (they apply at restart)."""
+        return (self.target, self.workers, self.ledger, self.http, self.multipart_threshold,
+                self.part_size, self.part_concurrency)
+
+    @property
     def http_timeouts(self) -> tuple[float, float]:
         """(connect, read) timeouts of the target's requests (a local copy has none)."""
         target = self.target
@@ -137,31 +153,14 @@ class Config:
 
 KNOWN_TOP = {"oss", "s3", "local", "ledger", "host", "watch", "prefix", "name", "date_source",
              "timezone", "workers", "scan_interval", "max_file_size", "settle_seconds",
-             "retry_initial_delay", "retry_max_delay", "http"}
+             "retry_initial_delay", "retry_max_delay", "http", "multipart_threshold",
+             "part_size", "part_concurrency", "max_bandwidth"}
 KNOWN_WATCH = {"path", "label", "prefix", "name", "recursive", "include", "exclude",
                "settle_seconds", "dedupe", "date_source", "after_upload", "move_to",
                "observer", "poll_interval", "create", "group", "strip_metadata"}
 # What `watch[].strip_metadata` removes before sending: nothing, the location, the location
 # and owner/device identity, or all metadata but orientation and colour profile.
 STRIP_LEVELS = ("none", "location", "private", "all")
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def _watch(
@@ -208,8 +207,6 @@ def _watch(
     )
 
 
-
-
 def default_ledger_path(env: Mapping[str, str]) -> Path:
     """Under systemd `$STATE_DIRECTORY/ledger.db`, else the XDG state directory."""
     if env.get("STATE_DIRECTORY"):
@@ -252,10 +249,7 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
         p.errors.append(f"watch: label {label!r} is used twice (set label: on each folder)")
     fallback: Path | str = default_ledger_path(env)
     ledger = p.get(raw, "", "ledger", fallback, lambda v: ledger_location(base, v))
-    max_size = p.get(raw, "", "max_file_size", POSTOBJECT_MAX_BYTES, parse_size)
-    if max_size > POSTOBJECT_MAX_BYTES and local is None:
-        p.errors.append(f"max_file_size: one upload is capped at 5GiB by "
-                        f"{'S3' if s3 else 'OSS'} (POST and single PUT alike)")
+    transfer = parse_transfer(raw, p, chosen)
     config = Config(
         oss=oss, ledger=ledger, watch=tuple(folders),
         prefix=str(defaults["prefix"]), name=str(defaults["name"]),
@@ -263,7 +257,9 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
         timezone=p.get(raw, "", "timezone", "local", _timezone),
         workers=p.get(raw, "", "workers", 4, _positive_int),
         scan_interval=p.get(raw, "", "scan_interval", 300.0, parse_duration),
-        max_file_size=max_size,
+        max_file_size=transfer.max_file_size,
+        multipart_threshold=transfer.multipart_threshold, part_size=transfer.part_size,
+        part_concurrency=transfer.part_concurrency, max_bandwidth=transfer.max_bandwidth,
         retry_initial_delay=p.get(raw, "", "retry_initial_delay", 2.0, parse_duration),
         retry_max_delay=p.get(raw, "", "retry_max_delay", 600.0, parse_duration),
         source=source, warnings=tuple(p.warnings), s3=s3, local=local,

@@ -3,14 +3,18 @@
 Targets are leaf modules that never read YAML: `ossync.targets.factory` maps
 config to constructor arguments. There are three: `oss.OssTarget` (Alibaba Cloud
 OSS), `s3.S3Target` (S3-compatible stores, SigV4 POST or PUT) and
-`local.LocalTarget` (a folder).
+`local.LocalTarget` (a folder). Files over `multipart_threshold` go to OSS and S3 as
+multipart uploads (`ossync.targets.multipart`), resumable through a `Journal`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ossync.targets.multipart.plan import Journal
 
 
 @dataclass(frozen=True)
@@ -52,11 +56,23 @@ class FileChanged(Exception):
     """The local file changed size or content while it was being sent."""
 
 
+class UploadInterrupted(Exception):
+    """The daemon is stopping: a multipart upload ended between parts, its journal
+    keeps what was sent, and the next attempt resumes it."""
+
+
 class Target(Protocol):
     """Upload a file under a key without ever replacing a different object."""
 
-    def upload(self, path: Path, key: str, *, content_type: str) -> UploadResult:
-        """Store the file; raise KeyTaken, FileChanged, or StoreError (with `retryable`)."""
+    def upload(self, path: Path, key: str, *, content_type: str,
+               journal: Journal | None = None) -> UploadResult:
+        """Store the file; raise KeyTaken, FileChanged, UploadInterrupted, or StoreError
+        (with `retryable`). A big file goes in parts, its progress kept in `journal`."""
+        ...
+
+    def abandon(self, key: str, upload_id: str | None) -> None:
+        """Abort a multipart upload left behind (upload_id None: every open upload of
+        that key), so no unfinished parts stay stored and billed."""
         ...
 
     def head(self, key: str) -> ObjectInfo | None:

@@ -28,6 +28,7 @@ from ossync.core.credentials import (
     supply_of,
 )
 from ossync.core.errors import StoreError
+from ossync.core.throttle import Throttle
 
 USER_AGENT = "ossync"
 # Refusals that mean "these keys", not "this request": worth fresh keys and one retry.
@@ -53,8 +54,10 @@ def server_offset(resp: requests.Response) -> timedelta | None:
 class HttpTarget:
     def __init__(self, *, base_url: str, public_url: str | None, policy_lifetime: float,
                  connect_timeout: float, read_timeout: float, pool_size: int,
-                 credentials: Credentials | CredentialSupply) -> None:
+                 credentials: Credentials | CredentialSupply,
+                 throttle: Throttle | None = None) -> None:
         self.supply = supply_of(credentials)
+        self.throttle = throttle  # max_bandwidth, shared with every other sender
         self.base_url = base_url
         self.public_base = (public_url or base_url).rstrip("/")
         self.policy_lifetime = timedelta(seconds=policy_lifetime)
@@ -107,7 +110,7 @@ class HttpTarget:
     def close(self) -> None:
         self.session.close()
 
-    def _learn_clock(self, resp: requests.Response,
+    def learn_clock(self, resp: requests.Response,
                      min_change: timedelta = timedelta(0)) -> bool:
         """Take the server's clock from its Date header; False if it says nothing or is
         within `min_change` of what we already use."""

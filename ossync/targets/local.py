@@ -22,6 +22,7 @@ from ossync.core.chunks import chunks
 from ossync.core.crc64 import Crc64
 from ossync.core.errors import StoreError
 from ossync.targets import FileChanged, KeyTaken, ObjectInfo, UploadResult
+from ossync.targets.multipart import Journal
 
 # Where hard links are not supported (some FUSE, SMB and FAT mounts), a rename after
 # an existence check is used instead: not atomic against a second writer.
@@ -43,6 +44,9 @@ class LocalTarget:
     def close(self) -> None:
         pass
 
+    def abandon(self, key: str, upload_id: str | None) -> None:
+        """A folder has no multipart uploads: nothing is ever left behind."""
+
     def _path(self, key: str) -> Path:
         """`root/key`; a key that is not a plain relative path below root is refused."""
         parts = key.split("/")
@@ -53,8 +57,10 @@ class LocalTarget:
 
     # --- upload ----------------------------------------------------------------
 
-    def upload(self, path: Path, key: str, *, content_type: str) -> UploadResult:
-        """Copy the file to `root/key`; raise KeyTaken, FileChanged or StoreError."""
+    def upload(self, path: Path, key: str, *, content_type: str,
+               journal: Journal | None = None) -> UploadResult:
+        """Copy the file to `root/key`; raise KeyTaken, FileChanged or StoreError. (A copy
+        has nothing to resume: `journal` is not used.)"""
         dest = self._path(key)
         try:
             self._make_dirs(dest.parent)

@@ -1,4 +1,5 @@
-"""Alibaba Cloud OSS: signed form POST (PostObject) uploads, header-signed HEAD and DELETE.
+"""Alibaba Cloud OSS: signed form POST (PostObject) uploads, multipart uploads for big
+files (`ossync.targets.oss.parts`), header-signed HEAD and DELETE.
 
 Every upload is verified by the CRC-64 OSS returns; a retry that meets its own
 earlier object (the answer was lost after OSS stored it) counts as success.
@@ -7,19 +8,25 @@ earlier object (the answer was lost after OSS stored it) counts as success.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import requests
 
-from ossync.core.addressing import bucket_url, object_url
+from ossync.core.addressing import bucket_url, object_url, with_query
 from ossync.core.chunks import chunks
 from ossync.core.crc64 import Crc64
 from ossync.core.credentials import Credentials, CredentialSupply
 from ossync.core.errors import StoreError
+from ossync.core.throttle import Throttle
 from ossync.targets import FileChanged, KeyTaken, ObjectInfo, UploadResult
 from ossync.targets.form_body import MultipartFileBody
 from ossync.targets.http import HttpTarget
+from ossync.targets.multipart import Journal, MultipartSettings
+from ossync.targets.multipart.engine import MultipartUploader
 from ossync.targets.oss.errors import error_from_exception, error_from_response
+from ossync.targets.oss.parts import OssParts
 from ossync.targets.oss.signing import post_form_fields, v1_header_auth, v4_header_auth
 from ossync.targets.post_policy import PostUpload
 
@@ -39,21 +46,31 @@ class OssTarget(HttpTarget):
                  credentials: Credentials | CredentialSupply, signature_version: int = 4,
                  cname: bool = False, public_url: str | None = None,
                  policy_lifetime: float = 900.0, connect_timeout: float = 10.0,
-                 read_timeout: float = 60.0, pool_size: int = 8) -> None:
+                 read_timeout: float = 60.0, pool_size: int = 8,
+                 multipart: MultipartSettings | None = None,
+                 throttle: Throttle | None = None) -> None:
         super().__init__(base_url=bucket_url(endpoint, bucket, cname=cname),
                          public_url=public_url, policy_lifetime=policy_lifetime,
                          connect_timeout=connect_timeout, read_timeout=read_timeout,
-                         pool_size=pool_size, credentials=credentials)
+                         pool_size=pool_size, credentials=credentials, throttle=throttle)
         self.bucket = bucket
         self.region = region
         self.signature_version = signature_version
+        self.multipart = MultipartUploader(OssParts(self), multipart or MultipartSettings())
 
     # --- upload --------------------------------------------------------------
 
-    def upload(self, path: Path, key: str, *, content_type: str) -> UploadResult:
-        """POST the file under `key`; raise KeyTaken, FileChanged or StoreError."""
+    def upload(self, path: Path, key: str, *, content_type: str,
+               journal: Journal | None = None) -> UploadResult:
+        """POST the file under `key` (a big one in parts); raise KeyTaken, FileChanged,
+        UploadInterrupted or StoreError."""
+        if self.multipart.wants(path.stat().st_size):
+            return self.multipart.upload(path, key, content_type, journal)
         return self.with_keys(lambda creds: self._post(creds, path, key, content_type,
                                                        retry_on_skew=True))
+
+    def abandon(self, key: str, upload_id: str | None) -> None:
+        self.multipart.abandon(key, upload_id)
 
     def _post(self, creds: Credentials, path: Path, key: str, content_type: str, *,
               retry_on_skew: bool) -> UploadResult:
@@ -65,7 +82,7 @@ class OssTarget(HttpTarget):
                 region=self.region, now=now, lifetime=self.form_lifetime(creds, now),
                 version=self.signature_version,
             )
-            body = MultipartFileBody(fields, fh, size, content_type)
+            body = MultipartFileBody(fields, fh, size, content_type, throttle=self.throttle)
             try:
                 resp = self.session.post(
                     self.base_url + "/", data=body, timeout=self.timeout,
@@ -76,10 +93,10 @@ class OssTarget(HttpTarget):
                     raise exc.__context__ from None
                 raise error_from_exception("upload", key, exc) from None
             if resp.status_code == 409:
-                return self._existing(path, key, size, resp)
+                return self.existing(path, key, size)
             if resp.status_code >= 300:
                 err = error_from_response("upload", key, resp)
-                if err.code == "RequestTimeTooSkewed" and retry_on_skew and self._learn_clock(
+                if err.code == "RequestTimeTooSkewed" and retry_on_skew and self.learn_clock(
                     resp
                 ):
                     return self._post(creds, path, key, content_type, retry_on_skew=False)
@@ -105,38 +122,48 @@ class OssTarget(HttpTarget):
         return UploadResult(key=key, url=self.url_for(key), size=size, etag=etag,
                             crc64=crc, request_id=request_id)
 
-    def _existing(self, path: Path, key: str, size: int, resp: requests.Response) -> UploadResult:
-        """409 FileAlreadyExists: ours from a lost answer (same size and CRC) or a clash."""
+    def existing(self, path: Path, key: str, size: int, crc: int | None = None
+                 ) -> UploadResult:
+        """The key is taken (FileAlreadyExists): ours from a lost answer (same size and
+        CRC-64; `crc` spares reading the file for it) or a clash (KeyTaken)."""
         info = self.head(key)
         if info is None:
-            raise error_from_response("upload", key, resp)
-        crc = crc64_of_file(path)
-        if info.size == size and info.crc64 == crc:
+            raise StoreError("upload", key, "Vanished", "the object that refused the "
+                             "overwrite went away while it was looked at", retryable=True)
+        if info.size == size and info.crc64 == (crc64_of_file(path) if crc is None else crc):
             return UploadResult(key=key, url=self.url_for(key), size=size, etag=info.etag,
-                                crc64=crc, already_present=True)
+                                crc64=info.crc64, already_present=True)
         raise KeyTaken(key)
 
     # --- header-signed requests ---------------------------------------------
 
-    def _signed(self, creds: Credentials, method: str, key: str) -> requests.Response:
+    def signed(self, creds: Credentials, method: str, key: str, *,
+               query: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
+               data: Any = None) -> requests.Response:
+        """One header-signed request (V4 or V1) for `key` ("" for the bucket); the query
+        values unencoded. Network trouble becomes a retryable StoreError."""
+        headers = dict(headers or {})
         if self.signature_version == 4:
-            headers = v4_header_auth(creds, method=method, bucket=self.bucket,
-                                     key=key, region=self.region, now=self.now())
+            auth = v4_header_auth(creds, method=method, bucket=self.bucket, key=key,
+                                  region=self.region, now=self.now(), headers=headers,
+                                  query=query)
         else:
-            headers = v1_header_auth(creds, method=method, bucket=self.bucket,
-                                     key=key, now=self.now())
+            auth = v1_header_auth(creds, method=method, bucket=self.bucket, key=key,
+                                  now=self.now(), headers=headers, query=query)
+        url = with_query(object_url(self.base_url, key), query or {})
         try:
-            return self.session.request(method, object_url(self.base_url, key),
-                                        headers=headers, timeout=self.timeout,
-                                        allow_redirects=False)
+            return self.session.request(method, url, headers={**headers, **auth}, data=data,
+                                        timeout=self.timeout, allow_redirects=False)
         except requests.RequestException as exc:
+            if isinstance(exc.__context__, FileChanged):
+                raise exc.__context__ from None
             raise error_from_exception(method.lower(), key, exc) from None
 
     def head(self, key: str) -> ObjectInfo | None:
         return self.with_keys(lambda creds: self._head(creds, key))
 
     def _head(self, creds: Credentials, key: str) -> ObjectInfo | None:
-        resp = self._signed(creds, "HEAD", key)
+        resp = self.signed(creds, "HEAD", key)
         if resp.status_code == 404:
             return None
         if resp.status_code >= 300:
@@ -151,6 +178,6 @@ class OssTarget(HttpTarget):
         self.with_keys(lambda creds: self._delete(creds, key))
 
     def _delete(self, creds: Credentials, key: str) -> None:
-        resp = self._signed(creds, "DELETE", key)
+        resp = self.signed(creds, "DELETE", key)
         if resp.status_code >= 300 and resp.status_code != 404:
             raise error_from_response("delete", key, resp)

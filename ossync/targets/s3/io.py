@@ -1,5 +1,5 @@
-"""Bytes and addresses for the S3 target: bucket URLs, file digests, a hashing body,
-and what an ETag says about the object's MD5."""
+"""Bytes and addresses for the S3 target: bucket URLs, file digests, and what an ETag
+says about the object's MD5."""
 
 from __future__ import annotations
 
@@ -8,15 +8,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from io import BufferedReader
-from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from ossync.core.addressing import is_ip_or_localhost
 from ossync.core.chunks import chunks
 from ossync.core.crc64 import Crc64
-from ossync.targets import FileChanged, ObjectInfo
+from ossync.targets import ObjectInfo
 
-CHUNK = 1 << 20
 _MD5_ETAG = re.compile(r'^"?([0-9a-fA-F]{32})"?$')
 # Objects encrypted with SSE-KMS or SSE-C have ETags that are not their MD5.
 _OPAQUE_ETAG_SSE = ("aws:kms", "aws:kms:dsse")
@@ -54,36 +52,6 @@ def digests_of(fh: BufferedReader) -> Digests:
         size += len(chunk)
     fh.seek(0)
     return Digests(size, md5.hexdigest(), sha.hexdigest(), crc.value)
-
-
-class HashingReader:
-    """Hands out exactly `size` bytes of a file, hashing them (MD5, CRC-64) as they go;
-    FileChanged if the file shrinks or grows meanwhile. Has a len() for Content-Length."""
-
-    def __init__(self, fh: BinaryIO, size: int) -> None:
-        self._fh = fh
-        self.size = size
-        self.sent = 0
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.crc = Crc64()
-
-    def __len__(self) -> int:
-        return self.size
-
-    def read(self, n: int = -1) -> bytes:
-        left = self.size - self.sent
-        if left <= 0:
-            if self._fh.read(1):
-                raise FileChanged(f"file grew while uploading (more than {self.size} bytes)")
-            return b""
-        chunk = self._fh.read(min(n if n and n > 0 else CHUNK, left))
-        if not chunk:
-            raise FileChanged(f"file shrank while uploading ({self.sent} of {self.size} "
-                              "bytes sent)")
-        self.sent += len(chunk)
-        self.md5.update(chunk)
-        self.crc.update(chunk)
-        return chunk
 
 
 def etag_md5(etag: str | None, headers: Mapping[str, str]) -> str | None:

@@ -1,4 +1,5 @@
-"""S3-compatible stores: SigV4 form POST (default) or SigV4 header-signed PUT.
+"""S3-compatible stores: SigV4 form POST (default) or SigV4 header-signed PUT, and
+multipart uploads for big files (`ossync.targets.s3.parts`).
 
 No overwrite: PUT sends `If-None-Match: *` (a 412 means the key is taken), POST
 looks with a HEAD first. Either way a key that already holds the same bytes
@@ -13,30 +14,35 @@ from __future__ import annotations
 import base64
 import dataclasses
 import os
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import Any
 
 import requests
 
-from ossync.core.addressing import object_url
+from ossync.core.addressing import object_url, with_query
 from ossync.core.credentials import Credentials, CredentialSupply
 from ossync.core.errors import StoreError
+from ossync.core.throttle import Throttle
 from ossync.targets import FileChanged, KeyTaken, UploadResult
 from ossync.targets.form_body import MultipartFileBody
 from ossync.targets.http import HttpTarget
+from ossync.targets.multipart import Journal, MultipartSettings
+from ossync.targets.multipart.engine import MultipartUploader
 from ossync.targets.post_policy import PostUpload
+from ossync.targets.reader import SliceReader
 from ossync.targets.s3.errors import HINTS, error_from_exception, error_from_response
 from ossync.targets.s3.io import (
     Digests,
-    HashingReader,
     ObjectMd5,
     bucket_url,
     default_addressing,
     digests_of,
     etag_md5,
 )
-from ossync.targets.s3.signing import header_auth, post_form_fields
+from ossync.targets.s3.parts import S3Parts
+from ossync.targets.s3.signing import EMPTY_SHA256, header_auth, post_form_fields
 
 MAX_SKEW = timedelta(minutes=10)  # S3 refuses requests more than 15 minutes off
 
@@ -49,23 +55,31 @@ class S3Target(HttpTarget):
                  method: str = "post",
                  if_none_match: bool = True, public_url: str | None = None,
                  policy_lifetime: float = 900.0, connect_timeout: float = 10.0,
-                 read_timeout: float = 60.0, pool_size: int = 8) -> None:
+                 read_timeout: float = 60.0, pool_size: int = 8,
+                 multipart: MultipartSettings | None = None,
+                 throttle: Throttle | None = None) -> None:
         if method not in ("post", "put"):
             raise ValueError(f"method must be post or put, not {method!r}")
         super().__init__(
             base_url=bucket_url(endpoint, bucket, addressing or default_addressing(endpoint)),
             public_url=public_url, policy_lifetime=policy_lifetime,
             connect_timeout=connect_timeout, read_timeout=read_timeout, pool_size=pool_size,
-            credentials=credentials)
+            credentials=credentials, throttle=throttle)
         self.bucket = bucket
         self.region = region
         self.method = method
         self.if_none_match = if_none_match
+        settings = multipart or MultipartSettings()
+        self.multipart = MultipartUploader(S3Parts(self, settings), settings)
 
     # --- upload --------------------------------------------------------------
 
-    def upload(self, path: Path, key: str, *, content_type: str) -> UploadResult:
-        """Store the file under `key`; raise KeyTaken, FileChanged or StoreError."""
+    def upload(self, path: Path, key: str, *, content_type: str,
+               journal: Journal | None = None) -> UploadResult:
+        """Store the file under `key` (a big one in parts); raise KeyTaken, FileChanged,
+        UploadInterrupted or StoreError."""
+        if self.multipart.wants(path.stat().st_size):
+            return self.multipart.upload(path, key, content_type, journal)
         send = self._put if self.method == "put" else self._post
 
         def attempt(creds: Credentials) -> UploadResult:
@@ -77,6 +91,9 @@ class S3Target(HttpTarget):
             return send(creds, path, key, content_type)  # signed again: the server's clock
 
         return self.with_keys(attempt)
+
+    def abandon(self, key: str, upload_id: str | None) -> None:
+        self.multipart.abandon(key, upload_id)
 
     def _put(self, creds: Credentials, path: Path, key: str, content_type: str
              ) -> UploadResult:
@@ -93,13 +110,13 @@ class S3Target(HttpTarget):
             headers.update(header_auth(creds, method="PUT", url=url,
                                        region=self.region, now=self.now(), headers=headers,
                                        payload_sha256=facts.sha256))
-            body = HashingReader(fh, facts.size)
+            body = SliceReader(fh, facts.size, throttle=self.throttle, md5=True, whole=True)
             resp = self._send("upload", key, "PUT", url, headers, body)
-        if body.md5.hexdigest() != facts.md5:
+        if _hex(body) != facts.md5:
             raise FileChanged("file changed while uploading (its MD5 differs from a moment ago)")
         if resp.status_code == 412:
             return self._existing(key, facts, resp=resp)
-        self._check("upload", key, resp)
+        self.check("upload", key, resp)
         etag = resp.headers.get("ETag")
         if etag is None:
             raise StoreError("upload", key, "NoETagReturned", "the store answered PUT without "
@@ -124,18 +141,18 @@ class S3Target(HttpTarget):
             fields = post_form_fields(creds, PostUpload(self.bucket, key, size, content_type),
                                       region=self.region, now=now,
                                       lifetime=self.form_lifetime(creds, now))
-            reader = HashingReader(fh, size)
-            body = MultipartFileBody(fields, cast(BinaryIO, reader), size, content_type)
+            body = MultipartFileBody(fields, fh, size, content_type, throttle=self.throttle,
+                                     md5=True)
             resp = self._send("upload", key, "POST", self.base_url + "/",
                               {"Content-Type": body.content_type}, body)
-        self._check("upload", key, resp)
-        return self._verified_post(key, reader, resp)
+        self.check("upload", key, resp)
+        return self._verified_post(key, body.file, resp)
 
-    def _verified_post(self, key: str, reader: HashingReader,
+    def _verified_post(self, key: str, reader: SliceReader,
                        resp: requests.Response) -> UploadResult:
         """HEAD what the POST stored: the size, and the MD5 where the ETag is one."""
         info = self.head(key)
-        md5 = reader.md5.hexdigest()
+        md5 = _hex(reader)
         problem = None
         if info is None:
             problem = ("NotStored", "the store accepted the POST but HEAD finds no object")
@@ -169,7 +186,7 @@ class S3Target(HttpTarget):
     # --- HTTP ----------------------------------------------------------------
 
     def _send(self, operation: str, key: str, method: str, url: str, headers: dict[str, str],
-              body: HashingReader | MultipartFileBody | None = None) -> requests.Response:
+              body: Any = None) -> requests.Response:
         try:
             return self.session.request(method, url, data=body, headers=headers,
                                         timeout=self.timeout, allow_redirects=False)
@@ -180,32 +197,37 @@ class S3Target(HttpTarget):
                 raise exc.__context__ from None
             raise error_from_exception(operation, key, exc) from None
 
-    def _check(self, operation: str, key: str, resp: requests.Response) -> None:
+    def check(self, operation: str, key: str, resp: requests.Response) -> None:
         """Raise the StoreError of a failed answer. A refusal for clock skew (or a bare 403
         to a HEAD, whose Date is minutes off ours) first sets our clock from the server's."""
         if resp.status_code < 300:
             return
         err = error_from_response(operation, key, resp)
         if (err.code == "RequestTimeTooSkewed" or (resp.status_code == 403 and not resp.content)
-                ) and self._learn_clock(resp, MAX_SKEW):
+                ) and self.learn_clock(resp, MAX_SKEW):
             err = dataclasses.replace(err, code="RequestTimeTooSkewed", retryable=True,
                                       hint=HINTS["RequestTimeTooSkewed"])
         raise err
 
-    def _signed(self, creds: Credentials, method: str, key: str) -> requests.Response:
-        url = object_url(self.base_url, key)
-        headers = header_auth(creds, method=method, url=url, region=self.region,
-                              now=self.now())
-        return self._send(method.lower(), key, method, url, headers)
+    def signed(self, creds: Credentials, method: str, key: str, *,
+               query: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
+               data: Any = None, payload_sha256: str = EMPTY_SHA256) -> requests.Response:
+        """One header-signed request for `key` ("" for the bucket), query unencoded."""
+        url = with_query(object_url(self.base_url, key), query or {})
+        headers = dict(headers or {})
+        headers.update(header_auth(creds, method=method, url=url, region=self.region,
+                                   now=self.now(), headers=headers,
+                                   payload_sha256=payload_sha256))
+        return self._send(method.lower(), key, method, url, headers, data)
 
     def head(self, key: str) -> ObjectMd5 | None:
         return self.with_keys(lambda creds: self._head(creds, key))
 
     def _head(self, creds: Credentials, key: str) -> ObjectMd5 | None:
-        resp = self._signed(creds, "HEAD", key)
+        resp = self.signed(creds, "HEAD", key)
         if resp.status_code == 404:
             return None
-        self._check("head", key, resp)
+        self.check("head", key, resp)
         etag = resp.headers.get("ETag")
         return ObjectMd5(key=key, size=int(resp.headers.get("Content-Length", "0")), etag=etag,
                      crc64=None, content_type=resp.headers.get("Content-Type"),
@@ -215,9 +237,14 @@ class S3Target(HttpTarget):
         self.with_keys(lambda creds: self._delete(creds, key))
 
     def _delete(self, creds: Credentials, key: str) -> None:
-        resp = self._signed(creds, "DELETE", key)
+        resp = self.signed(creds, "DELETE", key)
         if resp.status_code != 404:
-            self._check("delete", key, resp)
+            self.check("delete", key, resp)
+
+
+def _hex(reader: SliceReader) -> str:
+    assert reader.md5 is not None, "made with md5=True"
+    return reader.md5.hexdigest()
 
 
 def _request_id(resp: requests.Response) -> str | None:

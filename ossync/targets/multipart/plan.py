@@ -1,0 +1,116 @@
+"""How a big file is cut into parts, and what is remembered about them.
+
+`plan_parts` picks the part size: the configured one, raised to the store's minimum
+and to what fits the file into 10,000 parts (rounded up to whole MiB). `Part` is one
+part the store holds; `Checkpoint` is what a `Journal` remembers of an upload in
+progress, so that a later attempt (after a kill -9, a reboot, a dropped link) sends
+only the parts the store does not already hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ossync.core.limits import (
+    DEFAULT_MULTIPART_THRESHOLD,
+    DEFAULT_PART_CONCURRENCY,
+    DEFAULT_PART_SIZE,
+    MAX_PARTS,
+    MIB,
+    SINGLE_REQUEST_MAX,
+)
+
+
+@dataclass(frozen=True)
+class MultipartSettings:
+    """`multipart_threshold`, `part_size` (None: automatic) and `part_concurrency`."""
+
+    threshold: int = DEFAULT_MULTIPART_THRESHOLD
+    part_size: int | None = None
+    concurrency: int = DEFAULT_PART_CONCURRENCY
+
+
+@dataclass(frozen=True)
+class PartPlan:
+    size: int
+    part_size: int
+
+    @property
+    def count(self) -> int:
+        return max(1, -(-self.size // self.part_size))
+
+    def span(self, number: int) -> tuple[int, int]:
+        """(offset, length) of part `number` (1-based)."""
+        offset = (number - 1) * self.part_size
+        return offset, min(self.part_size, self.size - offset)
+
+
+def plan_parts(size: int, preferred: int | None, minimum: int) -> PartPlan:
+    """Parts of `preferred` bytes (default 8 MiB), at least `minimum`, few enough for
+    10,000 parts; raises ValueError when even 5 GiB parts cannot hold the file."""
+    part = max(preferred or DEFAULT_PART_SIZE, minimum)
+    needed = -(-size // MAX_PARTS)
+    if part < needed:
+        part = -(-needed // MIB) * MIB
+    if part > SINGLE_REQUEST_MAX:
+        raise ValueError(f"{size} bytes do not fit in {MAX_PARTS} parts of at most 5GiB")
+    return PartPlan(size, part)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part the store holds: its number, size, ETag (as the store gave it) and the
+    CRC-64 of its bytes (None when only the store's listing is known)."""
+
+    number: int
+    size: int
+    etag: str
+    crc64: int | None = None
+
+    def same_etag(self, other: str) -> bool:
+        return _bare(self.etag) == _bare(other)
+
+
+def _bare(etag: str) -> str:
+    return etag.strip().strip('"').lower()
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """An upload in progress as a journal remembers it."""
+
+    key: str
+    upload_id: str | None  # None: it was being started when the last attempt ended
+    sha256: str  # of the bytes being sent
+    size: int
+    part_size: int
+    parts: dict[int, Part] = field(default_factory=dict)
+
+
+class Journal(Protocol):
+    """Where a multipart upload writes down its progress as it goes, and asks whether
+    to go on. `sha256` names the bytes about to be sent: a checkpoint for other bytes
+    is stale."""
+
+    sha256: str
+
+    def load(self) -> Checkpoint | None:
+        """What an earlier attempt left for this file, if anything (maybe stale)."""
+        ...
+
+    def begin(self, key: str, size: int, part_size: int) -> None:
+        """Before InitiateMultipartUpload: forget any earlier checkpoint, note the key."""
+        ...
+
+    def started(self, upload_id: str) -> None: ...
+
+    def part_done(self, part: Part) -> None: ...
+
+    def end(self) -> None:
+        """The upload completed or was aborted: nothing to resume."""
+        ...
+
+    def stopping(self) -> bool:
+        """True when the daemon is stopping: send no new part, keep what is done."""
+        ...
