@@ -19,8 +19,17 @@ from ossync.core.addressing import with_process
 from ossync.core.host import default_host
 from ossync.core.units import Lifetime
 from ossync.ledger.errors import SignerMissing
-from ossync.ledger.records import Content, FileRow, Item, Sighting, Status, Upload
+from ossync.ledger.records import (
+    Content,
+    FileRow,
+    Item,
+    MultipartRow,
+    Sighting,
+    Status,
+    Upload,
+)
 from ossync.targets import UploadResult
+from ossync.targets.multipart import Part
 
 
 class UrlSigner(Protocol):
@@ -158,6 +167,31 @@ class Ledger(ABC):
     @abstractmethod
     def retry_failed(self, paths: list[str] | None = None) -> int:
         """Queue failed paths (all when `paths` is None) for another try now."""
+
+    # --- multipart checkpoints (written as parts land, so an upload can resume) -----
+
+    @abstractmethod
+    def multipart_of(self, host: str, path: str) -> tuple[MultipartRow, list[Part]] | None:
+        """The unfinished multipart upload of a path, with the parts the store confirmed."""
+
+    @abstractmethod
+    def multipart_begin(self, *, host: str, path: str, bucket: str, key: str, sha256: str,
+                        size: int, part_size: int) -> int:
+        """A new checkpoint, replacing any earlier one of the path (before Initiate)."""
+
+    @abstractmethod
+    def multipart_started(self, record_id: int, upload_id: str) -> None: ...
+
+    @abstractmethod
+    def multipart_part_done(self, record_id: int, part: Part) -> None: ...
+
+    @abstractmethod
+    def multipart_end(self, record_id: int) -> None:
+        """The upload completed or was aborted: forget the checkpoint and its parts."""
+
+    @abstractmethod
+    def multipart_rows(self, host: str) -> list[MultipartRow]:
+        """Every checkpoint of a host (for the sweep of uploads left behind)."""
 
     # --- lookups -----------------------------------------------------------------
 

@@ -154,3 +154,20 @@ class Status:
     oldest_pending_since: str | None
     last_upload_at: str | None
     top_errors: list[tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class MultipartRow:
+    """A multipart upload a host began for one of its paths and has not finished: the
+    checkpoint a later attempt resumes from (its parts are kept beside it)."""
+
+    id: int
+    host: str
+    path: str
+    bucket: str
+    key: str
+    upload_id: str | None  # None: it was being started when the attempt ended
+    sha256: str  # of the bytes being sent
+    size: int
+    part_size: int
+    started_at: str

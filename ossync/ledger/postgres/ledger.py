@@ -19,6 +19,7 @@ from ossync.ledger.postgres.connect import display_url
 from ossync.ledger.postgres.migrations import MIGRATIONS
 from ossync.ledger.records import FileRow, now_text
 from ossync.ledger.sql.base import Executor, as_record
+from ossync.ledger.sql.multipart import SqlMultipart
 from ossync.ledger.sql.queue import SqlQueue
 from ossync.ledger.sql.reads import SqlReads
 
@@ -41,7 +42,7 @@ _CLAIM_WHERE = (
 )
 
 
-class PostgresLedger(SqlQueue, SqlReads, PgBase, Ledger):
+class PostgresLedger(SqlQueue, SqlReads, SqlMultipart, PgBase, Ledger):
     def __init__(self, url: str, host: str, readonly: bool, exclusive: bool) -> None:
         super().__init__(url)
         self.location = display_url(url)

@@ -16,6 +16,7 @@ from pathlib import Path
 from ossync.ledger.contract import Ledger, register_backend
 from ossync.ledger.errors import LedgerCorrupt, LedgerError, LedgerMissing, LedgerUnavailable
 from ossync.ledger.records import now_text
+from ossync.ledger.sql.multipart import SqlMultipart
 from ossync.ledger.sql.queue import SqlQueue
 from ossync.ledger.sql.reads import SqlReads
 from ossync.ledger.sqlite.base import SqliteBase
@@ -24,7 +25,7 @@ from ossync.ledger.sqlite.migrations import MIGRATIONS
 BUSY_TIMEOUT_MS = 10_000
 
 
-class SqliteLedger(SqlQueue, SqlReads, SqliteBase, Ledger):
+class SqliteLedger(SqlQueue, SqlReads, SqlMultipart, SqliteBase, Ledger):
     def __init__(self, conn: sqlite3.Connection, path: Path, lock_fd: int | None,
                  host: str) -> None:
         super().__init__(conn)
@@ -72,6 +73,8 @@ class SqliteLedger(SqlQueue, SqlReads, SqliteBase, Ledger):
         this host's: a SQLite ledger has one daemon."""
         with self.transaction() as conn:
             conn.execute("UPDATE files SET host = ? WHERE host < ? OR host > ?",
+                         (self.host,) * 3)
+            conn.execute("UPDATE multipart_uploads SET host = ? WHERE host < ? OR host > ?",
                          (self.host,) * 3)
 
     def _recorded_host(self) -> str | None:

@@ -80,4 +80,27 @@ ALTER TABLE uploads ADD COLUMN strip_level TEXT NOT NULL DEFAULT 'none';
 ALTER TABLE uploads ADD COLUMN stripped TEXT;
 UPDATE uploads SET sent_sha256 = sha256, sent_size = size, sent_crc64 = crc64;
 """),
+    ("0005_multipart_checkpoints", """
+CREATE TABLE multipart_uploads (
+    id INTEGER PRIMARY KEY,
+    host TEXT NOT NULL,
+    path TEXT NOT NULL,
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    upload_id TEXT,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    part_size INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    UNIQUE (host, path)
+);
+CREATE TABLE multipart_parts (
+    upload INTEGER NOT NULL REFERENCES multipart_uploads (id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    crc64 TEXT,
+    PRIMARY KEY (upload, number)
+);
+"""),
 )
