@@ -3,10 +3,12 @@
 `LocalOSS` serves path-style URLs (`http://127.0.0.1:PORT/<bucket>/<key>`) and
 implements what ossync uses: PostObject (V4 and V1 form signatures, policies,
 STS tokens and their expiry (`sts.StsIssuer`), forbid-overwrite), and header-signed
-PutObject, GetObject, HeadObject, DeleteObject and ListObjects; and the S3 dialect
-(SigV4 form POST and header-signed requests, checked with botocore's code). It verifies
-every signature with the official SDK's code, so our own signer's bugs show up as
-refusals. Objects live under `root` and survive restarts (see `store` for the layout).
+PutObject, GetObject, HeadObject, DeleteObject and ListObjects, and the multipart upload
+API (`upload_ops`: initiate, upload part, complete, abort, list parts, list uploads);
+and the S3 dialect (SigV4 form POST and header-signed requests, checked with botocore's
+code). It verifies every signature with the official SDK's code, so our own signer's
+bugs show up as refusals. Objects and uploads in progress live under `root` and survive
+restarts (see `store` and `uploads` for the layout).
 """
 
 from __future__ import annotations

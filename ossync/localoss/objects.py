@@ -8,13 +8,19 @@ import base64
 import binascii
 import hashlib
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
 from email.utils import formatdate
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ossync.localoss.multipart import Source
-from ossync.localoss.responses import OSSError, Reply, document, element, invalid_argument
+from ossync.localoss.responses import (
+    OSSError,
+    Reply,
+    document,
+    element,
+    invalid_argument,
+    xml_time,
+)
 from ossync.localoss.store import Bucket, ObjectMeta, Spool, validate_key
 
 if TYPE_CHECKING:
@@ -36,6 +42,14 @@ def _url(text: str) -> str:
     return quote(text, safe="/")
 
 
+def encoder(query: Mapping[str, str]) -> tuple[str, Encoder]:
+    """`encoding-type` (only `url` exists) and how keys are written under it."""
+    encoding = query.get("encoding-type", "")
+    if encoding not in ("", "url"):
+        raise invalid_argument("encoding-type must be url.", "encoding-type", encoding)
+    return encoding, _url if encoding else _plain
+
+
 def no_such_key() -> OSSError:
     return OSSError(404, "NoSuchKey", "The specified key does not exist.")
 
@@ -46,7 +60,7 @@ def object_headers(meta: ObjectMeta) -> dict[str, str]:
         "ETag": meta.etag,
         "x-oss-hash-crc64ecma": str(meta.crc64),
         "Last-Modified": formatdate(meta.mtime, usegmt=True),
-        "x-oss-object-type": "Normal",
+        "x-oss-object-type": meta.object_type,
         "x-oss-storage-class": "Standard",
         **meta.user_meta,
     }
@@ -90,8 +104,8 @@ def put_object(bucket: Bucket, key: str, headers: Mapping[str, str], stream: Sou
     sha256 = hashlib.sha256()
     try:
         _copy(stream, length, spool, sha256)
-        _check_md5(headers.get("content-md5"), spool)
-        _check_sha256(headers.get("x-amz-content-sha256"), sha256.hexdigest())
+        check_md5(headers.get("content-md5"), spool.md5.digest())
+        check_sha256(headers.get("x-amz-content-sha256"), sha256.hexdigest())
         meta = bucket.commit(key, spool, headers.get("content-type") or
                              "application/octet-stream", user_meta,
                              forbid_overwrite=forbid == "true" or if_none_match == "*")
@@ -120,18 +134,19 @@ def _copy(stream: Source, length: int, spool: Spool, sha256: Hash) -> None:
         left -= len(data)
 
 
-def _check_sha256(sent: str | None, actual: str) -> None:
+def check_sha256(sent: str | None, actual: str) -> None:
     """A SigV4 PUT signs the body's SHA-256 (or says UNSIGNED-PAYLOAD)."""
     if sent and sent != "UNSIGNED-PAYLOAD" and sent != actual:
         raise OSSError(400, "XAmzContentSHA256Mismatch", "The provided "
                        "'x-amz-content-sha256' header does not match what was computed.")
 
 
-def _check_md5(sent: str | None, spool: Spool) -> None:
+def check_md5(sent: str | None, actual: bytes) -> None:
+    """Content-MD5, when sent, must be the base64 of the body's MD5."""
     if sent is None:
         return
     try:
-        ok = base64.b64decode(sent, validate=True) == spool.md5.digest()
+        ok = base64.b64decode(sent, validate=True) == actual
     except binascii.Error:
         ok = False
     if not ok:
@@ -143,10 +158,7 @@ def list_objects(bucket: Bucket, query: Mapping[str, str]) -> Reply:
     prefix, marker = query.get("prefix", ""), query.get("marker", "")
     delimiter = query.get("delimiter", "")
     max_keys = _max_keys(query.get("max-keys", "100"))
-    encoding = query.get("encoding-type", "")
-    if encoding not in ("", "url"):
-        raise invalid_argument("encoding-type must be url.", "encoding-type", encoding)
-    enc: Encoder = _url if encoding else _plain
+    encoding, enc = encoder(query)
     contents: list[ObjectMeta] = []
     prefixes: list[str] = []
     truncated, last = False, ""
@@ -192,11 +204,8 @@ def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
 
 
 def _contents(meta: ObjectMeta, enc: Encoder) -> str:
-    modified = datetime.fromtimestamp(meta.mtime, timezone.utc)
     return "<Contents>" + "".join([
-        element("Key", enc(meta.key)),
-        element("LastModified", modified.strftime("%Y-%m-%dT%H:%M:%S.")
-                + f"{modified.microsecond // 1000:03d}Z"),
-        element("ETag", meta.etag), element("Type", "Normal"),
+        element("Key", enc(meta.key)), element("LastModified", xml_time(meta.mtime)),
+        element("ETag", meta.etag), element("Type", meta.object_type),
         element("Size", str(meta.size)), element("StorageClass", "Standard"),
     ]) + "</Contents>"

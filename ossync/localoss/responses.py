@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import BinaryIO
 from xml.sax.saxutils import escape
 
@@ -67,8 +68,17 @@ def element(tag: str, text: str) -> str:
     return f"<{tag}>{escape(text)}</{tag}>"
 
 
-def document(root: str, children: Iterable[str]) -> bytes:
-    return (XML_HEAD + f"<{root}>" + "".join(children) + f"</{root}>").encode()
+def document(root: str, children: Iterable[str], xmlns: str = "") -> bytes:
+    """An XML document; S3's answers carry its namespace on the root element."""
+    attrs = f' xmlns="{xmlns}"' if xmlns else ""
+    return (XML_HEAD + f"<{root}{attrs}>" + "".join(children) + f"</{root}>").encode()
+
+
+def xml_time(timestamp: float) -> str:
+    """`2026-12-04T10:00:00.000Z`, the time format of OSS's XML listings: whole seconds,
+    as OSS writes them (oss2 parses no other milliseconds than `.000`)."""
+    moment = datetime.fromtimestamp(int(timestamp), timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def error_document(err: OSSError, request_id: str, host_id: str) -> bytes:

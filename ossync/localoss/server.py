@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from ossync.localoss import objects
+from ossync.localoss import objects, upload_ops
 from ossync.localoss.auth import QUERY_AUTH_PARAMS, Verifier
 from ossync.localoss.multipart import Source
 from ossync.localoss.post import PostObject
@@ -174,6 +174,10 @@ class Handler(BaseHTTPRequestHandler):
                 query.pop(name, None)
         if not key and self.command == "GET" and set(query) <= LIST_PARAMS:
             return objects.list_objects(bucket, query)
+        call = upload_ops.Call(bucket, key, query, headers, body, body.left, self._host())
+        multipart = upload_ops.route(self.command, call)
+        if multipart is not None:
+            return multipart
         if not key or query:
             raise OSSError(501, "NotImplemented", "local-oss does not implement this operation.")
         if self.command in ("GET", "HEAD"):

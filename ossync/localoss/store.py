@@ -4,38 +4,47 @@ Layout (one server per root at a time)::
 
     root/<bucket>/objects/<h[:2]>/<h>.json          metadata; its rename commits a write
     root/<bucket>/objects/<h[:2]>/<h>.<nonce>.data  the bytes the metadata points at
+    root/<bucket>/objects/<h[:2]>/<h>.<nonce>.<i>.data  part i of a multipart object
+    root/<bucket>/uploads/                           multipart uploads in progress (`uploads`)
     root/<bucket>/.tmp/                              uploads being spooled
 
 where `h` is the SHA-256 hex of the UTF-8 key. No part of a path ever comes
 from the key, so `..`, `//`, `%`, `?`, Chinese or 1023-byte keys are all just
 bytes in the metadata JSON (which holds the real key). A write spools to `.tmp`
 and fsyncs, renames the data file into place, then atomically replaces the
-metadata (fsync + rename), then drops the old data file. Bucket names are
-validated, so they are safe path components too.
+metadata (fsync + rename), then drops the old data file. CompleteMultipartUpload
+copies nothing: it renames the listed parts' files next to the metadata and lists them
+in it, in order (`ObjectMeta.parts`); a GET streams them one after the other. Bucket
+names are validated, so they are safe path components too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
 import re
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from ossync.core.crc64 import Crc64
+from ossync.core.crc64 import crc64_of_parts
+from ossync.localoss.disk import JoinedFiles, Spool, fsync_dir, write_atomic
 from ossync.localoss.responses import OSSError
+from ossync.localoss.uploads import PartMeta, Upload, Uploads, multipart_etag
+
+__all__ = ["Bucket", "ObjectMeta", "Spool", "validate_key"]
 
 log = logging.getLogger("ossync.localoss")
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 MAX_KEY_BYTES = 1023
+CHUNK = 64 * 1024
 
 
 def validate_key(key: str) -> None:
@@ -48,44 +57,25 @@ def validate_key(key: str) -> None:
 class ObjectMeta:
     key: str
     size: int
-    etag: str  # quoted upper-case hex MD5
+    etag: str  # quoted upper-case hex MD5 (or `"<hex>-<parts>"` for a multipart object)
     crc64: int
     content_type: str
     mtime: float
-    data: str  # data file name, next to the metadata
+    data: str  # data file name, next to the metadata ("" for a multipart object)
     user_meta: dict[str, str] = field(default_factory=dict)
+    parts: list[str] = field(default_factory=list)  # a multipart object's files, in order
 
-
-class Spool:
-    """A temp file being filled with an upload, hashing (MD5, CRC-64) as it goes."""
-
-    def __init__(self, directory: Path) -> None:
-        fd, name = tempfile.mkstemp(dir=directory, suffix=".part")
-        self.path = Path(name)
-        self.file = os.fdopen(fd, "wb")
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.crc = Crc64()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.file.write(data)
-        self.md5.update(data)
-        self.crc.update(data)
-        self.size += len(data)
-        return len(data)
-
-    def finish(self) -> None:
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        self.file.close()
-
-    def discard(self) -> None:
-        self.file.close()
-        self.path.unlink(missing_ok=True)
+    def files(self) -> list[str]:
+        return self.parts or [self.data]
 
     @property
-    def etag(self) -> str:
-        return f'"{self.md5.hexdigest().upper()}"'
+    def object_type(self) -> str:
+        return "Multipart" if self.parts else "Normal"
+
+
+def already_exists() -> OSSError:
+    return OSSError(409, "FileAlreadyExists", "The object you specified already exists and "
+                    "can not be overwritten.")
 
 
 class Bucket:
@@ -99,6 +89,7 @@ class Bucket:
         self.tmp = root / name / ".tmp"
         self.lock = threading.Lock()
         self.index: dict[str, ObjectMeta] = {}
+        self.uploads = Uploads(root / name / "uploads", self.lock)
         self._load()
 
     def _load(self) -> None:
@@ -113,12 +104,14 @@ class Bucket:
             except (ValueError, TypeError):
                 log.warning("local-oss: ignoring unreadable metadata %s", meta_path)
                 continue
-            if (meta_path.parent / meta.data).exists() and _digest(meta.key) == meta_path.stem:
+            files = [meta_path.parent / name for name in meta.files()]
+            if all(f.exists() for f in files) and _digest(meta.key) == meta_path.stem:
                 self.index[meta.key] = meta
-                live.add(meta_path.parent / meta.data)
+                live.update(files)
         for data in self.objects.glob("*/*.data"):
             if data not in live:  # left by a crash between two renames
                 data.unlink(missing_ok=True)
+        self.uploads.load()
 
     def spool(self) -> Spool:
         return Spool(self.tmp)
@@ -135,23 +128,60 @@ class Bucket:
         with self.lock:
             if forbid_overwrite and key in self.index:
                 spool.discard()
-                raise OSSError(409, "FileAlreadyExists", "The object you specified already "
-                               "exists and can not be overwritten.")
+                raise already_exists()
             os.replace(spool.path, folder / meta.data)
-            _write_atomic(folder / f"{digest}.json", json.dumps(asdict(meta)).encode())
-            old = self.index.get(key)
-            self.index[key] = meta
-        if old is not None:
-            (folder / old.data).unlink(missing_ok=True)
+            old = self._publish_locked(folder, meta)
+        self._drop(folder, old)
         return meta
 
+    def complete(self, upload_id: str, key: str, choose: Callable[[Upload], list[PartMeta]],
+                 *, forbid_overwrite: bool) -> ObjectMeta:
+        """Make the parts `choose` picks (it raises to refuse) the object `key`, by renaming
+        their files: no byte is copied. The upload is gone afterwards, unlisted parts too."""
+        digest = _digest(key)
+        folder = self.objects / digest[:2]
+        folder.mkdir(exist_ok=True)
+        with self.lock:
+            upload = self.uploads.find_locked(upload_id, key)
+            parts = choose(upload)
+            if forbid_overwrite and key in self.index:
+                raise already_exists()
+            nonce = uuid.uuid4().hex
+            names = [f"{digest}.{nonce}.{i}.data" for i in range(1, len(parts) + 1)]
+            for part, name in zip(parts, names, strict=True):
+                os.replace(self.uploads.data_path(upload, part), folder / name)
+            meta = ObjectMeta(key, sum(p.size for p in parts), multipart_etag(parts),
+                              crc64_of_parts((p.crc64, p.size) for p in parts),
+                              upload.content_type, time.time(), "", upload.user_meta, names)
+            old = self._publish_locked(folder, meta)
+            self.uploads.forget_locked(upload)
+        self._drop(folder, old)
+        self.uploads.remove(upload)
+        return meta
+
+    def _publish_locked(self, folder: Path, meta: ObjectMeta) -> ObjectMeta | None:
+        """Write the metadata (the commit point) and index it; return what it replaced."""
+        write_atomic(folder / f"{_digest(meta.key)}.json", json.dumps(asdict(meta)).encode())
+        old = self.index.get(meta.key)
+        self.index[meta.key] = meta
+        return old
+
+    @staticmethod
+    def _drop(folder: Path, meta: ObjectMeta | None) -> None:
+        for name in meta.files() if meta is not None else []:
+            (folder / name).unlink(missing_ok=True)
+
     def open(self, key: str) -> tuple[ObjectMeta, BinaryIO] | None:
-        """Metadata and an open data file (valid even if overwritten meanwhile)."""
+        """Metadata and an open data file (valid even if overwritten meanwhile); a
+        multipart object's later parts are opened as they are reached, so an overwrite
+        or delete mid-read ends the read early."""
         with self.lock:
             meta = self.index.get(key)
             if meta is None:
                 return None
-            return meta, (self.objects / _digest(key)[:2] / meta.data).open("rb")
+            folder = self.objects / _digest(key)[:2]
+            joined = JoinedFiles([folder / name for name in meta.files()])
+        return meta, io.BufferedReader(joined, CHUNK)
 
     def head(self, key: str) -> ObjectMeta | None:
         with self.lock:
@@ -165,8 +195,8 @@ class Bucket:
             if meta is None:
                 return
             (folder / f"{digest}.json").unlink(missing_ok=True)
-            _fsync_dir(folder)
-        (folder / meta.data).unlink(missing_ok=True)
+            fsync_dir(folder)
+        self._drop(folder, meta)
 
     def snapshot(self) -> Iterator[ObjectMeta]:
         """A snapshot of the objects sorted by key (code point order = UTF-8 byte order)."""
@@ -177,25 +207,3 @@ class Bucket:
 
 def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
