@@ -13,11 +13,15 @@ Each request draws, from a seeded random generator, at most one fault:
 
 `outage(seconds)` refuses every connection for a while. Faults only hit POST and PUT
 uploads unless `all_methods` is set, so tests can still inspect the bucket through the
-proxy. Deterministic for a given seed and request order.
+proxy. Deterministic for a given seed and request order. `rules` force a fault on the
+next requests that match a method and a query parameter (the Complete of a multipart
+upload, say); `requests` lists every request seen and `body_bytes` counts the request
+bytes passed on to the store.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import random
 import socket
@@ -36,13 +40,24 @@ CHUNK = 64 * 1024
 
 
 @dataclass
+class Rule:
+    """`fault` for the next `times` requests with this method whose query names `param`."""
+
+    method: str
+    param: str
+    fault: str
+    times: int = 1
+
+
+@dataclass
 class FaultPlan:
-    """Per-request probabilities of each fault (their sum must be at most 1)."""
+    """Per-request probabilities of each fault (their sum must be at most 1), and rules."""
 
     rates: Mapping[str, float] = field(default_factory=dict)
     seed: int = 0
     stall_seconds: float = 15.0
     all_methods: bool = False
+    rules: list[Rule] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         unknown = set(self.rates) - set(FAULTS)
@@ -80,7 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_HEAD = do_PUT = do_POST = do_DELETE = do_GET
 
     def _relay(self) -> None:
-        fault = self.server.draw(self.command)
+        fault = self.server.draw(self.command, self.path)
         length = int(self.headers.get("Content-Length") or 0)
         if fault in ("error", "skew"):
             self._drain(length)
@@ -131,6 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
                     break
                 conn.send(chunk)
                 left -= len(chunk)
+                self.server.count_body(len(chunk))
             resp = conn.getresponse()
             body = resp.read()
             dropped = {"connection", "keep-alive", "transfer-encoding"}
@@ -177,12 +193,44 @@ class FaultProxyServer(ThreadingHTTPServer):
         self.upstream_port = parts.port or 80
         self.plan = plan
         self.counts: Counter[str] = Counter()
+        self.requests: list[tuple[str, str]] = []  # (method, path with query)
+        self.body_bytes = 0
+        self._open: set[Any] = set()
         self._rng = random.Random(plan.seed)
         self._lock = threading.Lock()
         self._down_until = 0.0
 
-    def draw(self, method: str) -> str | None:
+    def process_request(self, request: Any, client_address: Any) -> None:
         with self._lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End every kept-alive client connection, so no handler thread waits on one."""
+        with self._lock:
+            open_now = list(self._open)
+        for sock in open_now:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def count_body(self, n: int) -> None:
+        with self._lock:
+            self.body_bytes += n
+
+    def draw(self, method: str, path: str = "") -> str | None:
+        with self._lock:
+            self.requests.append((method, path))
+            params = {p.partition("=")[0] for p in urlsplit(path).query.split("&")}
+            for rule in self.plan.rules:
+                if rule.times > 0 and rule.method == method and rule.param in params:
+                    rule.times -= 1
+                    self.counts[rule.fault] += 1
+                    return rule.fault
             roll = self._rng.random()
             if method not in ("POST", "PUT") and not self.plan.all_methods:
                 return None
@@ -244,6 +292,7 @@ class FaultProxy:
 
     def stop(self) -> None:
         self.server.shutdown()
+        self.server.close_connections()
         self.server.server_close()
         self._thread.join(10)
 

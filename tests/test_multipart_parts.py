@@ -92,3 +92,33 @@ def test_listings_with_and_without_namespace() -> None:
     assert xml.error_code(s3) is None
     with pytest.raises(ValueError, match="UploadId"):
         xml.upload_id(b"<InitiateMultipartUploadResult/>")
+
+
+def _refusal(status: int, code: str) -> object:
+    import requests
+
+    resp = requests.Response()
+    resp.status_code = status
+    resp._content = (f"<Error><Code>{code}</Code><Message>denied</Message>"
+                     "<RequestId>R1</RequestId></Error>").encode()
+    return resp
+
+
+@pytest.mark.parametrize(("store", "operation", "right"), [
+    ("oss", "list parts", "oss:ListParts"),
+    ("oss", "abort upload", "oss:AbortMultipartUpload"),
+    ("oss", "list uploads", "oss:ListMultipartUploads"),
+    ("oss", "upload part", "oss:PutObject"),
+    ("s3", "list parts", "s3:ListMultipartUploadParts"),
+    ("s3", "list uploads", "s3:ListBucketMultipartUploads"),
+])
+def test_a_refused_multipart_request_names_the_right_it_needs(store: str, operation: str,
+                                                             right: str) -> None:
+    from ossync.targets.oss.errors import error_from_response as oss_error
+    from ossync.targets.s3.errors import error_from_response as s3_error
+
+    convert = oss_error if store == "oss" else s3_error
+    err = convert(operation, "big.tif", _refusal(403, "AccessDenied"))  # type: ignore[arg-type]
+    assert err.code == "AccessDenied" and not err.retryable
+    assert f"needs {right} for this" in err.hint
+    assert "multipart_threshold" in err.hint

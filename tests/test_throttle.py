@@ -54,6 +54,12 @@ def test_a_window_may_wrap_past_midnight_and_the_rest_is_unlimited() -> None:
     assert schedule.limited
 
 
+def test_a_window_may_run_to_midnight_or_all_day() -> None:
+    assert parse_schedule(["00:00-24:00 1MB/s"]).rate_at(_at(23, 59)) == 1e6
+    evening = parse_schedule(["18:00-24:00 2MB/s"])
+    assert evening.rate_at(_at(23, 59)) == 2e6 and evening.rate_at(_at(0)) is None
+
+
 def test_a_plain_rate_is_a_schedule_of_one_rate() -> None:
     assert parse_schedule("5MB/s") == BandwidthSchedule(5e6)
     assert not parse_schedule("off").limited

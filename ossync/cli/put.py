@@ -14,6 +14,7 @@ from ossync.core.errors import StoreError
 from ossync.ledger import Ledger, LedgerError, Upload, WorkQueue
 from ossync.targets import FileChanged, KeyTaken, Target, UploadResult
 from ossync.targets.factory import make_target
+from ossync.upload.journal import LedgerJournal
 from ossync.upload.prepare import NotAnImage, choose_date, key_for, read_facts
 
 PUT_FOLDER = "put"  # the ledger's folder label for one-shot uploads
@@ -48,12 +49,18 @@ def upload_one(target: Target, config: Config, path: Path,
     when = choose_date(facts, config.date_source, zone(config.timezone))
     key = key_for(facts, prefix=config.prefix, name=config.name, relpath=path.name, when=when,
                   host=config.host)
+    # A big file's parts are journaled in the ledger: `put` again resumes a cut-short one.
+    journal = None if queue is None else LedgerJournal(
+        queue.ledger, host=queue.ledger.host, path=str(path), bucket=config.bucket,
+        sha256=facts.sha256)
     try:
-        result = target.upload(path, key, content_type=facts.media.content_type)
+        result = target.upload(path, key, content_type=facts.media.content_type,
+                               journal=journal)
     except KeyTaken:
         key = key_for(facts, prefix=config.prefix, name="{stem}-{sha256}{ext}",
                       relpath=path.name, when=when)
-        result = target.upload(path, key, content_type=facts.media.content_type)
+        result = target.upload(path, key, content_type=facts.media.content_type,
+                               journal=journal)
     remember(result=result)
     return result
 

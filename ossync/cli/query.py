@@ -247,6 +247,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     with open_ledger(args) as ledger:
         items = _show_items(ledger, args.what)
         rows = [choice.row(i) for i in items]
+        progress = {i.path: _parts_line(ledger, i) for i in items}
     if not items:
         raise NotFound(f"nothing in the ledger for {args.what!r}")
     if args.format != "table":
@@ -262,7 +263,20 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
         error = f"  last error: {row['last_error']}" if row["last_error"] else ""
         out.write(f"  {row['path']}  [{row['state']}, {row['attempts']} attempt(s), "
                   f"updated {row['updated_at']}]{error}\n")
+        out.write(progress.get(row["path"]) or "")
     return 0
+
+
+def _parts_line(ledger: Ledger, item: Item) -> str:
+    """`    sending in parts: 120 of 256 stored` for a big file on its way."""
+    if item.state not in ("pending", "uploading"):
+        return ""
+    found = ledger.multipart_of(item.host, item.path)
+    if found is None:
+        return ""
+    row, parts = found
+    total = -(-row.size // row.part_size)
+    return f"    sending in parts: {len(parts)} of {total} stored (key {row.key})\n"
 
 
 def _stripped_line(row: dict[str, Any]) -> str:

@@ -26,7 +26,8 @@ _WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s+(.+?)\s*$
 
 @dataclass(frozen=True)
 class Window:
-    """A daily span of local time (minutes after midnight; may wrap past midnight)."""
+    """A daily span of local time in minutes after midnight (`end` up to 1440, 24:00); it
+    wraps past midnight when it ends before it starts."""
 
     start: int
     end: int
@@ -88,7 +89,7 @@ def parse_schedule(value: object) -> BandwidthSchedule:
             raise ValueError(f"{entry!r}: times run from 00:00 to 24:00")
         if (h1, m1) == (h2, m2):
             raise ValueError(f"{entry!r}: a window must not start where it ends")
-        windows.append(Window(h1 * 60 + m1, (h2 * 60 + m2) % 1440, parse_rate(match.group(5))))
+        windows.append(Window(h1 * 60 + m1, h2 * 60 + m2, parse_rate(match.group(5))))
     return BandwidthSchedule(default, tuple(windows))
 
 

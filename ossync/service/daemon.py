@@ -21,6 +21,7 @@ from ossync.config import Config, WatchConfig, load_config
 from ossync.core import failpoints
 from ossync.core.clock import zone
 from ossync.core.credentials import CredentialSupply
+from ossync.core.throttle import Throttle, describe
 from ossync.credentials import RotatingCredentials
 from ossync.intake.openfiles import OpenWriters
 from ossync.intake.scanner import scan, sight
@@ -30,6 +31,7 @@ from ossync.service.logsetup import register_secrets
 from ossync.targets import Target
 from ossync.targets.factory import make_target
 from ossync.upload.outgoing import release_held
+from ossync.upload.sweep import sweep_every
 from ossync.upload.worker import Limits, Worker
 
 if TYPE_CHECKING:  # the listener's libraries are an extra: imported only when configured
@@ -41,6 +43,7 @@ STOP_GRACE = 30.0  # seconds in-flight uploads get to finish on shutdown
 LEDGER_RETRY = 5.0  # seconds between tries while the ledger cannot be written
 LEDGER_OPEN_FIRST, LEDGER_OPEN_MAX = 1.0, 30.0  # back-off while a shared ledger is away
 LEASE_RENEWALS = 5  # renewals per lease period, so one missed renewal never loses a row
+SWEEP_INTERVAL = 3600.0  # seconds between sweeps of unfinished multipart uploads
 
 
 class Daemon:
@@ -65,6 +68,7 @@ class Daemon:
         self._next_renewal = 0.0
         self._ledger_away = False
         self.meter: Meter | None = None  # counts for /metrics, with `http:` configured
+        self.throttle = Throttle(config.max_bandwidth, zone=zone(config.timezone))
         self.http: HttpService | None = None  # the optional listener
 
     # --- lifecycle -----------------------------------------------------------
@@ -79,11 +83,14 @@ class Daemon:
             return 0  # stopped while waiting for the ledger
         try:
             self.target = self._target or make_target(self.config,
-                                                      credentials=self._credentials())
+                                                      credentials=self._credentials(),
+                                                      throttle=self.throttle)
             self._start()
             self._start_http()
             log.info("watching %d folder(s) with %d worker(s); ledger %s",
                      len(self.folders), self.config.workers, self.ledger.location)
+            if self.config.max_bandwidth is not None:
+                log.info("max_bandwidth: %s", describe(self.config.max_bandwidth))
             if self.on_ready:
                 self.on_ready()
             self._main_loop()
@@ -164,10 +171,14 @@ class Daemon:
                         retry_max=self.config.retry_max_delay, host=self.config.host)
         self.writers = OpenWriters([str(w.path) for w in self.config.watch])
         for i in range(self.config.workers):
-            worker = Worker(self.queue, self.target, limits, self.folders, self.writers)
+            worker = Worker(self.queue, self.target, limits, self.folders, self.writers,
+                            self.stop_event)
             self._spawn(f"ossync-worker-{i}", functools.partial(self._work, worker))
         self._spawn("ossync-intake", self._intake)
         self._spawn("ossync-scanner", self._scanner)
+        self._spawn("ossync-sweeper", functools.partial(sweep_every, SWEEP_INTERVAL,
+                                                        self.stop_event, self.ledger,
+                                                        self.target))
         self.watcher = Watcher(self._paths, self.request_scan, self.request_scan_all)
         self.watcher.start(self.config.watch)
         self.request_scan_all()
@@ -367,11 +378,13 @@ class Daemon:
         except Exception as exc:  # a bad edit must not take the running daemon down
             log.error("reload failed, keeping the running config: %s", exc)
             return
-        if (fresh.target, fresh.workers, fresh.ledger, fresh.http) != (
-            self.config.target, self.config.workers, self.config.ledger, self.config.http
-        ):
+        if fresh.restart_settings != self.config.restart_settings:
             log.warning("reload: changes to the target (oss:, s3:, local:), workers:, "
-                        "ledger: and http: take effect at restart")
+                        "ledger:, http:, multipart_threshold:, part_size: and "
+                        "part_concurrency: take effect at restart")
+        if fresh.max_bandwidth != self.config.max_bandwidth:
+            self.throttle.set_schedule(fresh.max_bandwidth, zone(fresh.timezone))
+            log.info("max_bandwidth is now %s", describe(fresh.max_bandwidth))
         self.config = fresh
         self.watcher.remove_all()
         before = dict(self.folders)

@@ -113,6 +113,16 @@ class ProgressTracker:
         self.clock = clock
         self._seen: dict[str, _Seen] = {}
 
+    def _io(self, worker: threading.Thread) -> int | None:
+        """The worker's I/O counter, plus its part threads' (`<worker>-part_N`, sending a
+        big file in parallel parts while the worker waits for them)."""
+        counter = self.read_io(worker)
+        prefix = f"{worker.name}-part"
+        for helper in threading.enumerate():
+            if counter is not None and helper.name.startswith(prefix):
+                counter += self.read_io(helper) or 0
+        return counter
+
     def stuck(self, busy: Mapping[str, float], files: Mapping[str, tuple[str, int]],
               threads: Mapping[str, threading.Thread]) -> list[str]:
         """`busy`: worker → when it took its file; `files`: worker → (path, size)."""
@@ -122,7 +132,7 @@ class ProgressTracker:
             del self._seen[name]
         for name, since in list(busy.items()):
             thread = threads.get(name)
-            counter = self.read_io(thread) if thread is not None else None
+            counter = self._io(thread) if thread is not None else None
             seen = self._seen.get(name)
             if seen is None or seen.since != since:
                 seen = _Seen(since, counter, since)

@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 import stat
+import threading
 import time
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -24,7 +25,8 @@ from ossync.core.errors import StoreError
 from ossync.intake.media import jpeg_complete
 from ossync.intake.openfiles import OpenWriters
 from ossync.ledger import FileRow, Ledger, Upload, WorkQueue
-from ossync.targets import FileChanged, KeyTaken, Target, UploadResult
+from ossync.targets import FileChanged, KeyTaken, Target, UploadInterrupted, UploadResult
+from ossync.upload.journal import LedgerJournal
 from ossync.upload.outgoing import HELD, CannotStrip, Changed, Outgoing, outgoing
 from ossync.upload.prepare import FileFacts, NotAnImage, choose_date, key_for, read_facts
 
@@ -57,13 +59,15 @@ class NoValidKey(Exception):
 
 class Worker:
     def __init__(self, queue: WorkQueue, target: Target, limits: Limits,
-                 folders: dict[str, WatchConfig], writers: OpenWriters) -> None:
+                 folders: dict[str, WatchConfig], writers: OpenWriters,
+                 stop: threading.Event | None = None) -> None:
         self.queue = queue
         self.ledger: Ledger = queue.ledger
         self.target = target
         self.limits = limits
         self.folders = folders
         self.writers = writers
+        self.stop = stop  # the daemon's: a file in parts stops between parts
 
     def process(self, row: FileRow) -> None:
         folder = self.folders.get(row.folder)
@@ -205,14 +209,22 @@ class Worker:
             if name is not None:
                 key = self._key(row, folder, facts, name)
             self.queue.intend(row, sha256=facts.sha256, key=key)
+            journal = LedgerJournal(self.ledger, host=row.host or self.ledger.host,
+                                    path=row.path, bucket=self.limits.bucket,
+                                    sha256=sent.sha256, stop=self.stop)
             try:
                 result = self.target.upload(sent.path, key,
-                                            content_type=facts.media.content_type)
+                                            content_type=facts.media.content_type,
+                                            journal=journal)
             except KeyTaken:
                 log.warning("key %s holds other content; trying %s", key, FALLBACK_NAME)
                 continue
             except FileChanged:
                 self.queue.defer(row, delay=folder.settle_seconds)
+                return
+            except UploadInterrupted as exc:  # stopping: the next start resumes it
+                log.info("%s", exc)
+                self.queue.defer(row, delay=0)
                 return
             if result.crc64 != sent.crc64:
                 # The bytes sent are not the bytes hashed: the file changed mid-upload.

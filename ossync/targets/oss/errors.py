@@ -37,6 +37,30 @@ HINTS = {
 }
 
 
+# What a refused multipart request needs: parts of big files use rights of their own.
+MULTIPART_RIGHTS = {
+    "oss": {"initiate upload": "oss:PutObject", "upload part": "oss:PutObject",
+            "complete upload": "oss:PutObject", "list parts": "oss:ListParts",
+            "abort upload": "oss:AbortMultipartUpload",
+            "list uploads": "oss:ListMultipartUploads"},
+    "s3": {"initiate upload": "s3:PutObject", "upload part": "s3:PutObject",
+           "complete upload": "s3:PutObject", "list parts": "s3:ListMultipartUploadParts",
+           "abort upload": "s3:AbortMultipartUpload",
+           "list uploads": "s3:ListBucketMultipartUploads"},
+}
+
+
+def rights_hint(store: str, operation: str) -> str | None:
+    """`files over multipart_threshold go in parts: … oss:ListParts …` for a refused
+    multipart request, naming every right big files need."""
+    rights = MULTIPART_RIGHTS[store]
+    if operation not in rights:
+        return None
+    every = ", ".join(sorted(set(rights.values())))
+    return (f"files over multipart_threshold go in parts: the key needs {rights[operation]} "
+            f"for this (big files need {every} on the bucket)")
+
+
 def parse_error_xml(body: bytes) -> dict[str, str]:
     """The text of each child of `<Error>`; empty when the body is not OSS XML."""
     try:
@@ -69,6 +93,8 @@ def error_from_response(operation: str, key: str, resp: requests.Response) -> St
     hint = HINTS.get(code, "")
     if code == "AccessDenied" and "SignatureDoesNotMatch" in message:
         hint = HINTS["SignatureDoesNotMatch"]  # how OSS reports a bad POST signature
+    elif code == "AccessDenied":
+        hint = rights_hint("oss", operation) or hint
     return StoreError(
         operation=operation, key=key, code=code, message=" ".join(message.split()),
         http_status=resp.status_code,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import requests
 
 from ossync.core.errors import StoreError
-from ossync.targets.oss.errors import error_from_exception, parse_error_xml
+from ossync.targets.oss.errors import error_from_exception, parse_error_xml, rights_hint
 
 __all__ = ["error_from_exception", "error_from_response"]
 
@@ -69,6 +69,8 @@ def error_from_response(operation: str, key: str, resp: requests.Response) -> St
         hint = ("check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) and s3.region, "
                 "and that the key may s3:GetObject and s3:ListBucket (without ListBucket a "
                 "HEAD of a missing key answers 403)")
+    if code == "AccessDenied":
+        hint = rights_hint("s3", operation) or hint
     region = resp.headers.get("x-amz-bucket-region") or info.get("Region")
     if region and resp.status_code in (301, 307, 400):
         hint = f"the bucket is in region {region}: set s3.region (and s3.endpoint) to match"

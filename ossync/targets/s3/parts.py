@@ -97,7 +97,7 @@ class S3Parts:
 
         def body() -> SliceReader:
             fh.seek(start)
-            readers.append(SliceReader(fh, length, throttle=self.target.throttle, md5=True))
+            readers.append(SliceReader(fh, length, throttle=self.target.throttle))
             return readers[-1]
 
         headers = {"Content-MD5": base64.b64encode(bytes.fromhex(md5)).decode(),
