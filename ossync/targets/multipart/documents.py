@@ -4,13 +4,16 @@ CompleteMultipartUpload body we send, and the answers we read."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
+from ossync.core.limits import MAX_PARTS
 from ossync.targets.multipart.plan import Part
+
+MAX_UPLOAD_PAGES = 1000  # a bucket's open uploads are read at most this many pages deep
 
 
 @dataclass(frozen=True)
@@ -116,3 +119,34 @@ def _when(text: str) -> datetime | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
     except ValueError:
         return None
+
+
+def all_parts(fetch: Callable[[dict[str, str]], bytes | None]) -> list[Part] | None:
+    """Every part of an upload, page by page: `fetch(marker)` answers ListParts for the
+    page after `marker` (empty: the first), or None when the upload is gone."""
+    parts: list[Part] = []
+    marker: dict[str, str] = {}
+    for _ in range(MAX_PARTS // 1000 + 1):
+        body = fetch(marker)
+        if body is None:
+            return None
+        page = parts_page(body)
+        parts += page.parts
+        if page.next_marker is None:
+            break
+        marker = {"part-number-marker": page.next_marker[0]}
+    return parts
+
+
+def all_uploads(fetch: Callable[[dict[str, str]], bytes]) -> list[PendingUpload]:
+    """Every open upload, page by page: `fetch(markers)` answers ListMultipartUploads for
+    the page after the key and upload-id markers (empty: the first)."""
+    found: list[PendingUpload] = []
+    marker: dict[str, str] = {}
+    for _ in range(MAX_UPLOAD_PAGES):
+        page = uploads_page(fetch(marker))
+        found += page.uploads
+        if page.next_marker is None:
+            break
+        marker = {"key-marker": page.next_marker[0], "upload-id-marker": page.next_marker[1]}
+    return found

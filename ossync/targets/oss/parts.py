@@ -17,7 +17,7 @@ import requests
 from ossync.core.crc64 import crc64_of_parts
 from ossync.core.credentials import Credentials
 from ossync.core.errors import StoreError
-from ossync.core.limits import MAX_PARTS, OSS_MIN_PART
+from ossync.core.limits import OSS_MIN_PART
 from ossync.core.throttle import Throttle
 from ossync.targets import UploadResult
 from ossync.targets.multipart import Part
@@ -52,7 +52,6 @@ class SignedTarget(Protocol):
 
 _T = TypeVar("_T")
 FORBID = {"x-oss-forbid-overwrite": "true"}
-MAX_PAGES = 1000  # listings are read at most this many pages deep
 
 
 class OssParts:
@@ -100,21 +99,15 @@ class OssParts:
         return Part(number, length, etag, crc)
 
     def list_parts(self, key: str, upload_id: str) -> list[Part] | None:
-        parts: list[Part] = []
-        marker = ""
-        for _ in range(MAX_PARTS // 1000 + 1):
-            query = {"uploadId": upload_id, "max-parts": "1000"}
-            if marker:
-                query["part-number-marker"] = marker
-            resp = self._send("list parts", key, "GET", query, accept=(404,))
+        def page(marker: dict[str, str]) -> bytes | None:
+            resp = self._send("list parts", key, "GET",
+                              {"uploadId": upload_id, "max-parts": "1000", **marker},
+                              accept=(404,))
             if resp.status_code == 404:
                 return self._no_such_upload("list parts", key, resp)
-            page = xml.parts_page(resp.content)
-            parts += page.parts
-            if page.next_marker is None:
-                break
-            marker = page.next_marker[0]
-        return parts
+            return resp.content
+
+        return xml.all_parts(page)
 
     def complete(self, key: str, upload_id: str, parts: list[Part]) -> Completed:
         body = xml.complete_body(parts)
@@ -143,20 +136,9 @@ class OssParts:
             raise err
 
     def list_uploads(self, prefix: str) -> list[PendingUpload]:
-        found: list[PendingUpload] = []
-        marker: tuple[str, str] | None = ("", "")
-        for _ in range(MAX_PAGES):
-            assert marker is not None
-            query = {"uploads": "", "prefix": prefix, "max-uploads": "1000",
-                     "encoding-type": "url"}
-            if marker[0]:
-                query |= {"key-marker": marker[0], "upload-id-marker": marker[1]}
-            page = xml.uploads_page(self._send("list uploads", "", "GET", query).content)
-            found += page.uploads
-            marker = page.next_marker
-            if marker is None:
-                break
-        return found
+        query = {"uploads": "", "prefix": prefix, "max-uploads": "1000", "encoding-type": "url"}
+        return xml.all_uploads(
+            lambda marker: self._send("list uploads", "", "GET", {**query, **marker}).content)
 
     def existing(self, path: Path, key: str, size: int, parts: list[Part] | None
                  ) -> UploadResult:

@@ -19,7 +19,7 @@ import requests
 
 from ossync.core.credentials import Credentials
 from ossync.core.errors import StoreError
-from ossync.core.limits import MAX_PARTS, S3_MIN_PART
+from ossync.core.limits import S3_MIN_PART
 from ossync.core.throttle import Throttle
 from ossync.targets import FileChanged, KeyTaken, UploadResult
 from ossync.targets.multipart import MultipartSettings, Part, plan_parts
@@ -56,7 +56,6 @@ class SignedTarget(Protocol):
 
 _T = TypeVar("_T")
 UNSIGNED = "UNSIGNED-PAYLOAD"  # the part's Content-MD5 protects it instead
-MAX_PAGES = 1000
 
 
 def multipart_etag(md5s: list[str]) -> str:
@@ -118,21 +117,15 @@ class S3Parts:
         return Part(number, length, etag, crc)
 
     def list_parts(self, key: str, upload_id: str) -> list[Part] | None:
-        parts: list[Part] = []
-        marker = ""
-        for _ in range(MAX_PARTS // 1000 + 1):
-            query = {"uploadId": upload_id, "max-parts": "1000"}
-            if marker:
-                query["part-number-marker"] = marker
-            resp = self._send("list parts", key, "GET", query, accept=(404,))
+        def page(marker: dict[str, str]) -> bytes | None:
+            resp = self._send("list parts", key, "GET",
+                              {"uploadId": upload_id, "max-parts": "1000", **marker},
+                              accept=(404,))
             if resp.status_code == 404:
                 return self._no_such_upload("list parts", key, resp)
-            page = xml.parts_page(resp.content)
-            parts += page.parts
-            if page.next_marker is None:
-                break
-            marker = page.next_marker[0]
-        return parts
+            return resp.content
+
+        return xml.all_parts(page)
 
     def complete(self, key: str, upload_id: str, parts: list[Part]) -> Completed:
         body = xml.complete_body(parts)
@@ -173,19 +166,9 @@ class S3Parts:
             self._no_such_upload("abort upload", key, resp)
 
     def list_uploads(self, prefix: str) -> list[PendingUpload]:
-        found: list[PendingUpload] = []
-        marker: tuple[str, str] | None = ("", "")
-        for _ in range(MAX_PAGES):
-            assert marker is not None
-            query = {"uploads": "", "prefix": prefix, "max-uploads": "1000"}
-            if marker[0]:
-                query |= {"key-marker": marker[0], "upload-id-marker": marker[1]}
-            page = xml.uploads_page(self._send("list uploads", "", "GET", query).content)
-            found += page.uploads
-            marker = page.next_marker
-            if marker is None:
-                break
-        return found
+        query = {"uploads": "", "prefix": prefix, "max-uploads": "1000"}
+        return xml.all_uploads(
+            lambda marker: self._send("list uploads", "", "GET", {**query, **marker}).content)
 
     def existing(self, path: Path, key: str, size: int, parts: list[Part] | None
                  ) -> UploadResult:
