@@ -103,7 +103,7 @@ def put_object(bucket: Bucket, key: str, headers: Mapping[str, str], stream: Sou
     spool = bucket.spool()
     sha256 = hashlib.sha256()
     try:
-        _copy(stream, length, spool, sha256)
+        copy_body(stream, length, spool, sha256)
         check_md5(headers.get("content-md5"), spool.md5.digest())
         check_sha256(headers.get("x-amz-content-sha256"), sha256.hexdigest())
         meta = bucket.commit(key, spool, headers.get("content-type") or
@@ -123,14 +123,17 @@ def put_object(bucket: Bucket, key: str, headers: Mapping[str, str], stream: Sou
                        "Content-MD5": md5})
 
 
-def _copy(stream: Source, length: int, spool: Spool, sha256: Hash) -> None:
+def copy_body(stream: Source, length: int, spool: Spool, sha256: Hash | None,
+              chunk: int = CHUNK) -> None:
+    """Exactly `length` bytes of the request body into the spool (and the SHA-256)."""
     left = length
     while left > 0:
-        data = stream.read(min(CHUNK, left))
+        data = stream.read(min(chunk, left))
         if not data:
             raise ConnectionError("the client sent less than Content-Length")
         spool.write(data)
-        sha256.update(data)
+        if sha256 is not None:
+            sha256.update(data)
         left -= len(data)
 
 

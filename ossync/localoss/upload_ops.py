@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ossync.localoss.multipart import Source
-from ossync.localoss.objects import check_md5, check_sha256, encoder
+from ossync.localoss.objects import check_md5, check_sha256, copy_body, encoder
 from ossync.localoss.responses import OSSError, Reply, invalid_argument
-from ossync.localoss.store import Bucket, Spool, already_exists, validate_key
+from ossync.localoss.store import Bucket, already_exists, validate_key
 from ossync.localoss.upload_xml import (
     Page,
     complete_result,
@@ -35,7 +35,7 @@ from ossync.localoss.upload_xml import (
 from ossync.localoss.uploads import PartMeta, Upload
 
 if TYPE_CHECKING:
-    from hashlib import _Hash as Hash
+    pass
 
 CHUNK = 1 << 20  # 1 MiB reads: fewer calls on multi-gigabyte parts, holes in whole MiBs
 MAX_PART_SIZE = 5 * 1024**3
@@ -122,7 +122,7 @@ def upload_part(call: Call) -> Reply:
     sha256 = None if sent_sha256 == "UNSIGNED-PAYLOAD" else hashlib.sha256()
     spool = call.bucket.spool()
     try:
-        _copy(call.body, call.length, spool, sha256)
+        copy_body(call.body, call.length, spool, sha256, chunk=CHUNK)
         check_md5(call.headers.get("content-md5"), spool.md5.digest())
         if sha256 is not None:
             check_sha256(sent_sha256, sha256.hexdigest())
@@ -138,18 +138,6 @@ def abort(call: Call) -> Reply:
     validate_key(call.key)
     call.bucket.uploads.abort(call.upload_id, call.key)
     return Reply(204)
-
-
-def _copy(stream: Source, length: int, spool: Spool, sha256: Hash | None) -> None:
-    left = length
-    while left > 0:
-        data = stream.read(min(CHUNK, left))
-        if not data:
-            raise ConnectionError("the client sent less than Content-Length")
-        spool.write(data)
-        if sha256 is not None:
-            sha256.update(data)
-        left -= len(data)
 
 
 def _part_number(raw: str | None) -> int:

@@ -10,7 +10,7 @@ import base64
 import hashlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, TypeVar
+from typing import Any, BinaryIO, ClassVar, Protocol, TypeVar
 
 import requests
 
@@ -22,8 +22,8 @@ from ossync.core.throttle import Throttle
 from ossync.targets import UploadResult
 from ossync.targets.multipart import Part
 from ossync.targets.multipart import documents as xml
-from ossync.targets.multipart.documents import PendingUpload
 from ossync.targets.multipart.engine import Completed, ObjectExists
+from ossync.targets.multipart.requests import PartRequests
 from ossync.targets.oss.errors import error_from_response
 from ossync.targets.reader import SliceReader
 
@@ -54,7 +54,8 @@ _T = TypeVar("_T")
 FORBID = {"x-oss-forbid-overwrite": "true"}
 
 
-class OssParts:
+class OssParts(PartRequests):
+    list_query: ClassVar[Mapping[str, str]] = {"encoding-type": "url"}
     min_part_size = OSS_MIN_PART
 
     def __init__(self, target: SignedTarget) -> None:
@@ -98,17 +99,6 @@ class OssParts:
                              hint="the data was damaged in transit; will retry")
         return Part(number, length, etag, crc)
 
-    def list_parts(self, key: str, upload_id: str) -> list[Part] | None:
-        def page(marker: dict[str, str]) -> bytes | None:
-            resp = self._send("list parts", key, "GET",
-                              {"uploadId": upload_id, "max-parts": "1000", **marker},
-                              accept=(404,))
-            if resp.status_code == 404:
-                return self._no_such_upload("list parts", key, resp)
-            return resp.content
-
-        return xml.all_parts(page)
-
     def complete(self, key: str, upload_id: str, parts: list[Part]) -> Completed:
         body = xml.complete_body(parts)
         md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
@@ -121,31 +111,15 @@ class OssParts:
         return Completed(resp.headers.get("ETag") or xml.completed_etag(resp.content),
                          int(crc) if crc else None, resp.headers.get("x-oss-request-id"))
 
-    def abort(self, key: str, upload_id: str) -> None:
-        resp = self._send("abort upload", key, "DELETE", {"uploadId": upload_id},
-                          accept=(404,))
-        if resp.status_code == 404:
-            self._no_such_upload("abort upload", key, resp)
-
-    @staticmethod
-    def _no_such_upload(operation: str, key: str, resp: requests.Response) -> None:
-        """A 404 that means the upload is gone (completed or aborted) is no error; a
-        missing bucket is."""
-        err = error_from_response(operation, key, resp)
-        if err.code != "NoSuchUpload":
-            raise err
-
-    def list_uploads(self, prefix: str) -> list[PendingUpload]:
-        query = {"uploads": "", "prefix": prefix, "max-uploads": "1000", "encoding-type": "url"}
-        return xml.all_uploads(
-            lambda marker: self._send("list uploads", "", "GET", {**query, **marker}).content)
-
     def existing(self, path: Path, key: str, size: int, parts: list[Part] | None
                  ) -> UploadResult:
         crc = None
         if parts is not None and all(p.crc64 is not None for p in parts):
             crc = crc64_of_parts((p.crc64 or 0, p.size) for p in parts)
         return self.target.existing(path, key, size, crc)
+
+    def _error(self, operation: str, key: str, resp: requests.Response) -> StoreError:
+        return error_from_response(operation, key, resp)
 
     def _send(self, operation: str, key: str, method: str, query: Mapping[str, str],
               headers: Mapping[str, str] | None = None,

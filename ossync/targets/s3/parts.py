@@ -24,8 +24,8 @@ from ossync.core.throttle import Throttle
 from ossync.targets import FileChanged, KeyTaken, UploadResult
 from ossync.targets.multipart import MultipartSettings, Part, plan_parts
 from ossync.targets.multipart import documents as xml
-from ossync.targets.multipart.documents import PendingUpload
 from ossync.targets.multipart.engine import Completed, ObjectExists
+from ossync.targets.multipart.requests import PartRequests
 from ossync.targets.reader import SliceReader, digest_slice
 from ossync.targets.s3.errors import error_from_response
 from ossync.targets.s3.io import ObjectMd5, digests_of, etag_md5
@@ -64,7 +64,7 @@ def multipart_etag(md5s: list[str]) -> str:
     return f"{hashlib.md5(joined, usedforsecurity=False).hexdigest()}-{len(md5s)}"
 
 
-class S3Parts:
+class S3Parts(PartRequests):
     min_part_size = S3_MIN_PART
 
     def __init__(self, target: SignedTarget, settings: MultipartSettings) -> None:
@@ -116,17 +116,6 @@ class S3Parts:
                              hint="the data was damaged; will retry")
         return Part(number, length, etag, crc)
 
-    def list_parts(self, key: str, upload_id: str) -> list[Part] | None:
-        def page(marker: dict[str, str]) -> bytes | None:
-            resp = self._send("list parts", key, "GET",
-                              {"uploadId": upload_id, "max-parts": "1000", **marker},
-                              accept=(404,))
-            if resp.status_code == 404:
-                return self._no_such_upload("list parts", key, resp)
-            return resp.content
-
-        return xml.all_parts(page)
-
     def complete(self, key: str, upload_id: str, parts: list[Part]) -> Completed:
         body = xml.complete_body(parts)
         headers = {"Content-Type": "application/xml"}
@@ -159,17 +148,6 @@ class S3Parts:
                              f"{size}, ETag {got} vs {expected})", retryable=True,
                              hint="the data was damaged or replaced; will retry")
 
-    def abort(self, key: str, upload_id: str) -> None:
-        resp = self._send("abort upload", key, "DELETE", {"uploadId": upload_id},
-                          accept=(404,))
-        if resp.status_code == 404:
-            self._no_such_upload("abort upload", key, resp)
-
-    def list_uploads(self, prefix: str) -> list[PendingUpload]:
-        query = {"uploads": "", "prefix": prefix, "max-uploads": "1000"}
-        return xml.all_uploads(
-            lambda marker: self._send("list uploads", "", "GET", {**query, **marker}).content)
-
     def existing(self, path: Path, key: str, size: int, parts: list[Part] | None
                  ) -> UploadResult:
         """Ours if the size and the ETag match: a plain MD5, or the multipart ETag of our
@@ -200,16 +178,13 @@ class S3Parts:
             return multipart_etag([digest_slice(fh, *plan.span(n))[0]
                                    for n in range(1, plan.count + 1)])
 
-    @staticmethod
-    def _no_such_upload(operation: str, key: str, resp: requests.Response) -> None:
-        err = error_from_response(operation, key, resp)
-        if err.code != "NoSuchUpload":
-            raise err
+    def _error(self, operation: str, key: str, resp: requests.Response) -> StoreError:
+        return error_from_response(operation, key, resp)
 
     def _send(self, operation: str, key: str, method: str, query: Mapping[str, str],
               headers: Mapping[str, str] | None = None,
-              body: Callable[[], Any] | None = None, payload: str = EMPTY_SHA256,
-              accept: tuple[int, ...] = ()) -> requests.Response:
+              body: Callable[[], Any] | None = None, accept: tuple[int, ...] = (),
+              payload: str = EMPTY_SHA256) -> requests.Response:
         """Sign and send (again once, signed anew, if our clock was off; with fresh keys
         if the store refused them); an error answer not in `accept` raises StoreError."""
 
