@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -31,6 +31,7 @@ from ossync.core.errors import StoreError
 from ossync.core.throttle import Throttle
 
 USER_AGENT = "ossync"
+SEND_BLOCK = 256 * 1024  # bytes of a request body handed to the socket per write
 # Refusals that mean "these keys", not "this request": worth fresh keys and one retry.
 REFUSED_KEYS = frozenset({"SecurityTokenExpired", "InvalidAccessKeyId", "InvalidSecurityToken",
                           "ExpiredToken", "InvalidToken", "TokenRefreshRequired"})
@@ -51,6 +52,16 @@ def server_offset(resp: requests.Response) -> timedelta | None:
     return server - datetime.now(timezone.utc)
 
 
+class _Adapter(HTTPAdapter):
+    """Request bodies go out in 256 KiB blocks, not urllib3's 16 KiB: a big file costs a
+    sixteenth of the reads, hash updates and throttle checks (CPU per GB sent)."""
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False,
+                         **pool_kwargs: Any) -> None:
+        super().init_poolmanager(connections, maxsize, block, blocksize=SEND_BLOCK,
+                                 **pool_kwargs)
+
+
 class HttpTarget:
     def __init__(self, *, base_url: str, public_url: str | None, policy_lifetime: float,
                  connect_timeout: float, read_timeout: float, pool_size: int,
@@ -65,7 +76,7 @@ class HttpTarget:
         self.clock_offset = timedelta(0)  # learnt from the server when our clock is off
         self._lock = threading.Lock()
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        adapter = _Adapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = USER_AGENT
