@@ -390,3 +390,27 @@ def test_s3_multipart_upload_resumes_and_is_checked_by_etag(
     client = _boto(local_oss, creds)
     assert client.get_object(Bucket=BUCKET, Key="s3/scan.tif")["Body"].read() == data
     assert client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
+def test_sweep_leaves_an_upload_in_a_workers_hands_alone(
+    local_oss: LocalOSS, creds: Credentials, tmp_path: Path, ledger: Ledger
+) -> None:
+    """Even when its file changed meanwhile: the worker's own attempt finds that out."""
+    from ossync.ledger import Sighting
+
+    path = _file(tmp_path, 2 * 1024 * KIB, "busy.tif")
+    ledger.note([Sighting(str(path), "drop", path.stat().st_size, path.stat().st_mtime_ns,
+                          0.0)], 0.0)
+    assert ledger.claim(1.0) is not None  # now `uploading`
+    target = _oss(local_oss.endpoint, creds)
+    try:
+        stop = StopAfter(ledger, host=ledger.host, path=str(path), bucket=BUCKET,
+                         sha256=_journal(ledger, path).sha256, count=1)
+        with pytest.raises(UploadInterrupted):
+            target.upload(path, "k/busy.tif", content_type="image/tiff", journal=stop)
+        with path.open("ab") as fh:
+            fh.write(b"more")
+        assert sweep(ledger, target) == 0
+    finally:
+        target.close()
+    assert [key for key, _ in _open_uploads(local_oss, creds)] == ["k/busy.tif"]

@@ -25,6 +25,9 @@ FIRST_DELAY = 5.0  # seconds after start before the first sweep
 
 def left_behind(ledger: Ledger, row: MultipartRow, now: datetime) -> str | None:
     """Why the checkpoint's upload can go, or None while its file may still need it."""
+    item = ledger.item(row.path, row.host)
+    if item is not None and item.state == "uploading":
+        return None  # in a worker's hands: its own attempt resumes or replaces it
     try:
         size = os.stat(row.path).st_size
     except FileNotFoundError:
@@ -33,7 +36,6 @@ def left_behind(ledger: Ledger, row: MultipartRow, now: datetime) -> str | None:
         size = row.size  # unreadable for now: judge by the ledger alone
     if size != row.size:
         return "its file changed"
-    item = ledger.item(row.path, row.host)
     if item is not None and item.state in ("uploaded", "skipped"):
         return f"its file is {item.state}"
     started = datetime.fromisoformat(row.started_at.replace("Z", "+00:00"))
