@@ -168,3 +168,34 @@ def test_both_backends_have_the_same_tables_and_columns(tmp_path: Path,
         pg_cols.setdefault(table, set()).add(column)
     assert pg_cols.pop("ledger_changes") == {"id", "version"}  # PostgreSQL's change counter
     assert pg_cols == sqlite_cols
+
+
+def test_multipart_checkpoints_keep_parts_until_the_upload_ends(ledger_at: str) -> None:
+    """Both backends: a checkpoint per host and path, parts upserted as they land (a CRC
+    past 2**63 kept exactly), a new begin replacing the old, end removing all."""
+    from ossync.targets.multipart import Part
+
+    with Ledger.open(ledger_at, host="h1") as ledger:
+        first = ledger.multipart_begin(host="h1", path="/d/a.tif", bucket="b", key="k/a.tif",
+                                       sha256="aa", size=300, part_size=100)
+        assert ledger.multipart_of("h1", "/d/a.tif") is not None
+        ledger.multipart_started(first, "UP1")
+        ledger.multipart_part_done(first, Part(2, 100, '"E2"', 2**64 - 5))
+        ledger.multipart_part_done(first, Part(1, 100, '"X"', 1))
+        ledger.multipart_part_done(first, Part(1, 100, '"E1"', 11))  # sent again
+        ledger.multipart_begin(host="h2", path="/d/a.tif", bucket="b", key="k/a.tif",
+                               sha256="bb", size=300, part_size=100)
+        found = ledger.multipart_of("h1", "/d/a.tif")
+        assert found is not None
+        row, parts = found
+        assert (row.upload_id, row.key, row.sha256, row.size, row.part_size) == (
+            "UP1", "k/a.tif", "aa", 300, 100)
+        assert parts == [Part(1, 100, '"E1"', 11), Part(2, 100, '"E2"', 2**64 - 5)]
+        assert [r.host for r in ledger.multipart_rows("h1")] == ["h1"]
+        again = ledger.multipart_begin(host="h1", path="/d/a.tif", bucket="b",
+                                       key="k/a2.tif", sha256="cc", size=300, part_size=100)
+        renewed = ledger.multipart_of("h1", "/d/a.tif")
+        assert renewed is not None and renewed[0].upload_id is None and renewed[1] == []
+        ledger.multipart_end(again)
+        assert ledger.multipart_of("h1", "/d/a.tif") is None
+        assert ledger.multipart_of("h2", "/d/a.tif") is not None
