@@ -14,7 +14,7 @@ kernel has it), with no relay in the path.
 Scenarios (each bounded in time; every server and daemon is stopped at the end):
 - limit:  a bare client (pre-signed POST forms, 16 connections, no hashing, no ledger)
           sending the small files: what HTTP uploads through this link can reach;
-- drops:  the daemon, N × 2 MB photos moved into its folder at once;
+- drops:  the daemon, N × 2 MB photos (`--photo-mb`) moved into its folder at once;
 - big:    `ossync put` of one big file (parts in parallel);
 - bigs:   the daemon, four big files at once (every worker sending parts);
 - rclone: `rclone copy` of the same photos and the same big file to the same endpoint
@@ -72,6 +72,7 @@ class Bench:
         self.rtt = args.rtt
         self.rate = parse_rate(args.rate) or 12.5e6
         self.count = 100 if args.quick else 500
+        self.photo_size = int(args.photo_mb * MB)
         self.big_size = (512 if args.quick else 2048) * MB
         self.cap_seconds = 30.0 if args.quick else 60.0
 
@@ -81,7 +82,7 @@ class Bench:
         folder = self.work / "photos"
         folder.mkdir()
         for i in range(self.count):
-            (folder / f"IMG_{i:05d}.jpg").write_bytes(jpeg(2 * MB, i))
+            (folder / f"IMG_{i:05d}.jpg").write_bytes(jpeg(self.photo_size, i))
         return folder
 
     @cached_property
@@ -180,7 +181,7 @@ def drops(bench: Bench) -> Results:
         for path in sorted(staged.iterdir()):
             path.rename(folder / path.name)
         ledger = folder.parent / f"{folder.name}.db"
-        deadline = began + 40 * bench.count * 2 * MB / bench.rate + 120
+        deadline = began + 40 * bench.count * bench.photo_size / bench.rate + 120
         while uploaded_count(ledger) < bench.count:
             if time.monotonic() > deadline:
                 raise TimeoutError("drops: not all photos uploaded in time")
@@ -201,8 +202,9 @@ def drops(bench: Bench) -> Results:
 def _put(bench: Bench, endpoint: str, ledger: Path) -> float:
     config = write_config(ledger.with_suffix(".yaml"), endpoint, [], ledger=str(ledger),
                           **bench.transfer())
+    path = bench.big  # made before the clock starts
     began = time.monotonic()
-    subprocess.run([sys.executable, "-m", "ossync", "put", "-c", str(config), str(bench.big)],
+    subprocess.run([sys.executable, "-m", "ossync", "put", "-c", str(config), str(path)],
                    check=True, env=ENV, capture_output=True,
                    timeout=30 * bench.big_size / bench.rate + 120)
     return time.monotonic() - began
@@ -239,8 +241,8 @@ def bigs(bench: Bench) -> Results:
         staged = bench.work / "bigs-staged"
         staged.mkdir()
         with bench.big.open("rb") as src:
-            for i in range(4):
-                (staged / f"slide-{i}.tif").write_bytes(src.read(quarter))
+            for i in range(4):  # each its own TIFF: the big file's bytes behind a header
+                (staged / f"slide-{i}.tif").write_bytes(b"II*\x00" + src.read(quarter)[4:])
         link.reset_counters()
         began = time.monotonic()
         for path in sorted(staged.iterdir()):
@@ -399,12 +401,17 @@ SCENARIOS: dict[str, Callable[[Bench], Results]] = {
 }
 
 
+def bench_photos(results: dict[str, Results]) -> str:
+    return str(results["drops"]["files"])
+
+
 def summary(results: dict[str, Results]) -> list[tuple[str, str, str]]:
     """(scenario, figure, goal) rows, with the ratios the issue asks for."""
     rows = []
     if "drops" in results:
         d = results["drops"]
-        rows.append(("photos dropped at once, vs the link", f"{d['of_link']:.2f}", ">= 0.9"))
+        rows.append((f"{bench_photos(results)} photos dropped at once, vs the link",
+                     f"{d['of_link']:.2f}", ">= 0.9"))
         if "limit" in results:
             bare = results["limit"]["mb_per_s"]
             rows.append(("photos, vs a bare client", f"{d['mb_per_s'] / bare:.2f}", ""))
@@ -457,6 +464,7 @@ def main() -> int:
     parser.add_argument("--rtt", type=float, default=0.04, help="round trip in seconds")
     parser.add_argument("--rate", default="100Mbit/s", help="link rate each way")
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--photo-mb", type=float, default=2.0, help="size of each photo")
     parser.add_argument("--part-size", default=None)
     parser.add_argument("--part-concurrency", type=int, default=4)
     parser.add_argument("--stalls", type=float, default=0.0,
