@@ -18,8 +18,9 @@ from ossync.cli import main
 from ossync.core.crc64 import crc64, crc64_combine
 from ossync.core.credentials import Credentials
 from ossync.localoss import LocalOSS
+from tests.oss_sdk import sdk_client
 
-from .conftest import BUCKET, REGION
+from .conftest import BUCKET
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 GIB = 1024**3
@@ -63,12 +64,8 @@ def test_put_of_a_sparse_file_over_5gib(write_config: Callable[..., Path], local
     assert status == 0, err.getvalue()
     [row] = json.loads(out.getvalue())
     assert row["ok"] and row["size"] == SIZE
-    config = oss_v2.config.load_default()
-    config.credentials_provider = oss_v2.credentials.StaticCredentialsProvider(
-        creds.access_key_id, creds.access_key_secret)
-    config.region, config.endpoint, config.use_path_style = REGION, local_oss.endpoint, True
-    client = oss_v2.Client(config)
-    head = client.head_object(oss_v2.HeadObjectRequest(bucket=BUCKET, key=row["key"]))
+    head = sdk_client(local_oss, creds).head_object(
+        oss_v2.HeadObjectRequest(bucket=BUCKET, key=row["key"]))
     assert head.content_length == SIZE
     assert int(head.hash_crc64) == expected_crc
     used = sum(p.stat().st_blocks * 512 for p in local_oss.root.rglob("*") if p.is_file())

@@ -12,7 +12,6 @@ import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import alibabacloud_oss_v2 as oss_v2
 import pytest
 
 from ossync.cli import main
@@ -21,8 +20,7 @@ from ossync.ledger import Ledger, LedgerError
 from ossync.localoss import LocalOSS
 from tests.daemon_helpers import DaemonProcess, config_for, daemon_thread, uploads, wait_for
 from tests.faults import FaultPlan, FaultProxy
-
-from .conftest import BUCKET, REGION
+from tests.oss_sdk import open_uploads, stored
 
 pytestmark = pytest.mark.slow
 MIB = 1024 * 1024
@@ -64,26 +62,6 @@ def _checkpoint(cfg: Path, path: Path) -> tuple[str | None, int] | None:
     return None if found is None else (found[0].upload_id, len(found[1]))
 
 
-def _open_uploads(server: LocalOSS, creds: Credentials) -> list[str]:
-    cfg = oss_v2.config.load_default()
-    cfg.credentials_provider = oss_v2.credentials.StaticCredentialsProvider(
-        creds.access_key_id, creds.access_key_secret)
-    cfg.region, cfg.endpoint, cfg.use_path_style = REGION, server.endpoint, True
-    result = oss_v2.Client(cfg).list_multipart_uploads(
-        oss_v2.ListMultipartUploadsRequest(bucket=BUCKET))
-    return [u.key for u in result.uploads or []]
-
-
-def _stored(server: LocalOSS, creds: Credentials, key: str) -> bytes:
-    cfg = oss_v2.config.load_default()
-    cfg.credentials_provider = oss_v2.credentials.StaticCredentialsProvider(
-        creds.access_key_id, creds.access_key_secret)
-    cfg.region, cfg.endpoint, cfg.use_path_style = REGION, server.endpoint, True
-    result = oss_v2.Client(cfg).get_object(oss_v2.GetObjectRequest(bucket=BUCKET, key=key))
-    with result.body as body:
-        return bytes(body.read())
-
-
 def _killed_midway(cfg: Path, log: Path, path: Path, parts: int) -> tuple[str | None, int]:
     """Run the daemon until `parts` parts of `path` are recorded, then SIGKILL it."""
     daemon = DaemonProcess(cfg, log, dict(os.environ))
@@ -123,9 +101,9 @@ def test_kill_9_mid_upload_resumes_and_sends_each_byte_about_once(
     text = log.read_text()
     assert f"resuming upload {upload_id}" in text
     [row] = uploads(_ledger_path(cfg))
-    assert _stored(local_oss, creds, row.key) == big.read_bytes()
+    assert stored(local_oss, creds, row.key) == big.read_bytes()
     assert proxy.server.body_bytes <= 1.1 * size, (sent_at_kill, proxy.server.body_bytes)
-    assert _open_uploads(local_oss, creds) == []
+    assert open_uploads(local_oss, creds) == []
     assert _checkpoint(cfg, big) is None
 
 
@@ -137,12 +115,12 @@ def test_a_file_deleted_while_its_upload_waited_is_aborted_by_the_sweep(
     big = _tiff(drop / "slide.tif", 8 * MIB)
     log = tmp_path / "daemon.log"
     _killed_midway(cfg, log, big, parts=4)
-    assert len(_open_uploads(local_oss, creds)) == 1
+    assert len(open_uploads(local_oss, creds)) == 1
     big.unlink()
     second = DaemonProcess(cfg, log, dict(os.environ))
     try:
         second.wait_ready()
-        wait_for(lambda: not _open_uploads(local_oss, creds), 60, "the sweep to abort it",
+        wait_for(lambda: not open_uploads(local_oss, creds), 60, "the sweep to abort it",
                  0.2, lambda: log.read_text(errors="replace"))
         wait_for(lambda: _checkpoint(cfg, big) is None, 10, "the checkpoint to go")
     finally:
@@ -168,8 +146,8 @@ def test_a_file_changed_while_its_upload_waited_goes_fresh_and_the_old_upload_is
     finally:
         assert second.stop() == 0
     [row] = uploads(_ledger_path(cfg))
-    assert _stored(local_oss, creds, row.key) == big.read_bytes()
-    assert _open_uploads(local_oss, creds) == []
+    assert stored(local_oss, creds, row.key) == big.read_bytes()
+    assert open_uploads(local_oss, creds) == []
 
 
 def test_sighup_changes_max_bandwidth_without_a_restart(

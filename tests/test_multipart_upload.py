@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import alibabacloud_oss_v2 as oss_v2
 import boto3
 import pytest
 
@@ -28,6 +27,7 @@ from ossync.targets.s3.target import S3Target
 from ossync.upload.journal import LedgerJournal
 from ossync.upload.sweep import sweep
 from tests.faults import FaultPlan, FaultProxy, Rule
+from tests.oss_sdk import open_uploads, stored
 
 from .conftest import BUCKET, REGION
 
@@ -51,28 +51,6 @@ def _oss(endpoint: str, creds: Credentials, settings: MultipartSettings = SMALL,
          version: int = 4) -> OssTarget:
     return OssTarget(endpoint=endpoint, bucket=BUCKET, region=REGION, credentials=creds,
                      signature_version=version, multipart=settings)
-
-
-def _sdk(server: LocalOSS, creds: Credentials) -> Any:
-    cfg = oss_v2.config.load_default()
-    cfg.credentials_provider = oss_v2.credentials.StaticCredentialsProvider(
-        creds.access_key_id, creds.access_key_secret)
-    cfg.region, cfg.endpoint, cfg.use_path_style = REGION, server.endpoint, True
-    cfg.retry_max_attempts = 1
-    return oss_v2.Client(cfg)
-
-
-def _open_uploads(server: LocalOSS, creds: Credentials) -> list[tuple[str, str]]:
-    """What the store holds open, as the official SDK lists it."""
-    result = _sdk(server, creds).list_multipart_uploads(
-        oss_v2.ListMultipartUploadsRequest(bucket=BUCKET))
-    return [(u.key, u.upload_id) for u in result.uploads or []]
-
-
-def _object(server: LocalOSS, creds: Credentials, key: str) -> bytes:
-    result = _sdk(server, creds).get_object(oss_v2.GetObjectRequest(bucket=BUCKET, key=key))
-    with result.body as body:
-        return bytes(body.read())
 
 
 def _file(tmp_path: Path, size: int, name: str = "scan.tif") -> Path:
@@ -125,8 +103,8 @@ def test_big_file_goes_in_parallel_parts_and_is_verified(
     assert result.crc64 == crc64(data)
     assert result.size == len(data) and not result.already_present
     assert _parts_sent(proxy) == list(range(1, 14))  # 12 × 256 KiB + 5 bytes
-    assert _object(local_oss, creds, "big/scan.tif") == data
-    assert _open_uploads(local_oss, creds) == []
+    assert stored(local_oss, creds, "big/scan.tif") == data
+    assert open_uploads(local_oss, creds) == []
 
 
 def test_small_file_still_goes_as_one_post(proxy: FaultProxy, creds: Credentials,
@@ -164,9 +142,9 @@ def test_interrupted_upload_resumes_with_only_the_missing_parts(
     again = _parts_sent(proxy)[len(before):]
     assert sorted(again) == sorted(set(range(1, 17)) - {p.number for p in parts})
     assert result.crc64 == crc64(data)
-    assert _object(local_oss, creds, "big/scan.tif") == data
+    assert stored(local_oss, creds, "big/scan.tif") == data
     assert ledger.multipart_of(ledger.host, str(path)) is None  # the checkpoint is gone
-    assert _open_uploads(local_oss, creds) == []
+    assert open_uploads(local_oss, creds) == []
 
 
 def test_parts_stored_but_never_journaled_are_recognised(
@@ -195,7 +173,7 @@ def test_parts_stored_but_never_journaled_are_recognised(
     finally:
         target.close()
     assert _parts_sent(proxy)[sent_before:] == [4, 5, 6, 7, 8]
-    assert _object(local_oss, creds, "big/scan.tif") == path.read_bytes()
+    assert stored(local_oss, creds, "big/scan.tif") == path.read_bytes()
 
 
 def test_a_checkpoint_for_other_bytes_is_aborted_and_started_fresh(
@@ -209,7 +187,7 @@ def test_a_checkpoint_for_other_bytes_is_aborted_and_started_fresh(
                          sha256=_journal(ledger, path).sha256, count=2)
         with pytest.raises(UploadInterrupted):
             target.upload(path, "old/scan.tif", content_type="image/tiff", journal=stop)
-        old = _open_uploads(local_oss, creds)
+        old = open_uploads(local_oss, creds)
         assert [key for key, _ in old] == ["old/scan.tif"]
         _file(tmp_path, 2 * 1024 * KIB)  # new content at the same path
         result = target.upload(path, "new/scan.tif", content_type="image/tiff",
@@ -217,7 +195,7 @@ def test_a_checkpoint_for_other_bytes_is_aborted_and_started_fresh(
     finally:
         target.close()
     assert result.crc64 == crc64(path.read_bytes())
-    assert _open_uploads(local_oss, creds) == []  # the old upload was aborted
+    assert open_uploads(local_oss, creds) == []  # the old upload was aborted
 
 
 def test_an_upload_started_but_never_recorded_is_found_and_aborted(
@@ -232,14 +210,14 @@ def test_an_upload_started_but_never_recorded_is_found_and_aborted(
         journal = _journal(ledger, path)
         journal.begin("big/scan.tif", path.stat().st_size, 256 * KIB)
         orphan = target.multipart.store.initiate("big/scan.tif", "image/tiff")
-        assert ("big/scan.tif", orphan) in _open_uploads(local_oss, creds)
+        assert ("big/scan.tif", orphan) in open_uploads(local_oss, creds)
         # Another file's upload under another key is none of this attempt's business.
         other = target.multipart.store.initiate("big/other.tif", "image/tiff")
         target.upload(path, "big/scan.tif", content_type="image/tiff",
                       journal=_journal(ledger, path))
     finally:
         target.close()
-    assert _open_uploads(local_oss, creds) == [("big/other.tif", other)]
+    assert open_uploads(local_oss, creds) == [("big/other.tif", other)]
 
 
 def test_a_lost_complete_answer_is_recognised_as_our_object(
@@ -263,7 +241,7 @@ def test_a_lost_complete_answer_is_recognised_as_our_object(
             target.close()
         assert len(_parts_sent(lossy)) == parts_before  # nothing sent twice
     assert result.already_present and result.crc64 == crc64(path.read_bytes())
-    assert _open_uploads(local_oss, creds) == []
+    assert open_uploads(local_oss, creds) == []
     assert ledger.multipart_of(ledger.host, str(path)) is None
 
 
@@ -279,8 +257,8 @@ def test_other_content_under_the_key_is_never_overwritten(
             target.upload(second, "same/key.tif", content_type="image/tiff")
     finally:
         target.close()
-    assert _object(local_oss, creds, "same/key.tif") == first.read_bytes()
-    assert _open_uploads(local_oss, creds) == []
+    assert stored(local_oss, creds, "same/key.tif") == first.read_bytes()
+    assert open_uploads(local_oss, creds) == []
 
 
 def test_a_file_that_changes_between_parts_is_not_completed(
@@ -304,7 +282,7 @@ def test_a_file_that_changes_between_parts_is_not_completed(
             target.upload(path, "big/scan.tif", content_type="image/tiff", journal=journal)
     finally:
         target.close()
-    assert _open_uploads(local_oss, creds) == []
+    assert open_uploads(local_oss, creds) == []
     assert ledger.multipart_of(ledger.host, str(path)) is None
 
 
@@ -320,7 +298,7 @@ def test_a_damaged_part_is_sent_again(local_oss: LocalOSS, creds: Credentials,
             target.close()
         assert len(_parts_sent(bad)) == 8 + 2
     assert result.crc64 == crc64(path.read_bytes())
-    assert _object(local_oss, creds, "big/scan.tif") == path.read_bytes()
+    assert stored(local_oss, creds, "big/scan.tif") == path.read_bytes()
 
 
 def test_sweep_aborts_uploads_whose_file_is_gone_and_keeps_queued_ones(
@@ -340,12 +318,12 @@ def test_sweep_aborts_uploads_whose_file_is_gone_and_keeps_queued_ones(
             with pytest.raises(UploadInterrupted):
                 target.upload(path, f"k/{path.name}", content_type="image/tiff",
                               journal=stop)
-        assert len(_open_uploads(local_oss, creds)) == 2
+        assert len(open_uploads(local_oss, creds)) == 2
         gone.unlink()
         assert sweep(ledger, target) == 1
     finally:
         target.close()
-    assert [key for key, _ in _open_uploads(local_oss, creds)] == ["k/queued.tif"]
+    assert [key for key, _ in open_uploads(local_oss, creds)] == ["k/queued.tif"]
     assert ledger.multipart_of(ledger.host, str(gone)) is None
     assert ledger.multipart_of(ledger.host, str(queued)) is not None
 
@@ -413,4 +391,4 @@ def test_sweep_leaves_an_upload_in_a_workers_hands_alone(
         assert sweep(ledger, target) == 0
     finally:
         target.close()
-    assert [key for key, _ in _open_uploads(local_oss, creds)] == ["k/busy.tif"]
+    assert [key for key, _ in open_uploads(local_oss, creds)] == ["k/busy.tif"]
