@@ -122,6 +122,28 @@ class Bench:
         return keys
 
 
+class Watched:
+    """A watch folder of the daemon's, and its config, ledger and log beside it."""
+
+    def __init__(self, bench: Bench, endpoint: str, name: str, **extra: Any) -> None:
+        self.folder = bench.work / f"{name}-{time.monotonic_ns()}"
+        self.folder.mkdir()
+        base = self.folder.parent / self.folder.name
+        self.ledger, self.log = base.with_suffix(".db"), base.with_suffix(".log")
+        self.config = write_config(base.with_suffix(".yaml"), endpoint,
+                                   [{"path": str(self.folder), "settle_seconds": 0.5}],
+                                   ledger=str(self.ledger), **bench.transfer(), **extra)
+
+    def move_in(self, staged: Path, count: int, timeout: float) -> float:
+        """Move every staged file in at once; seconds until `count` are uploaded."""
+        began = time.monotonic()
+        for path in sorted(staged.iterdir()):
+            path.rename(self.folder / path.name)
+        _wait(lambda: uploaded_count(self.ledger) >= count, timeout)
+        staged.rmdir()
+        return time.monotonic() - began
+
+
 def _bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -167,27 +189,14 @@ def limit(bench: Bench) -> Results:
 def drops(bench: Bench) -> Results:
     """The daemon; every photo moved into its watch folder at once."""
     server, link = bench.endpoint()
-    folder = bench.work / f"drop-{time.monotonic_ns()}"
-    folder.mkdir()
-    config = write_config(folder.parent / f"{folder.name}.yaml", link.endpoint,
-                          [{"path": str(folder), "settle_seconds": 0.5}],
-                          ledger=str(folder.parent / f"{folder.name}.db"), **bench.transfer())
-    daemon = DaemonProc(config, folder.parent / f"{folder.name}.log")
+    watched = Watched(bench, link.endpoint, "drop")
+    daemon = DaemonProc(watched.config, watched.log)
     try:
         staged = bench.work / "staged"
         shutil.copytree(bench.photos, staged)
         link.reset_counters()
-        began = time.monotonic()
-        for path in sorted(staged.iterdir()):
-            path.rename(folder / path.name)
-        ledger = folder.parent / f"{folder.name}.db"
-        deadline = began + 40 * bench.count * bench.photo_size / bench.rate + 120
-        while uploaded_count(ledger) < bench.count:
-            if time.monotonic() > deadline:
-                raise TimeoutError("drops: not all photos uploaded in time")
-            time.sleep(0.1)
-        seconds = time.monotonic() - began
-        staged.rmdir()
+        seconds = watched.move_in(staged, bench.count,
+                                  40 * bench.count * bench.photo_size / bench.rate + 120)
     finally:
         daemon.stop()
         link.stop()
@@ -229,13 +238,8 @@ def bigs(bench: Bench) -> Results:
     """The daemon, four big files (a quarter of `big` each) dropped at once: every worker
     sends parts in parallel, so connections are reused only if the pool holds them all."""
     server, link = bench.endpoint()
-    folder = bench.work / f"bigs-{time.monotonic_ns()}"
-    folder.mkdir()
-    ledger = folder.parent / f"{folder.name}.db"
-    config = write_config(folder.parent / f"{folder.name}.yaml", link.endpoint,
-                          [{"path": str(folder), "settle_seconds": 0.5}], ledger=str(ledger),
-                          **bench.transfer())
-    daemon = DaemonProc(config, folder.parent / f"{folder.name}.log")
+    watched = Watched(bench, link.endpoint, "bigs")
+    daemon = DaemonProc(watched.config, watched.log)
     quarter = bench.big_size // 4
     try:
         staged = bench.work / "bigs-staged"
@@ -244,12 +248,7 @@ def bigs(bench: Bench) -> Results:
             for i in range(4):  # each its own TIFF: the big file's bytes behind a header
                 (staged / f"slide-{i}.tif").write_bytes(b"II*\x00" + src.read(quarter)[4:])
         link.reset_counters()
-        began = time.monotonic()
-        for path in sorted(staged.iterdir()):
-            path.rename(folder / path.name)
-        _wait(lambda: uploaded_count(ledger) >= 4, 40 * bench.big_size / bench.rate + 120)
-        seconds = time.monotonic() - began
-        staged.rmdir()
+        seconds = watched.move_in(staged, 4, 40 * bench.big_size / bench.rate + 120)
     finally:
         daemon.stop()
         link.stop()
@@ -313,15 +312,10 @@ def _checkpoint_parts(ledger: Path, path: Path) -> tuple[int, int]:
 def resume(bench: Bench) -> Results:
     """SIGKILL at half of the big file's parts; restart; count what crossed the link."""
     server, link = bench.endpoint()
-    folder = bench.work / f"resume-{time.monotonic_ns()}"
-    folder.mkdir()
-    ledger = folder.parent / f"{folder.name}.db"
-    config = write_config(folder.parent / f"{folder.name}.yaml", link.endpoint,
-                          [{"path": str(folder), "settle_seconds": 0.5}],
-                          ledger=str(ledger), **bench.transfer())
-    target = folder / bench.big.name
+    watched = Watched(bench, link.endpoint, "resume")
+    ledger, config, log = watched.ledger, watched.config, watched.log
+    target = watched.folder / bench.big.name
     os.link(bench.big, target)
-    log = folder.parent / f"{folder.name}.log"
     link.reset_counters()
     try:
         first = DaemonProc(config, log)
@@ -362,17 +356,12 @@ def cap(bench: Bench) -> Results:
     """`max_bandwidth: 5MB/s` with more to send than the window holds; the link's bytes
     per second from 10 s after the first byte for `cap_seconds`."""
     server, link = bench.endpoint()
-    folder = bench.work / f"cap-{time.monotonic_ns()}"
-    folder.mkdir()
-    config = write_config(folder.parent / f"{folder.name}.yaml", link.endpoint,
-                          [{"path": str(folder), "settle_seconds": 0.5}],
-                          ledger=str(folder.parent / f"{folder.name}.db"),
-                          max_bandwidth="5MB/s", **bench.transfer())
-    daemon = DaemonProc(config, folder.parent / f"{folder.name}.log")
+    watched = Watched(bench, link.endpoint, "cap", max_bandwidth="5MB/s")
+    daemon = DaemonProc(watched.config, watched.log)
     try:
         link.reset_counters()
         for path in sorted(bench.photos.iterdir()):
-            os.link(path, folder / path.name)
+            os.link(path, watched.folder / path.name)
         _wait(lambda: link.bytes_up > 0, 60)
         time.sleep(10)
         start_bytes, began = link.bytes_up, time.monotonic()

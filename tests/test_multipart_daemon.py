@@ -77,6 +77,20 @@ def _killed_midway(cfg: Path, log: Path, path: Path, parts: int) -> tuple[str | 
     return found
 
 
+def _restarted_until(cfg: Path, log: Path, check: Callable[[], object], what: str) -> None:
+    """Start the daemon again and run it until `check` holds; it must stop cleanly."""
+    daemon = DaemonProcess(cfg, log, dict(os.environ))
+    try:
+        daemon.wait_ready()
+        wait_for(check, 60, what, 0.1, lambda: log.read_text(errors="replace"))
+    finally:
+        assert daemon.stop() == 0
+
+
+def _uploaded(cfg: Path, path: Path) -> Callable[[], object]:
+    return lambda: [u for u in uploads(_ledger_path(cfg)) if u.path == str(path)]
+
+
 def test_kill_9_mid_upload_resumes_and_sends_each_byte_about_once(
     make_config: Callable[..., Path], local_oss: LocalOSS, proxy: FaultProxy, drop: Path,
     creds: Credentials, tmp_path: Path
@@ -91,13 +105,7 @@ def test_kill_9_mid_upload_resumes_and_sends_each_byte_about_once(
     out = io.StringIO()
     assert main(["show", "-c", str(cfg), str(big)], stdout=out, stderr=io.StringIO()) == 0
     assert f"sending in parts: {recorded} of 32 stored" in out.getvalue()
-    second = DaemonProcess(cfg, log, dict(os.environ))
-    try:
-        second.wait_ready()
-        wait_for(lambda: [u for u in uploads(_ledger_path(cfg)) if u.path == str(big)], 60,
-                 "the upload to finish", 0.1, lambda: log.read_text(errors="replace"))
-    finally:
-        assert second.stop() == 0
+    _restarted_until(cfg, log, _uploaded(cfg, big), "the upload to finish")
     text = log.read_text()
     assert f"resuming upload {upload_id}" in text
     [row] = uploads(_ledger_path(cfg))
@@ -117,14 +125,8 @@ def test_a_file_deleted_while_its_upload_waited_is_aborted_by_the_sweep(
     _killed_midway(cfg, log, big, parts=4)
     assert len(open_uploads(local_oss, creds)) == 1
     big.unlink()
-    second = DaemonProcess(cfg, log, dict(os.environ))
-    try:
-        second.wait_ready()
-        wait_for(lambda: not open_uploads(local_oss, creds), 60, "the sweep to abort it",
-                 0.2, lambda: log.read_text(errors="replace"))
-        wait_for(lambda: _checkpoint(cfg, big) is None, 10, "the checkpoint to go")
-    finally:
-        assert second.stop() == 0
+    _restarted_until(cfg, log, lambda: not open_uploads(local_oss, creds)
+                     and _checkpoint(cfg, big) is None, "the sweep to abort it")
     assert "aborted the unfinished upload" in log.read_text()
     assert uploads(_ledger_path(cfg)) == []
 
@@ -138,13 +140,7 @@ def test_a_file_changed_while_its_upload_waited_goes_fresh_and_the_old_upload_is
     log = tmp_path / "daemon.log"
     _killed_midway(cfg, log, big, parts=4)
     _tiff(big, 6 * MIB)  # a new scan under the same name
-    second = DaemonProcess(cfg, log, dict(os.environ))
-    try:
-        second.wait_ready()
-        wait_for(lambda: [u for u in uploads(_ledger_path(cfg)) if u.path == str(big)], 60,
-                 "the new content to upload", 0.1, lambda: log.read_text(errors="replace"))
-    finally:
-        assert second.stop() == 0
+    _restarted_until(cfg, log, _uploaded(cfg, big), "the new content to upload")
     [row] = uploads(_ledger_path(cfg))
     assert stored(local_oss, creds, row.key) == big.read_bytes()
     assert open_uploads(local_oss, creds) == []

@@ -73,6 +73,15 @@ def _parts_sent(proxy: FaultProxy) -> list[int]:
                   if method == "PUT" and "partNumber=" in path)
 
 
+def _interrupted(target: Any, ledger: Ledger, path: Path, key: str, *, after: int,
+                 match: str | None = None) -> None:
+    """An upload of `path` whose owner starts stopping after `after` parts."""
+    stop = StopAfter(ledger, host=ledger.host, path=str(path), bucket=BUCKET,
+                     sha256=_journal(ledger, path).sha256, count=after)
+    with pytest.raises(UploadInterrupted, match=match):
+        target.upload(path, key, content_type="image/tiff", journal=stop)
+
+
 class StopAfter(LedgerJournal):
     """A journal whose owner starts stopping once `count` parts are recorded (what
     SIGTERM does to the daemon's workers)."""
@@ -126,10 +135,7 @@ def test_interrupted_upload_resumes_with_only_the_missing_parts(
     data = path.read_bytes()
     target = _oss(proxy.endpoint, creds)
     try:
-        first = StopAfter(ledger, host=ledger.host, path=str(path), bucket=BUCKET,
-                          sha256=_journal(ledger, path).sha256, count=6)
-        with pytest.raises(UploadInterrupted, match="of 16 part"):
-            target.upload(path, "big/scan.tif", content_type="image/tiff", journal=first)
+        _interrupted(target, ledger, path, "big/scan.tif", after=6, match="of 16 part")
         saved = ledger.multipart_of(ledger.host, str(path))
         assert saved is not None
         row, parts = saved
@@ -183,10 +189,7 @@ def test_a_checkpoint_for_other_bytes_is_aborted_and_started_fresh(
     path = _file(tmp_path, 2 * 1024 * KIB)
     target = _oss(proxy.endpoint, creds)
     try:
-        stop = StopAfter(ledger, host=ledger.host, path=str(path), bucket=BUCKET,
-                         sha256=_journal(ledger, path).sha256, count=2)
-        with pytest.raises(UploadInterrupted):
-            target.upload(path, "old/scan.tif", content_type="image/tiff", journal=stop)
+        _interrupted(target, ledger, path, "old/scan.tif", after=2)
         old = open_uploads(local_oss, creds)
         assert [key for key, _ in old] == ["old/scan.tif"]
         _file(tmp_path, 2 * 1024 * KIB)  # new content at the same path
@@ -313,11 +316,7 @@ def test_sweep_aborts_uploads_whose_file_is_gone_and_keeps_queued_ones(
     target = _oss(local_oss.endpoint, creds)
     try:
         for path in (gone, queued):
-            stop = StopAfter(ledger, host=ledger.host, path=str(path), bucket=BUCKET,
-                             sha256=_journal(ledger, path).sha256, count=1)
-            with pytest.raises(UploadInterrupted):
-                target.upload(path, f"k/{path.name}", content_type="image/tiff",
-                              journal=stop)
+            _interrupted(target, ledger, path, f"k/{path.name}", after=1)
         assert len(open_uploads(local_oss, creds)) == 2
         gone.unlink()
         assert sweep(ledger, target) == 1
@@ -353,10 +352,7 @@ def test_s3_multipart_upload_resumes_and_is_checked_by_etag(
     data = path.read_bytes()
     target = _s3(proxy.endpoint, creds)
     try:
-        first = StopAfter(ledger, host=ledger.host, path=str(path), bucket=BUCKET,
-                          sha256=_journal(ledger, path).sha256, count=1)
-        with pytest.raises(UploadInterrupted):
-            target.upload(path, "s3/scan.tif", content_type="image/tiff", journal=first)
+        _interrupted(target, ledger, path, "s3/scan.tif", after=1)
         sent_first = set(_parts_sent(proxy))
         result = target.upload(path, "s3/scan.tif", content_type="image/tiff",
                                journal=_journal(ledger, path))
@@ -382,10 +378,7 @@ def test_sweep_leaves_an_upload_in_a_workers_hands_alone(
     assert ledger.claim(1.0) is not None  # now `uploading`
     target = _oss(local_oss.endpoint, creds)
     try:
-        stop = StopAfter(ledger, host=ledger.host, path=str(path), bucket=BUCKET,
-                         sha256=_journal(ledger, path).sha256, count=1)
-        with pytest.raises(UploadInterrupted):
-            target.upload(path, "k/busy.tif", content_type="image/tiff", journal=stop)
+        _interrupted(target, ledger, path, "k/busy.tif", after=1)
         with path.open("ab") as fh:
             fh.write(b"more")
         assert sweep(ledger, target) == 0
