@@ -254,7 +254,11 @@ class _Flow:
             dst.write(item)
             self._link._delivered(self.up, len(item))
         elif item is _Mark.EOF:
-            dst.write_eof()
+            try:
+                dst.write_eof()
+            except OSError:  # the far side is gone already (a killed process): close
+                dst.close()
+                return
             self.eof_delivered = True
             self._pair.half_closed()
         else:
