@@ -18,7 +18,11 @@ FIELDS = frozenset(
 )
 DEFAULT_PREFIX = "images/{date:%Y/%m/%d}/"
 DEFAULT_NAME = "{stem}-{sha8}{ext}"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Never in a key: control characters, bytes of a file name that are not UTF-8 (lone
+# surrogates, see ossync.core.textforms) and the marks that reorder or split text in a
+# browser's address bar. Each becomes `_`.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\udc80-\udcff\ud800-\udc7f\udd00-\udfff"
+                      "\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from ossync.core.textforms import ledger_text
 from ossync.ledger.contract import item_url
 from ossync.ledger.records import Item, stamp
 
@@ -17,9 +18,13 @@ if TYPE_CHECKING:
 
 
 def record(item: Item) -> dict[str, Any]:
-    """An item as the JSON/CSV contract spells it."""
+    """An item as the JSON/CSV contract spells it: paths in the ledger form, valid UTF-8
+    even when a name is not (ossync.core.textforms)."""
     data = dataclasses.asdict(item)
     data.pop("mtime_ns")
+    for name in ("path", "uploaded_from"):
+        if data[name] is not None:
+            data[name] = ledger_text(data[name])
     return data
 
 

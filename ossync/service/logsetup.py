@@ -9,7 +9,9 @@ import os
 import sys
 import threading
 from collections.abc import Iterable
-from typing import TextIO
+from typing import Any, TextIO
+
+from ossync.core.textforms import ledger_text, printable
 
 # The secrets to mask, longest first; a tuple swapped whole, so that a log line formatted
 # while a refresher registers rotated keys never sees a half-updated collection.
@@ -49,6 +51,19 @@ def redact(text: str) -> str:
 
 
 class RedactingFormatter(logging.Formatter):
+    """Secrets masked, and one record one line: the message is shown in its printable
+    form (ossync.core.textforms), so a file name with a newline or an escape sequence can
+    neither forge a log line nor drive a terminal; a traceback's lines are indented, so
+    none of them reads as a record of its own."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = printable(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei: Any) -> str:
+        text = super().formatException(ei)
+        return "\n".join("    " + printable(line) for line in text.splitlines())
+
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
 
@@ -79,11 +94,13 @@ def connected_to_journal(stream: TextIO) -> bool:
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        # JSON escapes control characters itself; bytes of a name that are not UTF-8 are
+        # written in the ledger form, so every line is valid UTF-8 JSON.
         entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
                  "level": record.levelname.lower(), "logger": record.name,
-                 "message": record.getMessage()}
+                 "message": ledger_text(record.getMessage())}
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = ledger_text(self.formatException(record.exc_info))
         return redact(json.dumps(entry, ensure_ascii=False))
 
 

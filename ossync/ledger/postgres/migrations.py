@@ -107,4 +107,15 @@ CREATE TABLE multipart_parts (
     PRIMARY KEY (upload, number)
 );
 """),
+    # Paths are stored in the ledger form of ossync.core.textforms: a name holding a
+    # backslash has it doubled (so that `\xff` can stand for a byte that is not UTF-8).
+    # Rows written before are rewritten; the chr(1) step keeps every row unique meanwhile.
+    ("0004_path_text_form", """
+UPDATE files SET path = chr(1) || replace(path, '\\', '\\\\') WHERE strpos(path, '\\') > 0;
+UPDATE files SET path = substr(path, 2) WHERE left(path, 1) = chr(1);
+UPDATE uploads SET path = replace(path, '\\', '\\\\') WHERE strpos(path, '\\') > 0;
+UPDATE multipart_uploads SET path = chr(1) || replace(path, '\\', '\\\\')
+    WHERE strpos(path, '\\') > 0;
+UPDATE multipart_uploads SET path = substr(path, 2) WHERE left(path, 1) = chr(1);
+"""),
 )

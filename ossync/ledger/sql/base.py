@@ -8,7 +8,12 @@ from contextlib import AbstractContextManager
 from dataclasses import fields
 from typing import Any, Protocol, TypeVar
 
+from ossync.core.textforms import os_path
+
 _T = TypeVar("_T")
+# Columns that hold a local path: stored in the ledger form (valid UTF-8), read back in
+# the OS form, so a name that is not UTF-8 round-trips (ossync.core.textforms).
+PATH_COLUMNS = frozenset({"path", "uploaded_from"})
 Params = tuple[Any, ...] | dict[str, Any]
 
 
@@ -24,7 +29,11 @@ def as_record(cls: type[_T], row: Any) -> _T | None:
     """A row (a mapping by column name) as the dataclass whose fields name its columns."""
     if row is None:
         return None
-    return cls(**{f.name: row[f.name] for f in fields(cls)})  # type: ignore[arg-type]
+    values = {f.name: row[f.name] for f in fields(cls)}  # type: ignore[arg-type]
+    for name in PATH_COLUMNS & values.keys():
+        if values[name] is not None:
+            values[name] = os_path(values[name])
+    return cls(**values)
 
 
 class SqlBase:

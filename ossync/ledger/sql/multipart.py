@@ -8,6 +8,7 @@ is aborted. Not copied by `ossync ledger copy`: they describe work in flight.
 
 from __future__ import annotations
 
+from ossync.core.textforms import ledger_text
 from ossync.ledger.records import MultipartRow, now_text
 from ossync.ledger.sql.base import SqlBase, as_record
 from ossync.targets.multipart import Part
@@ -16,7 +17,7 @@ from ossync.targets.multipart import Part
 class SqlMultipart(SqlBase):
     def multipart_of(self, host: str, path: str) -> tuple[MultipartRow, list[Part]] | None:
         row = self.one(MultipartRow, "SELECT * FROM multipart_uploads WHERE host = ? AND "
-                       "path = ?", (host, path))
+                       "path = ?", (host, ledger_text(path)))
         if row is None:
             return None
         parts = [Part(int(p["number"]), int(p["size"]), str(p["etag"]),
@@ -29,11 +30,12 @@ class SqlMultipart(SqlBase):
                         size: int, part_size: int) -> int:
         with self.transaction() as conn:
             conn.execute("DELETE FROM multipart_uploads WHERE host = ? AND path = ?",
-                         (host, path))
+                         (host, ledger_text(path)))
             row = conn.execute(
                 "INSERT INTO multipart_uploads (host, path, bucket, key, sha256, size, "
                 "part_size, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (host, path, bucket, key, sha256, size, part_size, now_text())).fetchone()
+                (host, ledger_text(path), bucket, key, sha256, size, part_size,
+                 now_text())).fetchone()
             return int(row["id"])
 
     def multipart_started(self, record_id: int, upload_id: str) -> None:

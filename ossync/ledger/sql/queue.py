@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any
 
+from ossync.core.textforms import ledger_text, printable
 from ossync.ledger.records import Content, FileRow, Sighting, Upload, now_text
 from ossync.ledger.sql.base import Executor, SqlBase, as_record
 from ossync.targets import UploadResult
@@ -45,14 +46,15 @@ class SqlQueue(SqlBase):
         with self.transaction() as conn:
             for s in sightings:
                 queued += conn.execute(_NOTE, {
-                    "host": self.host, "path": s.path, "folder": s.folder, "grp": s.group,
+                    "host": self.host, "path": ledger_text(s.path), "folder": s.folder,
+                    "grp": s.group,
                     "size": s.size, "mtime": s.mtime_ns, "due": now + s.settle,
                     "stamp": stamp}).rowcount
         return queued
 
     def known_unchanged(self, path: str, size: int, mtime_ns: int) -> bool:
         rows = self.query("SELECT size, mtime_ns FROM files WHERE host = ? AND path = ?",
-                          (self.host, path))
+                          (self.host, ledger_text(path)))
         return bool(rows) and (rows[0]["size"], rows[0]["mtime_ns"]) == (size, mtime_ns)
 
     def reset_interrupted(self) -> int:
@@ -111,7 +113,7 @@ class SqlQueue(SqlBase):
                 "mtime_ns = :mtime, last_error = COALESCE(:error, last_error), "
                 "attempts = attempts + :add, updated_at = :stamp, claimed_by = NULL, "
                 f"lease_until = NULL WHERE id = :id AND state = 'uploading' AND {MINE}",
-                {"due": due, "size": size, "mtime": mtime_ns, "error": error,
+                {"due": due, "size": size, "mtime": mtime_ns, "error": _one_line(error),
                  "add": int(count_attempt), "stamp": now_text(), "id": row.id, "me": self.host})
 
     def intend(self, row: FileRow, *, sha256: str, key: str) -> None:
@@ -156,7 +158,8 @@ class SqlQueue(SqlBase):
                 "size = excluded.size, mtime_ns = excluded.mtime_ns, state = 'uploaded', "
                 "sha256 = excluded.sha256, upload_id = excluded.upload_id, attempts = 0, "
                 "last_error = NULL, pending_key = NULL, updated_at = excluded.updated_at",
-                (self.host, path, folder, existing.size, mtime_ns, sha256, existing.id, stamp,
+                (self.host, ledger_text(path), folder, existing.size, mtime_ns, sha256, existing.id,
+                 stamp,
                  stamp))
         return existing
 
@@ -166,7 +169,7 @@ class SqlQueue(SqlBase):
             conn.execute("UPDATE files SET state = :state, last_error = :error, attempts = "
                          "attempts + :add, updated_at = :stamp, claimed_by = NULL, "
                          f"lease_until = NULL WHERE id = :id AND {MINE}",
-                         {"state": state, "error": error, "add": attempts or 0,
+                         {"state": state, "error": _one_line(error), "add": attempts or 0,
                           "stamp": now_text(), "id": row.id, "me": self.host})
 
     def forget(self, row: FileRow) -> None:
@@ -184,7 +187,8 @@ class SqlQueue(SqlBase):
             if paths is None:
                 return int(conn.execute(sql, (now_text(),)).rowcount)
             return sum(int(conn.execute(sql + " AND host = ? AND path = ?",
-                                        (now_text(), self.host, p)).rowcount) for p in paths)
+                                        (now_text(), self.host, ledger_text(p))).rowcount)
+                       for p in paths)
 
     def copy_in(self, uploads: Iterable[Upload], files: Iterable[FileRow]) -> None:
         upload_rows = [_values(u) for u in uploads]
@@ -222,7 +226,7 @@ class SqlQueue(SqlBase):
             "strip_level, stripped) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT (bucket, key) DO NOTHING",
             (bucket, result.key, result.url, sha256, content.size, crc_text, result.etag,
-             content_type, path, folder, now_text(), result.request_id, self.host,
+             content_type, ledger_text(path), folder, now_text(), result.request_id, self.host,
              content.sent_sha256, content.sent_size, sent_crc_text, content.strip_level,
              content.stripped))
         found = conn.execute("SELECT * FROM uploads WHERE bucket = ? AND key = ?",
@@ -261,4 +265,12 @@ def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
 
 
 def _values(record: Upload | FileRow) -> dict[str, Any]:
-    return {f.name: getattr(record, f.name) for f in fields(record)}
+    values = {f.name: getattr(record, f.name) for f in fields(record)}
+    values["path"] = ledger_text(values["path"])
+    return values
+
+
+def _one_line(error: str | None) -> str | None:
+    """An error text as stored and shown: one line of valid UTF-8, whatever file name or
+    server message it quotes."""
+    return None if error is None else printable(error)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
+from ossync.core.textforms import ledger_text
 from ossync.ledger.records import FileRow, Item, Status, Upload, stamp
 from ossync.ledger.sql.base import SqlBase, as_record
 
@@ -24,7 +25,7 @@ FROM files f LEFT JOIN uploads u ON u.id = f.upload_id AND f.state = 'uploaded'
 class SqlReads(SqlBase):
     def file_by_path(self, path: str) -> FileRow | None:
         return self.one(FileRow, "SELECT * FROM files WHERE host = ? AND path = ?",
-                        (self.host, path))
+                        (self.host, ledger_text(path)))
 
     def file_by_id(self, file_id: int) -> FileRow | None:
         return self.one(FileRow, "SELECT * FROM files WHERE id = ?", (file_id,))
@@ -47,7 +48,7 @@ class SqlReads(SqlBase):
     def upload_for_path(self, path: str) -> Upload | None:
         return self.one(Upload, "SELECT u.* FROM files f JOIN uploads u ON u.id = f.upload_id "
                         "WHERE f.host = ? AND f.path = ? AND f.state = 'uploaded'",
-                        (self.host, path))
+                        (self.host, ledger_text(path)))
 
     def counts(self) -> dict[str, int]:
         rows = self.query("SELECT state, COUNT(*) AS n FROM files GROUP BY state")
@@ -55,13 +56,13 @@ class SqlReads(SqlBase):
 
     def item(self, path: str, host: str | None = None) -> Item | None:
         rows = self.query(_ITEM_SQL + "WHERE f.host = ? AND f.path = ?",
-                          (host or self.host, path))
-        return Item(**dict(rows[0])) if rows else None
+                          (host or self.host, ledger_text(path)))
+        return as_record(Item, rows[0]) if rows else None
 
     def items_of(self, *, sha256: str | None = None, key: str | None = None) -> list[Item]:
         where, param = ("u.key = ?", key) if key is not None else ("u.sha256 = ?", sha256)
         sql = _ITEM_SQL + f"WHERE f.upload_id IN (SELECT id FROM uploads u WHERE {where})"
-        return [Item(**dict(r)) for r in self.query(sql + " ORDER BY f.updated_at", (param,))]
+        return [_item(r) for r in self.query(sql + " ORDER BY f.updated_at", (param,))]
 
     def iter_items(self, *, since: datetime | None = None, until: datetime | None = None,
                    folder: str | None = None, state: str | None = "uploaded",
@@ -84,10 +85,10 @@ class SqlReads(SqlBase):
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         for row in self.stream(sql, tuple(params)):
-            yield Item(**dict(row))
+            yield _item(row)
 
     def folder_under(self, directory: str) -> str | None:
-        prefix = directory.rstrip("/") + "/"
+        prefix = ledger_text(directory.rstrip("/") + "/")
         rows = self.query("SELECT folder FROM files WHERE host = ? AND path >= ? AND path < ? "
                           "LIMIT 1", (self.host, prefix, prefix[:-1] + "0"))  # "0" follows "/"
         return str(rows[0]["folder"]) if rows else None
@@ -126,3 +127,9 @@ class SqlReads(SqlBase):
         row = self.query("SELECT (SELECT COALESCE(MAX(id), 0) FROM uploads) AS u, "
                          "(SELECT COALESCE(MAX(id), 0) FROM files) AS f")[0]
         return int(row["u"]), int(row["f"])
+
+
+def _item(row: object) -> Item:
+    found = as_record(Item, row)
+    assert found is not None
+    return found

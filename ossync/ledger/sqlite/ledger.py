@@ -8,6 +8,7 @@ file serves one host: its rows take the daemon's current host name.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
@@ -41,24 +42,28 @@ class SqliteLedger(SqlQueue, SqlReads, SqlMultipart, SqliteBase, Ledger):
         if readonly and not path.exists():
             raise LedgerMissing(f"ledger {path} does not exist (has the daemon run yet? "
                                 "check the ledger: setting)")
-        lock_fd = _take_lock(path) if exclusive else None
+        try:
+            lock_fd = _take_lock(path) if exclusive else None
+        except OSError as exc:
+            raise _cannot_open(path, exc) from exc
+        conn: sqlite3.Connection | None = None
         try:
             conn = _connect(path, readonly)
             ledger = cls(conn, path, lock_fd, host)
-            if readonly:
-                ledger._check_schema()
-            else:
+            ledger._check_schema()  # before any write: a newer ossync's ledger stays as it is
+            if not readonly:
                 ledger._migrate()
             if exclusive:  # the daemon: its rows take its current name
                 ledger._adopt_rows()
             else:  # a reader, `put`, `retry`: one host per file, whatever it is called
                 recorded = ledger._recorded_host()
                 ledger.host = host if recorded is None else recorded
-        except (sqlite3.DatabaseError, LedgerUnavailable) as exc:
+        except (LedgerError, sqlite3.Error, OSError) as exc:
+            if conn is not None:
+                conn.close()
             if lock_fd is not None:
                 os.close(lock_fd)
-            raise LedgerCorrupt(f"ledger {path}: {exc} (if the file is damaged, move it "
-                                "aside; the daemon rebuilds the queue by scanning)") from exc
+            raise _open_failure(path, exc) from exc
         return ledger
 
     def close(self) -> None:
@@ -112,7 +117,35 @@ class SqliteLedger(SqlQueue, SqlReads, SqlMultipart, SqliteBase, Ledger):
         version = self.query("PRAGMA user_version")[0][0]
         if version > len(MIGRATIONS):
             raise LedgerError(f"ledger {self.path} was written by a newer ossync "
-                              f"(schema {version}); upgrade ossync to read it")
+                              f"(schema {version}, this one knows {len(MIGRATIONS)}); "
+                              "upgrade ossync to use it, and never point an older one at it")
+
+
+_DAMAGED = ("not a database", "malformed", "corrupt", "file is encrypted")
+
+
+def _open_failure(path: Path, exc: BaseException) -> LedgerError:
+    """One line naming what is wrong with the ledger file and what to do about it."""
+    if isinstance(exc, LedgerError) and not isinstance(exc, LedgerUnavailable):
+        return exc  # a newer schema, say: already in words
+    text = str(exc)
+    if isinstance(exc, OSError):
+        return _cannot_open(path, exc)
+    if any(word in text.lower() for word in _DAMAGED):
+        return LedgerCorrupt(f"ledger {path}: {text} (if the file is damaged, move it "
+                             "aside; the daemon rebuilds the queue by scanning)")
+    if path.is_dir():
+        return LedgerError(f"ledger {path} is a folder; name a file in it (ledger: "
+                           f"{path / 'ledger.db'})")
+    return LedgerError(f"cannot use the ledger {path}: {text} (check that its folder "
+                       "exists and that this user may read and write the file and its "
+                       "folder)")
+
+
+def _cannot_open(path: Path, exc: OSError) -> LedgerError:
+    where = exc.filename or path
+    return LedgerError(f"cannot use the ledger {path}: {exc.strerror or exc} ({where}); "
+                       "give this user write access to its folder, or choose another ledger:")
 
 
 def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
@@ -120,7 +153,7 @@ def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False,
                                isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(path)
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
                                timeout=BUSY_TIMEOUT_MS / 1000)
     conn.row_factory = sqlite3.Row
@@ -135,8 +168,17 @@ def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
     return conn
 
 
+def _create_private(path: Path) -> None:
+    """A new ledger (and a new folder for it) readable by this user only, whatever the
+    umask: it names every file and folder the daemon has seen. SQLite gives its -wal and
+    -shm files the same mode as the database."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+
+
 def _take_lock(path: Path) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     lock_path = path.with_name(path.name + ".lock")
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
