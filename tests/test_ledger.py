@@ -78,16 +78,16 @@ def test_note_claim_and_record(ledger_at: str) -> None:
         assert ledger.upload_by_key("b", "k/a.jpg") == upload
 
 
-def test_settle_delay_and_wait_for_work(ledger_at: str) -> None:
+def test_settle_delay_and_next_row(ledger_at: str) -> None:
     with Ledger.open(ledger_at) as ledger:
         queue = WorkQueue(ledger)
         queue.note([_sighting("/d/a.jpg", settle=0.3)])
         assert queue.claim() is None  # not settled yet
         stop = threading.Event()
         began = time.monotonic()
-        queue.wait_for_work(stop)
+        assert queue.next_row(stop) is None  # slept until it fell due
         assert 0.2 <= time.monotonic() - began < 2.0
-        assert queue.claim() is not None
+        assert queue.next_row(stop) is not None
 
 
 def test_notify_wakes_an_idle_waiter(ledger_at: str) -> None:
@@ -97,7 +97,7 @@ def test_notify_wakes_an_idle_waiter(ledger_at: str) -> None:
         woke = threading.Event()
 
         def waiter() -> None:
-            queue.wait_for_work(stop)
+            queue.next_row(stop)
             woke.set()
 
         thread = threading.Thread(target=waiter)

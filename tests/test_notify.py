@@ -186,7 +186,7 @@ def test_pings_stop_when_the_observer_dies(
     # The thread's death is logged, every line of its traceback at critical priority.
     lines = log.read_text().splitlines()
     assert "<2>ossync.service.health: thread" in "\n".join(lines)
-    assert any(line.startswith("<2>ossync.core.failpoints.FailpointError: "
+    assert any(line.startswith("<2>    ossync.core.failpoints.FailpointError: "
                                "failpoint intake.event: raise") for line in lines), lines
     assert all(line[:3] in ("<2>", "<3>", "<4>", "<6>") for line in lines), lines
 

@@ -17,6 +17,15 @@ Points (`POINTS`):
                     hang holds the row claimed (busy, no progress) until shutdown
     intake.event    the file-system observer thread got an event from watchdog; a raise
                     there ends the observer thread (watchdog catches nothing)
+    worker.loop     each turn of an upload worker's loop, outside any one file: a raise
+                    crashes the worker stage (its supervisor restarts it)
+    intake.loop     each batch of the intake stage (events → ledger)
+    scanner.loop    each scan request of the scanner stage
+    sweeper.loop    each sweep of unfinished multipart uploads
+    credentials.loop  each turn of the rotating-credentials refresher (not restarted:
+                    its death turns health red)
+    queue.decided   a worker found no due row and is about to sleep: a sleep here
+                    widens the gap in which a wake-up could be lost
 
 Actions (`ACTIONS`):
     off         do nothing
@@ -44,7 +53,8 @@ from dataclasses import dataclass
 
 log = logging.getLogger("ossync.core.failpoints")
 ENV = "OSSYNC_FAILPOINTS"
-POINTS = ("worker.process", "intake.event")
+POINTS = ("worker.process", "intake.event", "worker.loop", "intake.loop", "scanner.loop",
+          "sweeper.loop", "credentials.loop", "queue.decided")
 ACTIONS = ("off", "hang", "raise", "sleep")
 _TERM = re.compile(r"(?:(?P<count>\d+)\*)?(?P<action>[a-z]+)(?:\((?P<arg>[^()]*)\))?")
 

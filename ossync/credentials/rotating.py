@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from ossync.core import failpoints
 from ossync.core.clock import rfc3339, utc_now
 from ossync.core.credentials import Credentials, CredentialsUnavailable
 from ossync.credentials.documents import CredentialError, masked_key_id
@@ -171,6 +172,10 @@ class RotatingCredentials:
         with self._cond:
             self._cond.wait_for(lambda: self._attempts > 0, wait)
 
+    def alive(self) -> bool:
+        """False once the refresher thread has died (the daemon's health turns red)."""
+        return self._thread is None or self._thread.is_alive() or self._stop.is_set()
+
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self._wake.set()
@@ -181,6 +186,7 @@ class RotatingCredentials:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            failpoints.hit("credentials.loop", self._stop)
             if self._due():
                 self._refresh()
             self._update_hold()

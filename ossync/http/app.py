@@ -91,7 +91,7 @@ class App:
         method = "GET" if req.method == "HEAD" else req.method
         route = (method, req.path)
         if route == ("GET", "/healthz"):
-            return text_response("ok\n")
+            return self._alive()
         if route == ("GET", "/readyz"):
             return self._ready()
         if route == ("GET", "/style.css"):
@@ -115,6 +115,14 @@ class App:
         if req.path == "/retry":
             return self._retry(req)
         return self._page(req)
+
+    def _alive(self) -> Response:
+        """Liveness: every stage runs, the main loop turns, no worker is stuck — the same
+        verdict that feeds systemd's watchdog."""
+        problems = self.daemon.health_problems()
+        if not problems:
+            return text_response("ok\n")
+        return text_response("unhealthy:\n" + "".join(f"- {p}\n" for p in problems), 503)
 
     def _ready(self) -> Response:
         verdict = self.readiness.check()

@@ -48,7 +48,7 @@ class Readiness:
         self._prober: threading.Thread | None = None
 
     def check(self) -> Verdict:
-        problems = []
+        problems = list(self.daemon.health_problems())  # not alive: not ready either
         if self.daemon.stop_event.is_set():
             problems.append("the daemon is stopping")
         ledger = self._ledger()

@@ -43,6 +43,7 @@ class DaemonView(Protocol):
     @property
     def refresher(self) -> CredentialSupply | None: ...  # keys that rotate, if they do
     def credentials_problem(self) -> str | None: ...
+    def health_problems(self) -> list[str]: ...  # liveness: empty while alive and well
 
 
 def current_credentials(daemon: DaemonView) -> Credentials | None:

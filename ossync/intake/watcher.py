@@ -9,8 +9,10 @@ lost (kernel queue overflow, a folder moved in, a watch limit hit) the
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from watchdog.events import (
     DirCreatedEvent,
+    DirDeletedEvent,
     DirMovedEvent,
     FileClosedEvent,
     FileCreatedEvent,
@@ -41,22 +44,30 @@ FILE_EVENTS = {"created", "modified", "closed", "moved"}
 # close — including our own reads of each file, several per upload.
 EVENT_FILTER: list[type[FileSystemEvent]] = [
     FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileMovedEvent,
-    DirCreatedEvent, DirMovedEvent,
+    DirCreatedEvent, DirMovedEvent, DirDeletedEvent,
 ]
 
 
 class _Handler(FileSystemEventHandler):
     def __init__(self, folder: WatchConfig, paths: queue.Queue[tuple[WatchConfig, str] | None],
                  on_rescan: Callable[[WatchConfig, Path], None],
-                 stopping: threading.Event) -> None:
+                 stopping: threading.Event,
+                 on_gone: Callable[[WatchConfig], None] = lambda folder: None) -> None:
         self.folder = folder
         self.paths = paths
         self.on_rescan = on_rescan
         self.stopping = stopping
+        self.on_gone = on_gone
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         # Runs on the observer thread: an exception here ends that thread.
         if failpoints.hit("intake.event", self.stopping):
+            return
+        if isinstance(event, (DirDeletedEvent, DirMovedEvent)) and (
+                str(event.src_path) == str(self.folder.path)):
+            self.on_gone(self.folder)  # the watch went with it: watch it again when it is back
+            return
+        if isinstance(event, DirDeletedEvent):
             return
         if isinstance(event, (DirCreatedEvent, DirMovedEvent)):
             # Files may land in a new folder before its watch exists; a folder
@@ -92,6 +103,8 @@ class Watcher:
         self._observers: dict[str, BaseObserver] = {}
         self._native: dict[str, tuple[ObservedWatch, _Handler]] = {}
         self._alarm = _OverflowAlarm(self._overflowed)
+        self._gone: dict[str, WatchConfig] = {}  # native folders whose root went away
+        self._gone_lock = threading.Lock()
         self._stopping = threading.Event()  # set by stop(): lets go of a hung handler
         self.overflows = 0  # kernel queue overflows so far (for metrics)
 
@@ -119,7 +132,7 @@ class Watcher:
         return self._observers[kind]
 
     def add(self, folder: WatchConfig) -> None:
-        handler = _Handler(folder, self.paths, self.on_rescan, self._stopping)
+        handler = _Handler(folder, self.paths, self.on_rescan, self._stopping, self._root_gone)
         try:
             watch = self._observer(folder).schedule(handler, str(folder.path),
                                                     recursive=folder.recursive,
@@ -132,11 +145,47 @@ class Watcher:
         if folder.observer == "native":
             self._native[folder.label] = (watch, handler)
 
+    def _root_gone(self, folder: WatchConfig) -> None:
+        """Runs on the observer thread: only note it (the main loop acts)."""
+        if folder.observer == "native":
+            log.warning("watch folder %s was removed or moved away; it is watched again as "
+                        "soon as it is back", folder.path)
+            with self._gone_lock:
+                self._gone[folder.label] = folder
+
+    def watch_returned(self) -> None:
+        """Watch again, natively, every folder that was removed and is back (the main loop
+        calls this every turn: one stat per folder that went away, nothing otherwise)."""
+        with self._gone_lock:
+            back = [f for f in self._gone.values() if f.path.is_dir()]
+            for folder in back:
+                del self._gone[folder.label]
+        for folder in back:
+            self._rewatch(folder)
+
+    def _rewatch(self, folder: WatchConfig) -> None:
+        """A new watch for a folder made again (its old one ended with its inode)."""
+        old = self._native.pop(folder.label, None)
+        if old is not None:
+            with contextlib.suppress(KeyError):  # the emitter may have gone already
+                self._observers["native"].unschedule(old[0])
+        self.add(folder)
+        log.info("watching %s again", folder.path)
+        self.on_rescan(folder, folder.path)
+
     def check_watch_limits(self) -> None:
-        """Move folders whose subfolders inotify could not all watch to polling."""
+        """Watch again a folder removed and made again; move folders whose subfolders
+        inotify could not all watch (the watch limit) to polling."""
         watched = watched_inodes()
         for label, (watch, handler) in list(self._native.items()):
             folder = handler.folder
+            try:
+                root = os.stat(folder.path).st_ino
+            except OSError:
+                continue  # gone for now: nothing to watch, nothing to fall back to
+            if root not in watched:
+                self._rewatch(folder)  # falls back to polling only if the limit refuses it
+                continue
             missing = unwatched_folders(folder.path, folder.recursive, watched)
             if missing:
                 self._observers["native"].unschedule(watch)

@@ -9,6 +9,7 @@ one short transaction); the read-side conveniences at the bottom (`url_for`,
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -109,6 +110,12 @@ class Ledger(ABC):
         group this host serves, and rows of those groups whose claim by another host
         ran out (that host died). Never two claims of one row at once."""
 
+    def listen(self, groups: tuple[str, ...], wake: Callable[[], None],
+               stop: threading.Event) -> None:
+        """Block until `stop`, calling `wake` whenever another host makes a row of one of
+        `groups` pending. A ledger of one host has nobody to hear: it just waits."""
+        stop.wait()
+
     @abstractmethod
     def renew_leases(self) -> int:
         """Extend the lease on every row this host holds (the daemon calls it often)."""
@@ -122,8 +129,10 @@ class Ledger(ABC):
     def release_content(self, bucket: str, sha256: str) -> None: ...
 
     @abstractmethod
-    def next_due(self) -> float | None:
-        """When the earliest pending row falls due (epoch seconds), or None."""
+    def next_due(self, groups: tuple[str, ...] = ()) -> float | None:
+        """When the earliest row this host may claim falls due (epoch seconds), or None:
+        its own pending rows and, with `groups`, those groups' pending rows and the
+        moment another host's claim on one of them runs out."""
 
     @abstractmethod
     def defer(self, row: FileRow, *, due: float, size: int, mtime_ns: int,

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterable
 
+from ossync.core import failpoints
 from ossync.ledger.contract import Ledger
 from ossync.ledger.records import Content, FileRow, Sighting, Upload
 from ossync.targets import UploadResult
@@ -24,6 +25,7 @@ class WorkQueue:
         self.ledger = ledger
         self.groups = groups  # folder groups this host serves besides its own rows
         self._wake = threading.Condition()
+        self._generation = 0  # bumped by every notify(): a wake-up is never lost
 
     def note(self, sightings: Iterable[Sighting]) -> int:
         """Record candidates; wakes the workers when anything was (re)queued."""
@@ -36,7 +38,9 @@ class WorkQueue:
         return self.ledger.known_unchanged(path, size, mtime_ns)
 
     def notify(self) -> None:
+        """Something may be due: wake every idle worker, and any about to sleep."""
         with self._wake:
+            self._generation += 1
             self._wake.notify_all()
 
     def reset_interrupted(self) -> int:
@@ -45,21 +49,35 @@ class WorkQueue:
     def claim(self) -> FileRow | None:
         return self.ledger.claim(time.time(), self.groups)
 
+    def next_row(self, stop: threading.Event) -> FileRow | None:
+        """A due row, claimed; or None after sleeping until the earliest row may be due,
+        new work is noted, or `stop`.
+
+        The decision to sleep is taken on facts no older than the last wake-up: a
+        notify() that comes after the claim found nothing (however late the sleep
+        begins) makes the sleep return at once, so rows noted, deferred, put back after
+        an outage or retried are never left waiting for MAX_IDLE_WAIT."""
+        with self._wake:
+            seen = self._generation
+        row = self.claim()
+        if row is not None:
+            return row
+        due = self.ledger.next_due(self.groups)
+        failpoints.hit("queue.decided", stop)
+        with self._wake:
+            if self._generation != seen or stop.is_set():
+                return None
+            timeout = MAX_IDLE_WAIT if due is None else min(due - time.time(), MAX_IDLE_WAIT)
+            if timeout > 0:
+                self._wake.wait(timeout)
+        return None
+
     def claim_content(self, bucket: str, sha256: str) -> bool:
         """One sender per content: False while another worker or host sends these bytes."""
         return self.ledger.claim_content(bucket, sha256)
 
     def release_content(self, bucket: str, sha256: str) -> None:
         self.ledger.release_content(bucket, sha256)
-
-    def wait_for_work(self, stop: threading.Event) -> None:
-        """Sleep until the earliest pending row is due, new work is noted, or stop."""
-        due = self.ledger.next_due()
-        timeout = MAX_IDLE_WAIT if due is None else min(max(due - time.time(), 0.0),
-                                                        MAX_IDLE_WAIT)
-        if timeout > 0 and not stop.is_set():
-            with self._wake:
-                self._wake.wait(timeout)
 
     def defer(self, row: FileRow, *, delay: float, size: int | None = None,
               mtime_ns: int | None = None, error: str | None = None,

@@ -27,7 +27,10 @@ from ossync.intake.openfiles import OpenWriters
 from ossync.intake.scanner import scan, sight
 from ossync.intake.watcher import Watcher
 from ossync.ledger import FileRow, Ledger, LedgerUnavailable, Sighting, WorkQueue
+from ossync.service.health import Liveness
 from ossync.service.logsetup import register_secrets
+from ossync.service.sdnotify import watchdog_interval
+from ossync.service.supervise import Supervisor
 from ossync.targets import Target
 from ossync.targets.factory import make_target
 from ossync.upload.outgoing import release_held
@@ -44,6 +47,8 @@ LEDGER_RETRY = 5.0  # seconds between tries while the ledger cannot be written
 LEDGER_OPEN_FIRST, LEDGER_OPEN_MAX = 1.0, 30.0  # back-off while a shared ledger is away
 LEASE_RENEWALS = 5  # renewals per lease period, so one missed renewal never loses a row
 SWEEP_INTERVAL = 3600.0  # seconds between sweeps of unfinished multipart uploads
+FATAL_GRACE = 30.0  # seconds a stage given up on is tolerated without a systemd watchdog
+EXIT_SOFTWARE = 70  # EX_SOFTWARE: the exit status after giving up on a stage
 
 
 class Daemon:
@@ -58,7 +63,9 @@ class Daemon:
         self._target = target
         self._paths: queue.Queue[tuple[WatchConfig, str] | None] = queue.Queue()
         self._scan_requests: queue.Queue[tuple[WatchConfig, Path | None] | None] = queue.Queue()
-        self._threads: list[threading.Thread] = []
+        self.supervisor = Supervisor(self.stop_event)  # every stage's thread
+        self.exit_status = 0
+        self._fatal_since: float | None = None
         self.folders: dict[str, WatchConfig] = {w.label: w for w in config.watch}
         self.busy_since: dict[str, float] = {}  # worker thread → monotonic start of its file
         self.busy_files: dict[str, tuple[str, int]] = {}  # worker thread → (path, size)
@@ -70,6 +77,7 @@ class Daemon:
         self.meter: Meter | None = None  # counts for /metrics, with `http:` configured
         self.throttle = Throttle(config.max_bandwidth, zone=zone(config.timezone))
         self.http: HttpService | None = None  # the optional listener
+        self.liveness = Liveness(self)  # one verdict for systemd, /healthz and /readyz
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -96,7 +104,7 @@ class Daemon:
             self._main_loop()
         finally:
             self._shutdown()
-        return 0
+        return self.exit_status
 
     def _open_ledger(self) -> bool:
         """Open the ledger and put back what the last stop left in hand. A shared ledger
@@ -156,13 +164,17 @@ class Daemon:
 
     @property
     def threads(self) -> tuple[threading.Thread, ...]:
-        """Workers, intake and scanner (the observers belong to `watcher`)."""
-        return tuple(self._threads)
+        """Every supervised stage: workers, intake, scanner, sweeper, the ledger listener
+        (the observers belong to `watcher`)."""
+        return tuple(self.supervisor.threads)
 
-    def _spawn(self, name: str, target: Callable[[], None]) -> None:
-        thread = threading.Thread(target=target, name=name, daemon=True)
-        thread.start()
-        self._threads.append(thread)
+    def health_problems(self) -> list[str]:
+        """Why the daemon is not alive and well (empty when it is): for /healthz."""
+        return self.liveness.problems()
+
+    def _spawn(self, name: str, target: Callable[[], None],
+               on_restart: Callable[[], None] | None = None) -> None:
+        self.supervisor.spawn(name, target, on_restart)
 
     def _start(self) -> None:
         limits = Limits(bucket=self.config.bucket, max_file_size=self.config.max_file_size,
@@ -170,15 +182,20 @@ class Daemon:
                         retry_base=self.config.retry_initial_delay,
                         retry_max=self.config.retry_max_delay, host=self.config.host)
         self.writers = OpenWriters([str(w.path) for w in self.config.watch])
-        for i in range(self.config.workers):
-            worker = Worker(self.queue, self.target, limits, self.folders, self.writers,
-                            self.stop_event)
+        self.workers = [Worker(self.queue, self.target, limits, self.folders, self.writers,
+                               self.stop_event) for _ in range(self.config.workers)]
+        for i, worker in enumerate(self.workers):
             self._spawn(f"ossync-worker-{i}", functools.partial(self._work, worker))
-        self._spawn("ossync-intake", self._intake)
-        self._spawn("ossync-scanner", self._scanner)
+        # A crashed intake may have dropped a batch of events, a crashed scanner a walk:
+        # a rescan finds whatever they missed.
+        self._spawn("ossync-intake", self._intake, on_restart=self.request_scan_all)
+        self._spawn("ossync-scanner", self._scanner, on_restart=self.request_scan_all)
         self._spawn("ossync-sweeper", functools.partial(sweep_every, SWEEP_INTERVAL,
                                                         self.stop_event, self.ledger,
                                                         self.target))
+        if self.queue.groups:  # other hosts of a group make rows due: hear them at once
+            self._spawn("ossync-ledger-listen", functools.partial(
+                self.ledger.listen, self.queue.groups, self.queue.notify, self.stop_event))
         self.watcher = Watcher(self._paths, self.request_scan, self.request_scan_all)
         self.watcher.start(self.config.watch)
         self.request_scan_all()
@@ -207,20 +224,53 @@ class Daemon:
         while not self.stop_event.is_set():
             self.stop_event.wait(min(1.0, max(next_scan - time.monotonic(), 0.0)))
             self.heartbeat = time.monotonic()
-            self._ledger_chores()
+            self._chore(self._ledger_chores)
+            self._chore(self._give_up_if_dead)
+            self._chore(self.watcher.watch_returned)
             if self.reload_event.is_set():
                 self.reload_event.clear()
                 if self.on_reloading:
                     self.on_reloading()
                 try:
-                    self._reload()
+                    self._chore(self._reload)
                 finally:
                     if self.on_reloaded:
                         self.on_reloaded()
             if time.monotonic() >= next_scan:
-                self.watcher.check_watch_limits()  # new subfolders may have found none left
+                # new subfolders may have found no inotify watch left; a folder removed
+                # and made again is watched again
+                self._chore(self.watcher.check_watch_limits)
                 self.request_scan_all()
                 next_scan = time.monotonic() + self.config.scan_interval
+
+    def _chore(self, chore: Callable[[], None]) -> None:
+        """One chore of the main loop; a bug in one must not stop the loop (whose turns
+        are the daemon's heartbeat)."""
+        try:
+            chore()
+        except Exception:
+            log.exception("unexpected error in the main loop (%s); carrying on",
+                          getattr(chore, "__name__", chore))
+
+    def _give_up_if_dead(self) -> None:
+        """A stage given up on (or a dead observer) with no systemd watchdog to notice:
+        exit, so that whatever started the daemon starts it again, rather than run on
+        doing part of the job. Under a watchdog, the stopped pings do that."""
+        given_up = self.supervisor.given_up()
+        if not self.watcher.alive():
+            given_up.append("a file-system observer")
+        if not given_up or watchdog_interval():
+            self._fatal_since = None
+            return
+        now = time.monotonic()
+        if self._fatal_since is None:
+            self._fatal_since = now
+        elif now - self._fatal_since >= FATAL_GRACE:
+            log.critical("%s died and will not come back; exiting with status %d so that a "
+                         "supervisor (systemd, docker) starts ossync again",
+                         ", ".join(given_up), EXIT_SOFTWARE)
+            self.exit_status = EXIT_SOFTWARE
+            self.stop_event.set()
 
     def _ledger_chores(self) -> None:
         """Wake the workers when another process wrote (`ossync retry`), and renew the
@@ -254,10 +304,7 @@ class Daemon:
         self._paths.put(None)
         if hasattr(self, "queue"):
             self.queue.notify()
-        deadline = time.monotonic() + STOP_GRACE
-        for thread in self._threads:
-            thread.join(max(deadline - time.monotonic(), 0.1))
-        stuck = [t.name for t in self._threads if t.is_alive()]
+        stuck = self.supervisor.join(time.monotonic() + STOP_GRACE)
         if stuck:
             log.warning("stopped with %s still busy; their files stay queued", ", ".join(stuck))
         if hasattr(self, "target") and self._target is None:
@@ -272,13 +319,13 @@ class Daemon:
     def _work(self, worker: Worker) -> None:
         name = threading.current_thread().name
         while not self.stop_event.is_set():
+            failpoints.hit("worker.loop", self.stop_event)
             if self.refresher is not None and not self.refresher.ready.is_set():
                 self.refresher.ready.wait(1.0)  # uploads held: files stay queued
                 continue
             try:
-                row = self.queue.claim()
+                row = self.queue.next_row(self.stop_event)
                 if row is None:
-                    self.queue.wait_for_work(self.stop_event)
                     continue
             except LedgerUnavailable as exc:  # disk full, locked by another process, I/O error
                 log.error("the ledger cannot be used (%s); trying again in %.0fs",
@@ -321,6 +368,7 @@ class Daemon:
         """Events → stat → one ledger transaction per batch."""
         while not self.stop_event.is_set():
             item: tuple[WatchConfig, str] | None = self._paths.get()  # None: shut down
+            failpoints.hit("intake.loop", self.stop_event)
             batch: dict[str, Sighting] = {}
             while item is not None and len(batch) < INTAKE_BATCH:
                 found = sight(*item)
@@ -352,6 +400,7 @@ class Daemon:
             request = self._scan_requests.get()
             if request is None:
                 return
+            failpoints.hit("scanner.loop", self.stop_event)
             folder, start = request
             if folder.label not in self.folders:
                 continue

@@ -47,6 +47,14 @@ class _Counts(Protocol):
     def counts(self) -> Mapping[str, int]: ...
 
 
+class _Refresher(Protocol):
+    def alive(self) -> bool: ...
+
+
+class _Stages(Protocol):
+    def problems(self) -> list[str]: ...  # crashed, restarting or given-up stages
+
+
 class Watched(Protocol):
     """What the health monitor reads of the daemon (`ossync.service.daemon.Daemon`),
     and the three callbacks it sets."""
@@ -61,6 +69,12 @@ class Watched(Protocol):
     def config(self) -> _Timeouts: ...
     @property
     def threads(self) -> tuple[threading.Thread, ...]: ...  # workers, intake, scanner
+    @property
+    def supervisor(self) -> _Stages: ...
+    @property
+    def refresher(self) -> _Refresher | None: ...  # rotating keys' refresher, if any
+    @property
+    def liveness(self) -> Liveness: ...
     @property
     def busy_since(self) -> Mapping[str, float]: ...  # worker → when it took its file
     @property
@@ -150,6 +164,36 @@ class ProgressTracker:
         return problems
 
 
+class Liveness:
+    """Is the daemon alive and making progress? One answer for systemd (`HealthMonitor`),
+    `/healthz` and `/readyz`: every stage runs (none crashed, restarting or given up),
+    every observer thread lives, the main loop turns, no worker is stuck, and rotating
+    keys have their refresher."""
+
+    def __init__(self, daemon: Watched) -> None:
+        self.daemon = daemon
+        self.progress = ProgressTracker(stall_limit(*daemon.config.http_timeouts))
+        self._lock = threading.Lock()  # the progress tracker is read by several threads
+
+    def problems(self) -> list[str]:
+        daemon = self.daemon
+        with self._lock:
+            found = []
+            if not daemon.watcher.alive():
+                found.append("a file-system observer thread has died")
+            found += daemon.supervisor.problems()
+            refresher = daemon.refresher
+            if refresher is not None and not refresher.alive():
+                found.append("the credentials refresher thread has died")
+            stalled = time.monotonic() - daemon.heartbeat
+            if stalled > MAIN_LOOP_STALL:
+                found.append(f"the main loop has not turned for {stalled:.0f}s")
+            threads = {t.name: t for t in daemon.threads}
+            found += self.progress.stuck(dict(daemon.busy_since), dict(daemon.busy_files),
+                                         threads)
+            return found
+
+
 class HealthMonitor:
     """A thread that reports to systemd; attach it before `Daemon.run()`, stop it after."""
 
@@ -158,7 +202,6 @@ class HealthMonitor:
         self.daemon = daemon
         self.notifier = notifier
         self.ping_every = ping_every if ping_every is not None else watchdog_interval()
-        self.progress = ProgressTracker(stall_limit(*daemon.config.http_timeouts))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._problems: list[str] = []
@@ -233,17 +276,7 @@ class HealthMonitor:
         return not problems, changed
 
     def problems(self) -> list[str]:
-        daemon = self.daemon
-        found = []
-        if not daemon.watcher.alive():
-            found.append("a file-system observer thread has died")
-        threads = {t.name: t for t in daemon.threads}
-        found += [f"thread {name} has died" for name, t in threads.items() if not t.is_alive()]
-        stalled = time.monotonic() - daemon.heartbeat
-        if stalled > MAIN_LOOP_STALL:
-            found.append(f"the main loop has not turned for {stalled:.0f}s")
-        found += self.progress.stuck(dict(daemon.busy_since), dict(daemon.busy_files), threads)
-        return found
+        return self.daemon.liveness.problems()
 
     def status_text(self) -> str:
         if self._problems:

@@ -14,6 +14,7 @@ import os
 import threading
 from datetime import datetime, timedelta, timezone
 
+from ossync.core import failpoints
 from ossync.core.errors import StoreError
 from ossync.ledger import Ledger, LedgerUnavailable, MultipartRow
 from ossync.targets import Target
@@ -72,6 +73,7 @@ def sweep_every(interval: float, stop: threading.Event, ledger: Ledger, target: 
     until `stop`."""
     delay = FIRST_DELAY
     while not stop.wait(delay):
+        failpoints.hit("sweeper.loop", stop)
         try:
             sweep(ledger, target)
         except LedgerUnavailable as exc:

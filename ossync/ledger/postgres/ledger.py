@@ -9,7 +9,10 @@ transaction-level advisory lock, so hosts starting together migrate once.
 
 from __future__ import annotations
 
+import logging
+import threading
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from ossync.ledger.contract import Ledger, register_backend
@@ -23,6 +26,7 @@ from ossync.ledger.sql.multipart import SqlMultipart
 from ossync.ledger.sql.queue import SqlQueue
 from ossync.ledger.sql.reads import SqlReads
 
+log = logging.getLogger("ossync.ledger.postgres")
 MIGRATION_LOCK = 0x05_5C_00_01  # pg_advisory_xact_lock key while migrating
 _CLAIM = """
 UPDATE files SET state = 'uploading', claimed_by = %(me)s, lease_until = %(lease)s,
@@ -40,6 +44,21 @@ _CLAIM_WHERE = (
     ("grp = ANY(%(groups)s) AND state = 'uploading' AND lease_until < %(clock)s "
      "AND claimed_by <> %(me)s", "lease_until"),
 )
+
+
+# The earliest moment a claim could find a row: this host's pending rows, its groups'
+# pending rows, and the end of another host's lease on a group row (server time, so
+# shifted to ours).
+_NEXT_DUE = """
+SELECT LEAST(
+    (SELECT MIN(next_attempt) FROM files WHERE host = :me AND state = 'pending'),
+    (SELECT MIN(next_attempt) FROM files WHERE grp = ANY(:groups) AND state = 'pending'),
+    (SELECT MIN(lease_until) FROM files WHERE grp = ANY(:groups) AND state = 'uploading'
+     AND claimed_by <> :me) - :offset) AS due
+"""
+WORK_CHANNEL = "ossync_work"  # NOTIFY payload: "<host>\t<group>"
+LISTEN_POLL = 1.0  # seconds between looks at the stop event while listening
+LISTEN_RETRY_FIRST, LISTEN_RETRY_MAX = 1.0, 30.0
 
 
 class PostgresLedger(SqlQueue, SqlReads, SqlMultipart, PgBase, Ledger):
@@ -115,6 +134,42 @@ class PostgresLedger(SqlQueue, SqlReads, SqlMultipart, PgBase, Ledger):
                 if row is not None:
                     return as_record(FileRow, row)
         return None
+
+    def next_due(self, groups: tuple[str, ...] = ()) -> float | None:
+        if not groups:
+            return super().next_due()
+        row = self.query(_NEXT_DUE, {"me": self.host, "groups": list(groups),
+                                     "offset": self.clock_offset})[0]
+        return None if row["due"] is None else float(row["due"])
+
+    def listen(self, groups: tuple[str, ...], wake: Callable[[], None],
+               stop: threading.Event) -> None:
+        """Until `stop`: LISTEN on a connection of its own, and `wake` this host's workers
+        when another host makes a row of one of `groups` pending (a new file on a shared
+        mount, a row put back). Outages are waited out with back-off; after each
+        (re)connection `wake` runs once, for whatever was missed meanwhile."""
+        delay = LISTEN_RETRY_FIRST
+        while not stop.is_set():
+            try:
+                with self.connect() as conn:
+                    conn.execute(f"LISTEN {WORK_CHANNEL}")
+                    wake()
+                    delay = LISTEN_RETRY_FIRST
+                    while not stop.is_set():
+                        for note in conn.notifies(timeout=LISTEN_POLL):
+                            host, _, group = note.payload.partition("\t")
+                            if host != self.host and group in groups:
+                                wake()
+            except (LedgerError, self.psycopg.Error) as exc:
+                log.warning("listening for other hosts' work: %s; trying again in %.0fs",
+                            exc, delay)
+                if stop.wait(delay):
+                    return
+                delay = min(delay * 2, LISTEN_RETRY_MAX)
+
+    def _work_added(self, conn: Executor, groups: set[str]) -> None:
+        for group in sorted(groups):
+            conn.execute(f"SELECT pg_notify('{WORK_CHANNEL}', ?)", (f"{self.host}\t{group}",))
 
     def retry_failed(self, paths: list[str] | None = None) -> int:
         count = super().retry_failed(paths)

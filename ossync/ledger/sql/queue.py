@@ -43,13 +43,17 @@ class SqlQueue(SqlBase):
         """One upsert per sighting: safe when two threads (or hosts) note the same path."""
         queued = 0
         stamp = now_text()
+        groups: set[str] = set()
         with self.transaction() as conn:
             for s in sightings:
-                queued += conn.execute(_NOTE, {
+                count = conn.execute(_NOTE, {
                     "host": self.host, "path": ledger_text(s.path), "folder": s.folder,
-                    "grp": s.group,
-                    "size": s.size, "mtime": s.mtime_ns, "due": now + s.settle,
-                    "stamp": stamp}).rowcount
+                    "grp": s.group, "size": s.size, "mtime": s.mtime_ns,
+                    "due": now + s.settle, "stamp": stamp}).rowcount
+                queued += count
+                if count and s.group:
+                    groups.add(s.group)
+            self._work_added(conn, groups)
         return queued
 
     def known_unchanged(self, path: str, size: int, mtime_ns: int) -> bool:
@@ -76,7 +80,8 @@ class SqlQueue(SqlBase):
                                 "stamp": now_text(), "now": now}).fetchone()
         return as_record(FileRow, row)
 
-    def next_due(self) -> float | None:
+    def next_due(self, groups: tuple[str, ...] = ()) -> float | None:
+        """(SQLite: one daemon per file, so no groups.)"""
         due = self.query("SELECT MIN(next_attempt) AS due FROM files WHERE host = ? AND "
                          "state = 'pending'", (self.host,))[0]["due"]
         return None if due is None else float(due)
@@ -115,6 +120,7 @@ class SqlQueue(SqlBase):
                 f"lease_until = NULL WHERE id = :id AND state = 'uploading' AND {MINE}",
                 {"due": due, "size": size, "mtime": mtime_ns, "error": _one_line(error),
                  "add": int(count_attempt), "stamp": now_text(), "id": row.id, "me": self.host})
+            self._work_added(conn, {row.grp} if row.grp else set())
 
     def intend(self, row: FileRow, *, sha256: str, key: str) -> None:
         with self.transaction() as conn:
@@ -203,6 +209,10 @@ class SqlQueue(SqlBase):
     def refresh_statistics(self) -> None:
         with self.transaction() as conn:
             conn.execute("ANALYZE")
+
+    def _work_added(self, conn: Executor, groups: set[str]) -> None:
+        """Rows of these folder groups became pending: backends shared by several hosts
+        tell the other hosts of each group (PostgreSQL: NOTIFY), at commit."""
 
     def _after_copy(self, conn: Executor) -> None:
         """Backends whose ids come from a sequence move it past the copied ids."""
