@@ -8,6 +8,7 @@ with `--once`).
 
 from __future__ import annotations
 
+import errno
 import logging
 import shutil
 import threading
@@ -20,6 +21,8 @@ import requests
 
 from ossync.config import Config, parse_config
 from ossync.core.credentials import Credentials
+from ossync.core.errors import OssyncError
+from ossync.core.textforms import printable
 from ossync.ledger import Ledger
 from ossync.localoss import LocalOSS
 from ossync.service.daemon import Daemon
@@ -68,23 +71,56 @@ def _check_sample(config: Config, daemon: Daemon, out: TextIO, outcome: list[boo
     outcome.append(False)
 
 
-def run_demo(workdir: Path, port: int, once: bool, out: TextIO) -> int:
+def _prepare(workdir: Path, once: bool) -> Path:
+    """The demo's folder, made (and with `--once` cleaned, so the check really uploads)."""
     workdir = workdir.resolve()
-    if once:  # a clean slate, so the check really uploads
-        shutil.rmtree(workdir / "oss", ignore_errors=True)
-        for stale in workdir.glob("ledger.db*"):
-            stale.unlink()
-    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        if once:
+            shutil.rmtree(workdir / "oss", ignore_errors=True)
+            for stale in workdir.glob("ledger.db*"):
+                stale.unlink()
+        workdir.mkdir(parents=True, exist_ok=True)
+        return workdir
+    except OSError as exc:
+        raise _folder_error(workdir, exc) from None
+
+
+def _folder_error(workdir: Path, exc: OSError) -> OssyncError:
+    where = f" ({printable(str(exc.filename))})" if exc.filename else ""
+    return OssyncError(f"cannot use {printable(str(workdir))} for the demo: "
+                       f"{exc.strerror or exc}{where}; choose another folder with --dir")
+
+
+def _serve(workdir: Path, port: int) -> LocalOSS:
+    """The local endpoint, listening; a port or folder it cannot have is one line."""
+    try:
+        server = LocalOSS(workdir / "oss", [DEMO_BUCKET], DEMO_CREDENTIALS, port=port,
+                          public_read=True)
+    except OSError as exc:
+        raise _folder_error(workdir, exc) from None
+    try:
+        return server.start()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise OssyncError(f"port {port} is in use; pick another with --port "
+                              "(0 picks a free one)") from None
+        raise OssyncError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}; pick "
+                          "another port with --port (0 picks a free one)") from None
+
+
+def run_demo(workdir: Path, port: int, once: bool, out: TextIO) -> int:
+    workdir = _prepare(workdir, once)
     outcome: list[bool] = []
-    with LocalOSS(workdir / "oss", [DEMO_BUCKET], DEMO_CREDENTIALS, port=port,
-                  public_read=True) as server:
+    server = _serve(workdir, port)
+    try:
         config = demo_config(workdir, server.endpoint)
         holder: list[Daemon] = []
 
         def ready() -> None:
             out.write(f"demo: local OSS endpoint at {server.endpoint}/{DEMO_BUCKET}/ "
-                      f"(objects under {workdir / 'oss'})\n"
-                      f"demo: watching {config.watch[0].path}; ledger {config.ledger}\n")
+                      f"(objects under {printable(str(workdir / 'oss'))})\n"
+                      f"demo: watching {printable(str(config.watch[0].path))}; "
+                      f"ledger {printable(str(config.ledger))}\n")
             from ossync.localoss.signers import EXTRA_HINT, INDEPENDENT
 
             if not INDEPENDENT:
@@ -96,8 +132,8 @@ def run_demo(workdir: Path, port: int, once: bool, out: TextIO) -> int:
                 if once:
                     holder[0].stop_event.set()
                 else:
-                    out.write(f"demo: drop more images into {config.watch[0].path} "
-                              "(Ctrl-C to stop)\n")
+                    out.write(f"demo: drop more images into "
+                              f"{printable(str(config.watch[0].path))} (Ctrl-C to stop)\n")
                     out.flush()
 
             threading.Thread(target=check, name="ossync-demo-check", daemon=True).start()
@@ -105,4 +141,6 @@ def run_demo(workdir: Path, port: int, once: bool, out: TextIO) -> int:
         daemon = Daemon(config, on_ready=ready)
         holder.append(daemon)
         daemon.run()
+    finally:
+        server.stop()
     return 0 if outcome and all(outcome) else 1

@@ -12,11 +12,16 @@ import argparse
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import TextIO, TypeVar
 
+from ossync.cli.args import Parser, path_text
+from ossync.cli.errors import UsageError, shown
+from ossync.cli.ledgers import given_location
 from ossync.core.errors import OssyncError
+from ossync.core.textforms import printable
 from ossync.ledger import FileRow, Ledger, Upload, display_location
 
 BATCH = 1000
@@ -27,14 +32,16 @@ class CopyMismatch(OssyncError):
     """The copy does not match its source."""
 
 
-def add_arguments(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_arguments(sub: argparse._SubParsersAction[Parser],
+                  common: Callable[[argparse.ArgumentParser], None]) -> None:
     ledger = sub.add_parser("ledger", help="work on a ledger as a whole")
     verbs = ledger.add_subparsers(dest="ledger_command", metavar="VERB", required=True)
     copy = verbs.add_parser("copy", help="copy SRC into DST (SQLite ↔ PostgreSQL), resumable, "
                                          "verified by counts and hashes")
-    copy.add_argument("src", help="a ledger file or a postgresql:// URL")
-    copy.add_argument("dst", help="a ledger file or a postgresql:// URL (created if need be)")
-    copy.set_defaults(log_level="info", log_format="auto")
+    common(copy)
+    copy.add_argument("src", type=path_text, help="a ledger file or a postgresql:// URL")
+    copy.add_argument("dst", type=path_text,
+                      help="a ledger file or a postgresql:// URL (created if need be)")
 
 
 def _batches(rows: Iterable[_T]) -> Iterator[list[_T]]:
@@ -75,9 +82,24 @@ def copy(src: Ledger, dst: Ledger, out: TextIO) -> tuple[int, int]:
     return copied[0], copied[1]
 
 
+def _same_ledger(a: str, b: str) -> bool:
+    """Two spellings of one ledger: one file (however reached), or one database URL."""
+    def where(location: str) -> str:
+        if "://" in location and not location.startswith("sqlite://"):
+            return display_location(location)
+        return os.path.realpath(location.removeprefix("sqlite://"))
+
+    return where(a) == where(b)
+
+
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    with Ledger.open(args.src, readonly=True) as src, Ledger.open(args.dst) as dst:
-        out.write(f"copying {display_location(args.src)} -> {display_location(args.dst)}\n")
+    src_at, dst_at = given_location(args.src, "SRC"), given_location(args.dst, "DST")
+    if _same_ledger(src_at, dst_at):
+        raise UsageError(f"SRC and DST are the same ledger ({shown(display_location(src_at))}); "
+                         "copy into a new file or an empty database")
+    with Ledger.open(src_at, readonly=True) as src, Ledger.open(dst_at) as dst:
+        out.write(f"copying {printable(display_location(src_at))} -> "
+                  f"{printable(display_location(dst_at))}\n")
         uploads, files = copy(src, dst, out)
         dst.refresh_statistics()
         out.write(f"\rcopied {uploads} uploads and {files} files (the rest was there)\n")

@@ -1,6 +1,12 @@
 """Listing output, spelled the same on every command: a table for people, `--json` (array),
 `--nl` (one object per line) and `--csv` for programs. Keys are snake_case, times RFC 3339
-UTC, sizes in bytes; new keys may be added, none are renamed."""
+UTC, sizes in bytes; new keys may be added, none are renamed.
+
+Text from outside (file names, keys, error messages) is made safe for where it goes:
+the table shows its printable form, so a name cannot move the cursor or start a line;
+JSON and CSV carry valid UTF-8, paths in their ledger form; a CSV cell that a
+spreadsheet would run as a formula starts with a `'` (OWASP's CSV injection advice).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,11 @@ import csv
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
+
+from ossync.core.textforms import ledger_text, printable
+
+PATH_KEYS = frozenset({"path", "uploaded_from"})  # in the OS form until they are written
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def add_format_options(parser: argparse.ArgumentParser) -> None:
@@ -29,37 +40,78 @@ def emit(rows: Iterable[Mapping[str, Any]], fmt: str, out: TextIO,
     Returns the number of rows written. Rows are streamed except for the table, which
     must see every row to align its columns.
     """
+    if fmt in ("json", "nl"):
+        return _json(rows, fmt, out)
+    if fmt == "csv":
+        return _csv(rows, out, columns)
+    table = [[cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in table]) for i, c in enumerate(columns)]
+    for line in [list(columns), *table]:
+        out.write("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip()
+                  + "\n")
+    return len(table)
+
+
+def _json(rows: Iterable[Mapping[str, Any]], fmt: str, out: TextIO) -> int:
     count = 0
     if fmt == "json":
         out.write("[")
-        for count, row in enumerate(rows, 1):
-            out.write(("," if count > 1 else "") + "\n  " + json.dumps(row, ensure_ascii=False))
+    for count, row in enumerate(rows, 1):
+        text = json.dumps(machine(row), ensure_ascii=False)
+        if fmt == "json":
+            out.write(("," if count > 1 else "") + "\n  " + text)
+        else:
+            out.write(text + "\n")
+    if fmt == "json":
         out.write("\n]\n" if count else "]\n")
-    elif fmt == "nl":
-        for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            count += 1
-    elif fmt == "csv":
-        writer: csv.DictWriter[str] | None = None
-        for row in rows:
-            count += 1
-            if writer is None:
-                writer = csv.DictWriter(out, fieldnames=list(row), lineterminator="\n")
-                writer.writeheader()
-            writer.writerow({k: "" if v is None else v for k, v in row.items()})
-        if writer is None:
-            out.write(",".join(columns) + "\n")
-    else:
-        table = [[_cell(row.get(c)) for c in columns] for row in rows]
-        count = len(table)
-        widths = [max([len(c)] + [len(r[i]) for r in table]) for i, c in enumerate(columns)]
-        for line in [list(columns), *table]:
-            out.write("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip()
-                      + "\n")
     return count
 
 
-def _cell(value: Any) -> str:
+def _csv(rows: Iterable[Mapping[str, Any]], out: TextIO, columns: Sequence[str]) -> int:
+    writer: csv.DictWriter[str] | None = None
+    count = 0
+    for row in rows:
+        count += 1
+        values = machine(row)
+        if writer is None:
+            writer = csv.DictWriter(out, fieldnames=list(values), lineterminator="\n")
+            writer.writeheader()
+        writer.writerow({k: csv_cell(v) for k, v in values.items()})
+    if writer is None:
+        out.write(",".join(columns) + "\n")
+    return count
+
+
+def machine(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row as JSON and CSV carry it: paths in their ledger form, any other text that
+    is not valid UTF-8 escaped the same way (it never is, unless a bug let it in)."""
+    return {k: ledger_text(v) if k in PATH_KEYS and isinstance(v, str) else _valid(v)
+            for k, v in row.items()}
+
+
+def _valid(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return ledger_text(value)
+        return value
+    if isinstance(value, Mapping):
+        return machine(value)
+    if isinstance(value, list | tuple):
+        return [_valid(v) for v in value]
+    return value
+
+
+def csv_cell(value: Any) -> Any:
+    """Empty for None; text a spreadsheet would evaluate gets a leading `'`."""
     if value is None:
-        return "-"
-    return str(value).replace("\n", " ")
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def cell(value: Any) -> str:
+    """A table cell: `-` for nothing, else the printable form (one line, no controls)."""
+    return "-" if value is None else printable(str(value))

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from ossync.cli import paths
+from ossync.cli.errors import line
+from ossync.cli.output import machine
 from ossync.config import Config
 from ossync.core.clock import zone
-from ossync.core.errors import StoreError
+from ossync.core.errors import OssyncError
+from ossync.core.textforms import printable
 from ossync.ledger import Ledger, LedgerError, Upload, WorkQueue
 from ossync.targets import FileChanged, KeyTaken, Target, UploadResult
 from ossync.targets.factory import make_target
@@ -69,35 +74,57 @@ def _open_queue(config: Config, stderr: TextIO) -> WorkQueue | None:
     try:
         return WorkQueue(Ledger.open(config.ledger, host=config.host))
     except (LedgerError, OSError) as exc:
-        stderr.write(f"ossync: warning: uploads will not be recorded in the ledger: {exc}\n")
+        stderr.write(f"ossync: warning: uploads will not be recorded in the ledger: "
+                     f"{line(str(exc))}\n")
         return None
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why `path` cannot be read as one file (None: it can). Checked first, so that a
+    FIFO is never opened (that would wait for a writer forever)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file (give its files: ossync put DIR/*)"
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else (
+            "a device")
+        return f"is {kind}, not a regular file"
+    return None
 
 
 def _attempt(target: Target, config: Config, path: Path,
              queue: WorkQueue | None) -> PutOutcome:
+    found = Path(paths.existing(str(path)))  # a name pasted from a log line: its OS form
+    refused = _not_a_file(found)
+    if refused is not None:
+        return PutOutcome(path, error=refused)
     try:
-        return PutOutcome(path, result=upload_one(target, config, path.absolute(), queue))
+        return PutOutcome(path, result=upload_one(target, config, found.absolute(), queue))
     except OSError as exc:
         return PutOutcome(path, error=f"cannot read: {exc.strerror or exc}")
-    except (NotAnImage, StoreError, KeyTaken, FileChanged, ValueError) as exc:
-        return PutOutcome(path, error=str(exc))
+    except (NotAnImage, KeyTaken, FileChanged, ValueError, OssyncError) as exc:
+        return PutOutcome(path, error=str(exc))  # a store's, the ledger's: this file's
 
 
-def run_put(config: Config, paths: list[Path], *, as_json: bool, stdout: TextIO,
+def run_put(config: Config, files: list[Path], *, as_json: bool, stdout: TextIO,
             stderr: TextIO) -> int:
     """Returns 0 when every file landed, 1 when any failed (each named on stderr)."""
     target = make_target(config)
     queue = _open_queue(config, stderr)
-    progress = stderr.isatty() and len(paths) > 1
+    progress = stderr.isatty() and len(files) > 1
     outcomes: list[PutOutcome] = []
     try:
-        with ThreadPoolExecutor(max_workers=max(1, min(config.workers, len(paths)))) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(config.workers, len(files)))) as pool:
             for done, outcome in enumerate(
-                pool.map(lambda p: _attempt(target, config, p, queue), paths), 1
+                pool.map(lambda p: _attempt(target, config, p, queue), files), 1
             ):
                 outcomes.append(outcome)
                 if progress:
-                    stderr.write(f"\r[{done}/{len(paths)}] {outcome.path.name[:50]:<50}")
+                    name = printable(outcome.path.name)[:50]
+                    stderr.write(f"\r[{done}/{len(files)}] {name:<50}")
                     stderr.flush()
     finally:
         target.close()
@@ -112,17 +139,19 @@ def run_put(config: Config, paths: list[Path], *, as_json: bool, stdout: TextIO,
 def _report(outcomes: list[PutOutcome], *, as_json: bool, stdout: TextIO,
             stderr: TextIO) -> None:
     if as_json:
-        rows = [{"path": str(o.path), "ok": o.error is None, "error": o.error,
-                 **({"key": o.result.key, "url": o.result.url, "size": o.result.size,
-                     "etag": o.result.etag, "already_present": o.result.already_present}
-                    if o.result else {})} for o in outcomes]
+        rows = [machine({"path": str(o.path), "ok": o.error is None,
+                         "error": o.error,
+                         **({"key": o.result.key, "url": o.result.url, "size": o.result.size,
+                             "etag": o.result.etag,
+                             "already_present": o.result.already_present}
+                            if o.result else {})}) for o in outcomes]
         json.dump(rows, stdout, ensure_ascii=False, indent=2)
         stdout.write("\n")
     else:
         for o in outcomes:
             if o.result:
-                stdout.write(o.result.url + "\n")
+                stdout.write(printable(o.result.url) + "\n")
     for o in outcomes:
         if o.error:
-            stderr.write(f"ossync: failed: {o.path}: {o.error}\n")
+            stderr.write(f"ossync: failed: {printable(str(o.path))}: {line(o.error)}\n")
 

@@ -1,0 +1,127 @@
+"""`ossync check-config`: everything that can be known without uploading, said before the
+daemon would trip on it — the config's fields, credentials that are already expired,
+and a ledger the daemon could not create, write or read. Nothing is created or
+changed while checking; each finding is one line and exit status 78."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TextIO
+
+from ossync.cli.errors import ExitStatus
+from ossync.cli.loading import load
+from ossync.config import Config
+from ossync.core.clock import rfc3339
+from ossync.core.credentials import Credentials
+from ossync.core.errors import ConfigError
+from ossync.core.textforms import printable
+from ossync.credentials import CredentialError
+from ossync.ledger import Ledger, LedgerError, display_location
+from ossync.service.logsetup import register_secrets
+
+_SQLITE_SIDECARS = "SQLite writes its -wal and -shm files beside the ledger"
+
+
+def cmd_check_config(args: argparse.Namespace, stdout: TextIO) -> int:
+    config = load(args.config)
+    keys = _fetch_once(config, args.config)
+    ledger = _ledger_summary(config, args.config)  # a ledger that fails stops here
+    stdout.write(f"{printable(str(args.config))}: OK\n  target: {_target_summary(config)}\n")
+    if keys is not None and config.credential_source is not None:
+        until = f", valid until {rfc3339(keys.expires_at)}" if keys.expires_at else ""
+        stdout.write(f"  access key id: {_mask(keys.access_key_id)}"
+                     f"{' with STS token' if keys.security_token else ''}"
+                     f" (from {config.credential_source.describe()}{until})\n")
+    stdout.write(f"  ledger: {printable(ledger)}\n")
+    stdout.write(f"  host: {config.host}\n")
+    for w in config.watch:
+        stdout.write(f"  watch {w.label}: {printable(str(w.path))} -> {w.prefix}{w.name}\n")
+    for warning in config.warnings:
+        stdout.write(f"  warning: {warning}\n")
+    return ExitStatus.OK
+
+
+def _fetch_once(config: Config, path: Path) -> Credentials | None:
+    """The keys as the source hands them out now (a rotating source is asked once);
+    keys that have already expired are a finding, not a summary."""
+    source = config.credential_source
+    if source is None:
+        return None
+    try:
+        keys = source.fetch()
+    except CredentialError as exc:
+        raise ConfigError([f"{config.target_name} credentials: {exc}"], str(path)) from None
+    register_secrets(keys.secrets())
+    if keys.expires_at is not None and keys.expires_at <= datetime.now(timezone.utc):
+        raise ConfigError([f"{config.target_name} credentials from {source.describe()} "
+                           f"expired at {rfc3339(keys.expires_at)}; have it hand out current "
+                           "keys (and check this machine's clock)"], str(path))
+    return keys
+
+
+def _ledger_summary(config: Config, path: Path) -> str:
+    """Where the ledger is and that it will work: a SQLite file is checked on disk and
+    opened read-only if it exists; a shared ledger is connected to. What fails is one
+    line in the config's terms."""
+    location = config.ledger
+    if isinstance(location, Path):
+        problem = sqlite_problem(location)
+        if problem is not None:
+            raise ConfigError([f"ledger: {problem}"], str(path))
+        if not location.exists():
+            return f"{location} (the daemon creates it)"
+    try:
+        with Ledger.open(location, readonly=True, host=config.host) as ledger:
+            return f"{ledger.location} (connected)" if isinstance(location, str) else str(
+                location)
+    except LedgerError as exc:
+        if isinstance(location, str) and "no ossync tables yet" in str(exc):
+            return f"{display_location(location)} (connected; the daemon creates the tables)"
+        raise ConfigError([f"ledger: {exc}"], str(path)) from None
+
+
+def sqlite_problem(path: Path) -> str | None:
+    """Why the daemon could not create or write a SQLite ledger at `path` (None: it can),
+    found without creating anything."""
+    if os.path.lexists(path):
+        if path.is_dir():
+            return f"{path} is a folder; name a file in it, e.g. {path / 'ledger.db'}"
+        if not path.is_file():
+            return f"{path} is not a regular file; choose another ledger:"
+        if not os.access(path, os.R_OK | os.W_OK):
+            return (f"{path} is read-only for this user; give it write access (chown or "
+                    "chmod), or choose another ledger:")
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            return (f"the folder {path.parent} is read-only for this user, and "
+                    f"{_SQLITE_SIDECARS}; give it write access, or choose another ledger:")
+        return None
+    folder = path.parent
+    while not os.path.lexists(folder):
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"cannot create {path}: {folder} is a file, not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return (f"cannot create {path}: {folder} is read-only for this user; create the "
+                "folder with write access for this user, or choose another ledger:")
+    return None
+
+
+def _target_summary(config: Config) -> str:
+    if config.s3 is not None:
+        s3 = config.s3
+        return (f"s3 bucket {s3.bucket} in {s3.region} at {s3.endpoint} ({s3.addressing}-style, "
+                f"SigV4 {s3.method.upper()})")
+    if config.local is not None:
+        local = config.local
+        return f"local folder {local.path} (URLs {local.base_url or 'file://'})"
+    oss = config.oss
+    assert oss is not None
+    return (f"oss bucket {oss.bucket} in {oss.region} at {oss.endpoint} "
+            f"(signature V{oss.signature_version}{', custom domain' if oss.cname else ''})")
+
+
+def _mask(key_id: str) -> str:
+    return key_id[:4] + "…" if len(key_id) > 8 else "…"
