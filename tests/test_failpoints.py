@@ -66,7 +66,7 @@ def test_the_variable_names_points_and_their_terms() -> None:
 
 @pytest.mark.parametrize(("spec", "message"), [
     ("worker.proces=hang", "unknown failpoint 'worker.proces' (known: worker.process, "
-                           "intake.event)"),
+                           "intake.event, worker.loop"),
     ("worker.process=hang;observer=raise", "unknown failpoint 'observer'"),
     ("worker.process=explode", "unknown action 'explode' (known: off, hang, raise, sleep)"),
     ("worker.process", "'worker.process' is not NAME=ACTION"),
@@ -96,7 +96,7 @@ def test_a_rejected_variable_arms_nothing_and_says_why_once(
         failpoints.announce()
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         ("ERROR", "OSSYNC_FAILPOINTS rejected, no failpoint is armed: OSSYNC_FAILPOINTS: "
-                  "unknown failpoint 'intake.evnt' (known: worker.process, intake.event)")]
+                  "unknown failpoint 'intake.evnt' (known: " + ", ".join(failpoints.POINTS) + ")")]
 
 
 def test_armed_points_are_announced_once(caplog: pytest.LogCaptureFixture) -> None:
@@ -210,7 +210,13 @@ def _hits_in_product() -> dict[str, list[str]]:
 def test_every_point_has_one_call_site_and_every_site_a_known_name() -> None:
     sites = _hits_in_product()
     assert sites == {"worker.process": ["ossync/service/daemon.py"],
-                     "intake.event": ["ossync/intake/watcher.py"]}
+                     "intake.event": ["ossync/intake/watcher.py"],
+                     "worker.loop": ["ossync/service/daemon.py"],
+                     "intake.loop": ["ossync/service/daemon.py"],
+                     "scanner.loop": ["ossync/service/daemon.py"],
+                     "sweeper.loop": ["ossync/upload/sweep.py"],
+                     "credentials.loop": ["ossync/credentials/rotating.py"],
+                     "queue.decided": ["ossync/ledger/queue.py"]}
     assert set(sites) == set(POINTS)
 
 
