@@ -132,7 +132,7 @@ def test_folders_renamed_removed_and_moved_in(make_config: Callable[..., Path],
 def test_watch_folder_removed_and_recreated_is_found_by_the_periodic_scan(
     make_config: Callable[..., Path], local_oss: LocalOSS, drop: Path
 ) -> None:
-    cfg = make_config(scan_interval=1)
+    cfg = make_config(scan_interval=5)  # the shortest scan_interval allowed
     with daemon_thread(config_for(cfg)):
         drop.rmdir()
         drop.mkdir()

@@ -68,9 +68,10 @@ def test_all_problems_are_reported_with_paths(tmp_path: Path) -> None:
     assert len(info.value.problems) >= 8
 
 
-def test_unknown_keys_warn_with_their_path(tmp_path: Path) -> None:
+def test_unknown_keys_warn_with_their_path_when_asked(tmp_path: Path) -> None:
     doc = _minimal(colour="blue")
     doc["frobnicate"] = 1
+    doc["unknown_keys"] = "warn"
     config = _parse(doc, tmp_path)
     assert "oss.colour: unknown key, ignored" in config.warnings
     assert "frobnicate: unknown key, ignored" in config.warnings
@@ -171,13 +172,13 @@ def test_transfer_defaults_follow_the_store(tmp_path: Path) -> None:
 
 
 def test_transfer_keys_are_read(tmp_path: Path) -> None:
-    doc = {**_minimal(), "max_file_size": "20GiB", "multipart_threshold": "16MiB",
+    doc = {**_minimal(), "max_file_size": "20GiB", "multipart_threshold": "64MiB",
            "part_size": "32MiB", "part_concurrency": 8,
            "max_bandwidth": ["08:00-19:00 5MB/s", "100Mbit/s"]}
     config = _parse(doc, tmp_path)
     assert config.max_file_size == 20 * 1024**3
     assert (config.multipart_threshold, config.part_size, config.part_concurrency) == (
-        16 * 1024**2, 32 * 1024**2, 8)
+        64 * 1024**2, 32 * 1024**2, 8)
     assert config.max_bandwidth is not None
     assert config.max_bandwidth.default == 12.5e6
     assert config.max_bandwidth.windows[0].rate == 5e6
@@ -190,13 +191,16 @@ def test_transfer_problems_name_the_limit(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         _parse(doc, tmp_path)
     text = "\n".join(info.value.problems)
-    for expected in ("max_file_size: OSS stores objects of at most",
-                     "multipart_threshold: must be between 1 byte and 5GiB",
-                     "part_size: OSS takes parts of 102400 bytes to 5GiB",
-                     "part_concurrency: must be a whole number",
+    for expected in ("max_file_size: must be a size of at most 50000GiB, not 60TB",
+                     "multipart_threshold: must be a size of at most 5GiB, not 6GiB",
+                     "part_size: must be a size of at least 100KiB, not 50kB",
+                     "part_concurrency: must be a whole number of at least 1, not 0",
                      "max_bandwidth: 'fast' is not a rate"):
         assert expected in text, text
     s3 = {"s3": {"endpoint": "http://127.0.0.1:9", "bucket": "bkt", "region": "us-east-1",
                  "access_key_id": "a", "secret_access_key": "b"}, "part_size": "1MiB"}
-    with pytest.raises(ConfigError, match="S3 takes parts of 5242880 bytes"):
+    with pytest.raises(ConfigError, match="part_size: S3 takes parts of 5MiB to 5GiB"):
+        _parse(s3, tmp_path)
+    s3["max_file_size"] = "6TiB"
+    with pytest.raises(ConfigError, match="max_file_size: S3 stores objects of at most 5TiB"):
         _parse(s3, tmp_path)

@@ -118,7 +118,7 @@ def test_retries_are_counted_by_code(make_config: Callable[..., Path], local_oss
     """Through the fault proxy every upload fails with a 500 or 503; the daemon runs as a
     subprocess, so the connections a failed POST leaves behind go with it."""
     with FaultProxy(local_oss.endpoint, FaultPlan({"error": 1.0}, seed=3)) as proxy:
-        config = make_config(endpoint=proxy.endpoint, retry_initial_delay="0.05s",
+        config = make_config(endpoint=proxy.endpoint, retry_initial_delay="0.1s",
                              retry_max_delay="0.2s", http={"listen": "127.0.0.1:0"})
         daemon = DaemonProcess(config, tmp_path / "daemon.log", dict(os.environ))
         try:

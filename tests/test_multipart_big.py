@@ -56,7 +56,8 @@ def test_put_of_a_sparse_file_over_5gib(write_config: Callable[..., Path], local
                                         tmp_path: Path) -> None:
     path = tmp_path / "whole-slide.tif"
     expected_crc = _sparse(path)
-    cfg = write_config(local_oss.endpoint, part_size="512MiB", date_source="mtime")
+    cfg = write_config(local_oss.endpoint, part_size="512MiB", multipart_threshold="512MiB",
+                       date_source="mtime")
     out, err = io.StringIO(), io.StringIO()
     began = time.monotonic()
     status = main(["put", "-c", str(cfg), "--json", str(path)], stdout=out, stderr=err)

@@ -1,11 +1,16 @@
 """Stage 1, config: YAML → defaults → `${VAR}` → checks → frozen dataclasses.
 
-`settings` holds the dataclasses and the pipeline, `checks` the field checks,
-`stores` the `oss:`/`s3:`/`local:` sections and `credential_sources` where keys
-come from. Nothing here talks to a store or the ledger.
+`schema` lists every key (`keys_general`, `keys_stores`: default, bounds, reload class,
+description), `document` reads a file safely, `problems` reads keys through the schema,
+`checks` converts values, `settings` holds the dataclasses and the pipeline, `watch`,
+`stores`, `http` and `transfer` the sections, `credential_sources` where keys come
+from, `offline` the checks of key templates, `reload` what a SIGHUP changes and
+`reference` writes config.sample.yaml and docs/configuration.md. Nothing here talks to
+a store or the ledger.
 """
 
 from ossync.config.http import HttpConfig
+from ossync.config.reload import ReloadPlan, reload_plan
 from ossync.config.settings import (
     Config,
     LedgerSettings,
@@ -16,5 +21,6 @@ from ossync.config.settings import (
     url_mode_from_config,
 )
 
-__all__ = ["Config", "HttpConfig", "LedgerSettings", "WatchConfig", "ledger_from_config",
-           "load_config", "parse_config", "url_mode_from_config"]
+__all__ = ["Config", "HttpConfig", "LedgerSettings", "ReloadPlan", "WatchConfig",
+           "ledger_from_config", "load_config", "parse_config", "reload_plan",
+           "url_mode_from_config"]

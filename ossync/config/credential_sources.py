@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ossync.config.checks import _choice, _local_path, _Problems, _url
+from ossync.config.checks import MAX_TEXT, local_path, path_text, text, url
+from ossync.config.problems import Problems
 from ossync.core.credentials import Credentials
 from ossync.credentials import (
     EC2,
@@ -92,8 +93,10 @@ def _complete(values: tuple[str | None, str | None, str | None]) -> Credentials 
 
 
 def _read_secret(path: Path) -> str | None:
+    """A systemd credential file; at most 64 KiB are read (a key is a few dozen bytes)."""
     try:
-        return path.read_text(encoding="utf-8").strip() or None
+        with path.open("rb") as fh:
+            return fh.read(64 * 1024).decode("utf-8", "replace").strip() or None
     except OSError:
         return None
 
@@ -116,9 +119,9 @@ def _fixed(configured: tuple[str | None, str | None, str | None], env: Mapping[s
 
 
 def _command(value: Any) -> str:
-    text = str(value)
+    command = path_text(value)
     try:
-        argv = shlex.split(text)
+        argv = shlex.split(command)
     except ValueError as exc:
         raise ValueError(f"cannot split the command: {exc}") from None
     if not argv:
@@ -129,7 +132,7 @@ def _command(value: Any) -> str:
             raise ValueError(f"{program} is not an executable file")
     elif shutil.which(program) is None:
         raise ValueError(f"{program} is not found in PATH (give its full path)")
-    return text
+    return command
 
 
 def _role(value: Any) -> str | None:
@@ -138,23 +141,24 @@ def _role(value: Any) -> str | None:
         return "auto"
     if value is False:
         return None
-    if not isinstance(value, str) or not value.strip() or "/" in value:
+    if not isinstance(value, str) or not value.strip() or "/" in value or \
+            len(value) > MAX_TEXT or not value.isprintable():
         raise ValueError("must be auto or the name of the instance's role")
     return value.strip()
 
 
-def _rotating(raw: Mapping[str, Any], p: _Problems, env: Mapping[str, str], base: Path,
+def _rotating(raw: Mapping[str, Any], p: Problems, env: Mapping[str, str], base: Path,
               d: Dialect, pinned: str) -> dict[str, Source | None]:
     prefix = f"{d.section}."
     found: dict[str, Source | None] = {}
-    path = p.get(raw, prefix, "credentials_file", None, lambda v: _local_path(base, v))
+    path = p.optional(raw, prefix, "credentials_file", lambda v: local_path(base, v))
     found["credentials_file"] = FileSource(path) if path else None
-    command = p.get(raw, prefix, "credential_process", None, _command)
+    command = p.optional(raw, prefix, "credential_process", _command)
     found["credential_process"] = ProcessSource(command) if command else None
-    role = p.get(raw, prefix, d.role_key, None, _role)
+    role = p.optional(raw, prefix, d.role_key, _role)
     if raw.get(d.role_key) is None and d.role_env:
         role = env.get(d.role_env)  # e.g. $ALIBABA_CLOUD_ECS_METADATA names the role
-    base_url = p.get(raw, prefix, "metadata_url", d.flavour.base_url, _url)
+    base_url = p.get(raw, prefix, "metadata_url", url)
     strict = env.get(d.token_only_env, "").lower() == "true"
     wanted = role is not None or pinned == d.flavour.name
     found[d.flavour.name] = MetadataSource(
@@ -163,12 +167,12 @@ def _rotating(raw: Mapping[str, Any], p: _Problems, env: Mapping[str, str], base
     return found
 
 
-def choose_source(raw: Mapping[str, Any], p: _Problems, env: Mapping[str, str], base: Path,
+def choose_source(raw: Mapping[str, Any], p: Problems, env: Mapping[str, str], base: Path,
                   d: Dialect) -> Source | None:
     """The source this section's credentials come from; problems and warnings go to `p`."""
     prefix = f"{d.section}."
-    pinned = p.get(raw, prefix, "credential_source", "auto", _choice("auto", *d.order))
-    key_id, secret, token = (p.get(raw, prefix, key, None, str) for key in d.keys)
+    pinned = p.choice(raw, prefix, "credential_source")
+    key_id, secret, token = (p.optional(raw, prefix, key, text) for key in d.keys)
     found = {**_fixed((key_id, secret, token), env, d),
              **_rotating(raw, p, env, base, d, pinned)}
     if pinned != "auto":

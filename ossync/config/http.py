@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ossync.config.checks import _local_path, _Problems
-from ossync.core.units import parse_duration
+from ossync.config.checks import local_path, shown, text
+from ossync.config.problems import Problems
 
 DEFAULT_LISTEN = "127.0.0.1:9469"
 TOKEN_FILE = "http_token"  # in $CREDENTIALS_DIRECTORY (systemd LoadCredential=)
 MIN_TOKEN = 16  # characters: a token an attacker could guess is no token
-KNOWN_HTTP = {"listen", "token_file", "ready_within", "rate_limit", "rate_burst"}
+MAX_TOKEN_FILE = 4096  # bytes read: a token is one line
 LIBRARIES = ("prometheus_client", "waitress")  # the `http` extra
 
 
@@ -52,25 +52,29 @@ def is_loopback(host: str) -> bool:
 
 def parse_listen(value: Any) -> tuple[str, int]:
     """`127.0.0.1:9469`, `[::1]:9469`, `0.0.0.0:9469`, `localhost:9469` → (host, port)."""
-    text = str(value).strip()
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:9469)")
+    address = text(value).strip()
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not (port.isascii() and port.isdigit()) or len(port) > 5 \
+            or int(port) > 65535:
+        raise ValueError(f"{shown(address)} is not HOST:PORT (e.g. 127.0.0.1:9469)")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     elif ":" in host:
-        raise ValueError(f"{text!r}: write an IPv6 address in brackets, e.g. [::1]:9469")
+        raise ValueError(f"{shown(address)}: write an IPv6 address in brackets, "
+                         "e.g. [::1]:9469")
     if host != "localhost":
         try:
             ipaddress.ip_address(host)
         except ValueError:
-            raise ValueError(f"{text!r}: the host must be an IP address or localhost") from None
+            raise ValueError(f"{shown(address)}: the host must be an IP address or "
+                             "localhost") from None
     return host, int(port)
 
 
 def _read_token(path: Path) -> str:
     try:
-        token = path.read_text(encoding="utf-8").strip()
+        with path.open("rb") as fh:
+            token = fh.read(MAX_TOKEN_FILE).decode("utf-8", "replace").strip()
     except OSError as exc:
         raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
     if len(token) < MIN_TOKEN or any(c.isspace() for c in token):
@@ -79,13 +83,13 @@ def _read_token(path: Path) -> str:
     return token
 
 
-def _token(raw: Mapping[str, Any], p: _Problems, env: Mapping[str, str],
+def _token(raw: Mapping[str, Any], p: Problems, env: Mapping[str, str],
            base: Path) -> tuple[str | None, str | None]:
     """`http.token_file`, else `$CREDENTIALS_DIRECTORY/http_token` if it exists."""
-    path: Path | None = None
-    if raw.get("token_file") is not None:
-        path = _local_path(base, p.expand(raw["token_file"], "http.token_file"))
-    elif env.get("CREDENTIALS_DIRECTORY"):
+    path = p.optional(raw, "http.", "token_file", lambda v: local_path(base, v))
+    if raw.get("token_file") is not None and path is None:
+        return None, "http.token_file"  # a problem already: no second one about the token
+    if path is None and env.get("CREDENTIALS_DIRECTORY"):
         candidate = Path(env["CREDENTIALS_DIRECTORY"]) / TOKEN_FILE
         path = candidate if candidate.exists() else None
     if path is None:
@@ -97,33 +101,22 @@ def _token(raw: Mapping[str, Any], p: _Problems, env: Mapping[str, str],
         return None, str(path)
 
 
-def _rate(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ValueError(f"must be a number of requests per second (0: no limit), not {value!r}")
-    return float(value)
-
-
-def _burst(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"must be a whole number of at least 1, not {value!r}")
-    return value
-
-
-def parse_http(raw: Any, p: _Problems, env: Mapping[str, str] | None,
+def parse_http(raw: Any, p: Problems, env: Mapping[str, str] | None,
                base: Path) -> HttpConfig | None:
     """None when the section is absent (the listener is off)."""
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        p.errors.append("http: must be a mapping (e.g. http: {listen: 127.0.0.1:9469})")
+        p.errors.append("http: must be a mapping (e.g. http: {listen: 127.0.0.1:9469}), "
+                        f"not {shown(raw)}")
         return None
     env = os.environ if env is None else env
-    p.unknown(raw, KNOWN_HTTP, "http.")
+    p.unknown(raw, "http", "http.")
     missing = [name for name in LIBRARIES if importlib.util.find_spec(name) is None]
     if missing:
         p.errors.append(f"http: needs {' and '.join(missing)}, which come with the http "
                         "extra: pip install 'ossync[http]'")
-    host, port = p.get(raw, "http.", "listen", parse_listen(DEFAULT_LISTEN), parse_listen)
+    host, port = p.get(raw, "http.", "listen", parse_listen)
     token, source = _token(raw, p, env, base)
     if token is None and source is None and not is_loopback(host):
         p.errors.append(f"http.listen: {host} is not a loopback address, and the API would "
@@ -131,7 +124,7 @@ def parse_http(raw: Any, p: _Problems, env: Mapping[str, str] | None,
                         f"{TOKEN_FILE}), or listen on 127.0.0.1")
     return HttpConfig(
         host=host, port=port, token=token, token_source=source,
-        ready_within=p.get(raw, "http.", "ready_within", 300.0, parse_duration),
-        rate_limit=p.get(raw, "http.", "rate_limit", 20.0, _rate),
-        rate_burst=p.get(raw, "http.", "rate_burst", 100, _burst),
+        ready_within=p.duration(raw, "http.", "ready_within"),
+        rate_limit=p.number(raw, "http.", "rate_limit"),
+        rate_burst=p.whole(raw, "http.", "rate_burst"),
     )

@@ -2,30 +2,33 @@
 
 Validation collects *all* problems with their field paths (`watch[1].path: does
 not exist`) so a user fixes the file in one pass. Secrets are resolved here and
-never appear in a problem text.
+never appear in a problem text. Every key, its default, bounds and reload class is in
+the schema (`ossync.config.schema`); a key it does not list is an error.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-import yaml
-
-from ossync.config.checks import (
-    _boolean,
-    _choice,
-    _globs,
-    _local_path,
-    _positive_int,
-    _Problems,
-    _template,
-)
+from ossync.config.checks import local_path, shown, template, text
+from ossync.config.document import read_document
 from ossync.config.http import HttpConfig, parse_http
+from ossync.config.key import RESTART, format_seconds
+from ossync.config.keys_general import (
+    DEFAULT_EXCLUDE,
+    DEFAULT_INCLUDE,
+    IMAGE_EXTENSIONS,
+    STRIP_LEVELS,
+)
+from ossync.config.offline import check_templates
+from ossync.config.problems import Problems
+from ossync.config.schema import reload_class
 from ossync.config.stores import (
     LocalConfig,
     OssConfig,
@@ -35,6 +38,7 @@ from ossync.config.stores import (
     _s3,
 )
 from ossync.config.transfer import parse_transfer
+from ossync.config.watch import WatchConfig, host_name, parse_watch
 from ossync.core.credentials import Credentials
 from ossync.core.errors import ConfigError
 from ossync.core.host import default_host
@@ -45,41 +49,13 @@ from ossync.core.limits import (
     OSS_MAX_OBJECT,
 )
 from ossync.core.throttle import BandwidthSchedule
-from ossync.core.units import parse_duration
 from ossync.credentials import Source
 
-IMAGE_EXTENSIONS = (
-    "jpg", "jpeg", "png", "gif", "webp", "heic", "heif", "tif", "tiff", "bmp", "avif",
-    "dng", "cr2", "cr3", "nef", "arw", "orf", "rw2", "raf",
-)
-DEFAULT_INCLUDE = tuple(f"*.{ext}" for ext in IMAGE_EXTENSIONS)
-DEFAULT_EXCLUDE = (
-    ".*", "*~", "*.tmp", "*.temp", "*.part", "*.partial", "*.filepart", "*.crdownload",
-    "*.download", "*.!ut", "~$*", "*.swp", "Thumbs.db", "desktop.ini",
-)
+__all__ = ["DEFAULT_EXCLUDE", "DEFAULT_INCLUDE", "IMAGE_EXTENSIONS", "STRIP_LEVELS",
+           "Config", "LedgerSettings", "WatchConfig", "ledger_from_config", "load_config",
+           "parse_config", "url_mode_from_config"]
 TARGETS = ("oss", "s3", "local")
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
-_HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
-
-
-@dataclass(frozen=True)
-class WatchConfig:
-    path: Path
-    label: str
-    prefix: str = DEFAULT_PREFIX
-    name: str = DEFAULT_NAME
-    recursive: bool = True
-    include: tuple[str, ...] = DEFAULT_INCLUDE
-    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
-    settle_seconds: float = 2.0
-    dedupe: str = "content"
-    date_source: str = "exif"
-    after_upload: str = "keep"
-    move_to: Path | None = None
-    observer: str = "native"
-    poll_interval: float = 5.0
-    group: str | None = None  # hosts that mount the same share at the same path
-    strip_metadata: str = "none"  # one of STRIP_LEVELS: what is removed before sending
 
 
 @dataclass(frozen=True)
@@ -106,6 +82,11 @@ class Config:
     part_size: int | None = None  # None: automatic (8 MiB, more for huge files)
     part_concurrency: int = DEFAULT_PART_CONCURRENCY  # parts of one file in flight at once
     max_bandwidth: BandwidthSchedule | None = None  # None: no cap
+    settle_seconds: float = 2.0  # what a folder without its own settle_seconds takes
+    unknown_keys: str = "error"  # or `warn`
+    # Every key path read (`workers`, `oss.bucket`, `watch[0].prefix`) → its value as
+    # used (a digest for secrets): what `reload_plan` compares.
+    settings: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def target(self) -> OssConfig | S3Config | LocalConfig:
@@ -138,9 +119,10 @@ class Config:
 
     @property
     def restart_settings(self) -> tuple[object, ...]:
-        """What a running daemon cannot change on SIGHUP (they apply at restart)."""
-        return (self.target, self.workers, self.ledger, self.http, self.multipart_threshold,
-                self.part_size, self.part_concurrency)
+        """What a running daemon cannot change on SIGHUP (they apply at restart): every
+        setting of a `restart` key. `ossync.config.reload.reload_plan` names them."""
+        return tuple((path, value) for path, value in sorted(self.settings.items())
+                     if reload_class(path) == RESTART)
 
     @property
     def http_timeouts(self) -> tuple[float, float]:
@@ -149,62 +131,6 @@ class Config:
         if isinstance(target, LocalConfig):
             return (10.0, 60.0)
         return (target.connect_timeout, target.read_timeout)
-
-
-KNOWN_TOP = {"oss", "s3", "local", "ledger", "host", "watch", "prefix", "name", "date_source",
-             "timezone", "workers", "scan_interval", "max_file_size", "settle_seconds",
-             "retry_initial_delay", "retry_max_delay", "http", "multipart_threshold",
-             "part_size", "part_concurrency", "max_bandwidth"}
-KNOWN_WATCH = {"path", "label", "prefix", "name", "recursive", "include", "exclude",
-               "settle_seconds", "dedupe", "date_source", "after_upload", "move_to",
-               "observer", "poll_interval", "create", "group", "strip_metadata"}
-# What `watch[].strip_metadata` removes before sending: nothing, the location, the location
-# and owner/device identity, or all metadata but orientation and colour profile.
-STRIP_LEVELS = ("none", "location", "private", "all")
-
-
-def _watch(
-    raw: Any, i: int, p: _Problems, base: Path, defaults: dict[str, Any]
-) -> WatchConfig | None:
-    path = f"watch[{i}]."
-    if not isinstance(raw, dict) or "path" not in raw:
-        p.errors.append(f"watch[{i}]: must be a mapping with at least a path")
-        return None
-    p.unknown(raw, KNOWN_WATCH, path)
-    folder = _local_path(base, p.expand(raw["path"], path + "path"))
-    if p.get(raw, path, "create", False, _boolean):
-        folder.mkdir(parents=True, exist_ok=True)
-    if not folder.exists():
-        p.errors.append(f"{path}path: {folder} does not exist (create it, or set create: true)")
-    elif not folder.is_dir():
-        p.errors.append(f"{path}path: {folder} is not a directory")
-    elif not os.access(folder, os.R_OK | os.X_OK):
-        p.errors.append(f"{path}path: {folder} is not readable by this user")
-    after = p.get(raw, path, "after_upload", "keep", _choice("keep", "delete", "move"))
-    move_to = p.get(raw, path, "move_to", None, lambda v: _local_path(base, v))
-    if after == "move" and move_to is None:
-        p.errors.append(f"{path}move_to: required when after_upload is move")
-    elif after == "move" and move_to is not None and move_to.is_relative_to(folder):
-        p.errors.append(f"{path}move_to: {move_to} is inside the watched folder; "
-                        "choose a folder outside it")
-    return WatchConfig(
-        path=folder, label=p.get(raw, path, "label", folder.name or str(folder), str),
-        prefix=p.get(raw, path, "prefix", defaults["prefix"], _template),
-        name=p.get(raw, path, "name", defaults["name"], _template),
-        recursive=p.get(raw, path, "recursive", True, _boolean),
-        include=p.get(raw, path, "include", DEFAULT_INCLUDE, _globs),
-        exclude=p.get(raw, path, "exclude", DEFAULT_EXCLUDE, _globs),
-        settle_seconds=p.get(raw, path, "settle_seconds", defaults["settle_seconds"],
-                             parse_duration),
-        dedupe=p.get(raw, path, "dedupe", "content", _choice("content", "path", "off")),
-        date_source=p.get(raw, path, "date_source", defaults["date_source"],
-                          _choice("exif", "mtime", "upload")),
-        after_upload=after, move_to=move_to,
-        observer=p.get(raw, path, "observer", "native", _choice("native", "polling")),
-        poll_interval=p.get(raw, path, "poll_interval", 5.0, parse_duration),
-        group=p.get(raw, path, "group", None, _host_name),
-        strip_metadata=p.get(raw, path, "strip_metadata", "none", _choice(*STRIP_LEVELS)),
-    )
 
 
 def default_ledger_path(env: Mapping[str, str]) -> Path:
@@ -219,11 +145,13 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
                  source: Path | None = None) -> Config:
     """Validate an already-loaded YAML document; raise ConfigError with every problem."""
     env = dict(os.environ if env is None else env)
-    p = _Problems(env)
     if not isinstance(raw, dict):
-        raise ConfigError(["top level: must be a mapping of keys (oss:, ledger:, watch:)"],
-                          str(source or "config"))
-    p.unknown(raw, KNOWN_TOP, "")
+        raise ConfigError([f"top level: must be a mapping of keys (oss:, ledger:, watch:), "
+                           f"not {shown(raw)}"], str(source or "config"))
+    p = Problems(env)
+    unknown_keys = p.choice(raw, "", "unknown_keys")
+    p.strict = unknown_keys == "error"
+    p.unknown(raw, "", "")
     present = [name for name in TARGETS if raw.get(name) is not None]
     if len(present) > 1:
         p.errors.append(f"{', '.join(present)}: configure exactly one target "
@@ -232,84 +160,90 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
     oss = _oss(raw.get("oss"), p, env, base) if chosen == "oss" else None
     s3 = _s3(raw["s3"], p, env, base) if chosen == "s3" else None
     local = _local(raw["local"], p, base) if chosen == "local" else None
+    host = p.get_or(raw, "", "host", host_name, default_host())
     defaults: dict[str, Any] = {
-        "prefix": p.get(raw, "", "prefix", DEFAULT_PREFIX, _template),
-        "name": p.get(raw, "", "name", DEFAULT_NAME, _template),
-        "date_source": p.get(raw, "", "date_source", "exif", _choice("exif", "mtime", "upload")),
-        "settle_seconds": p.get(raw, "", "settle_seconds", 2.0, parse_duration),
+        "prefix": p.get(raw, "", "prefix", template),
+        "name": p.get(raw, "", "name", template),
+        "date_source": p.choice(raw, "", "date_source"),
+        "settle_seconds": p.duration(raw, "", "settle_seconds"),
     }
-    watches = raw.get("watch") or []
-    if not isinstance(watches, list):
-        p.errors.append("watch: must be a list of folders (- path: ...)")
-        watches = []
-    parsed = [_watch(w, i, p, base, defaults) for i, w in enumerate(watches)]
-    folders = [w for w in parsed if w is not None]
-    labels = [w.label for w in folders]
-    for label in sorted({x for x in labels if labels.count(x) > 1}):
-        p.errors.append(f"watch: label {label!r} is used twice (set label: on each folder)")
+    check_templates(p, "", defaults["prefix"], defaults["name"], host, "")
+    folders = _watches(raw, p, base, defaults, host)
     fallback: Path | str = default_ledger_path(env)
-    ledger = p.get(raw, "", "ledger", fallback, lambda v: ledger_location(base, v))
+    ledger = p.get_or(raw, "", "ledger", partial(ledger_location, base), fallback)
     transfer = parse_transfer(raw, p, chosen)
+    initial = p.duration(raw, "", "retry_initial_delay")
+    longest = p.duration(raw, "", "retry_max_delay")
+    if longest < initial:
+        p.errors.append(f"retry_max_delay: {format_seconds(longest)} is shorter than "
+                        f"retry_initial_delay ({format_seconds(initial)}); make it at least "
+                        "as long")
+    http = parse_http(raw.get("http"), p, env, base)
+    timezone = p.get(raw, "", "timezone", _timezone)
+    workers = p.whole(raw, "", "workers")
+    scan_interval = p.duration(raw, "", "scan_interval")
     config = Config(
         oss=oss, ledger=ledger, watch=tuple(folders),
         prefix=str(defaults["prefix"]), name=str(defaults["name"]),
-        date_source=str(defaults["date_source"]),
-        timezone=p.get(raw, "", "timezone", "local", _timezone),
-        workers=p.get(raw, "", "workers", 4, _positive_int),
-        scan_interval=p.get(raw, "", "scan_interval", 300.0, parse_duration),
-        max_file_size=transfer.max_file_size,
+        date_source=str(defaults["date_source"]), timezone=timezone, workers=workers,
+        scan_interval=scan_interval, max_file_size=transfer.max_file_size,
         multipart_threshold=transfer.multipart_threshold, part_size=transfer.part_size,
         part_concurrency=transfer.part_concurrency, max_bandwidth=transfer.max_bandwidth,
-        retry_initial_delay=p.get(raw, "", "retry_initial_delay", 2.0, parse_duration),
-        retry_max_delay=p.get(raw, "", "retry_max_delay", 600.0, parse_duration),
-        source=source, warnings=tuple(p.warnings), s3=s3, local=local,
-        host=p.get(raw, "", "host", default_host(), _host_name),
-        http=parse_http(raw.get("http"), p, env, base),
+        retry_initial_delay=initial, retry_max_delay=longest, source=source, s3=s3,
+        local=local, host=host, http=http, settle_seconds=float(defaults["settle_seconds"]),
+        unknown_keys=unknown_keys, warnings=tuple(p.warnings),
+        settings=MappingProxyType(dict(p.settings)),
     )
     if p.errors:
         raise ConfigError(p.errors, str(source or "config"))
     return config
 
 
+def _watches(raw: dict[Any, Any], p: Problems, base: Path, defaults: dict[str, Any],
+             host: str) -> list[WatchConfig]:
+    """Every `watch:` folder; labels must differ, and a folder's own templates must work."""
+    entries = raw.get("watch") or []
+    if not isinstance(entries, list):
+        p.errors.append(f"watch: must be a list of folders (- path: ...), not {shown(entries)}")
+        entries = []
+    folders: list[WatchConfig] = []
+    for i, entry in enumerate(entries):
+        folder = parse_watch(entry, i, p, base, defaults)
+        if folder is None:
+            continue
+        folders.append(folder)
+        if entry.get("prefix") is not None or entry.get("name") is not None:
+            check_templates(p, f"watch[{i}].", folder.prefix, folder.name, host, folder.label)
+    labels = [w.label for w in folders]
+    for label in sorted({x for x in labels if labels.count(x) > 1}):
+        p.errors.append(f"watch: label {label!r} is used twice (set label: on each folder)")
+    return folders
+
+
 def ledger_location(base: Path, value: Any) -> Path | str:
     """A `postgresql://` URL as it is; anything else a file path (relative to the config)."""
-    text = str(value)
-    if text.startswith(POSTGRES_SCHEMES):
-        return text
-    if "://" in text and not text.startswith("sqlite://"):
+    location = text(value)
+    if location.startswith(POSTGRES_SCHEMES):
+        return location
+    if "://" in location and not location.startswith("sqlite://"):
         raise ValueError("must be a file path or a postgresql:// URL")
-    return _local_path(base, text.removeprefix("sqlite://"))
-
-
-def _host_name(value: Any) -> str:
-    text = str(value)
-    if not _HOST_NAME.match(text):
-        raise ValueError("must be a name of letters, digits, '.', '_' and '-' "
-                         "(at most 253), starting with a letter or digit")
-    return text
+    return local_path(base, location.removeprefix("sqlite://"))
 
 
 def _timezone(value: Any) -> str:
     from ossync.core.clock import zone
 
-    zone(str(value))
-    return str(value)
+    name = text(value)
+    if len(name) > 64:
+        raise ValueError("must be local, UTC or a zone name like Asia/Shanghai")
+    zone(name)
+    return name
 
 
 def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     """Read and validate a YAML config file; relative paths are relative to its folder."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"cannot read the file: {exc.strerror or exc}"], str(path)) from exc
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError([f"not valid YAML: {where}{reason}"], str(path)) from exc
-    return parse_config(raw, base=path.resolve().parent, env=env, source=path)
+    return parse_config(read_document(path), base=path.resolve().parent, env=env,
+                        source=path)
 
 
 @dataclass(frozen=True)
@@ -320,36 +254,48 @@ class LedgerSettings:
     host: str
 
 
+def _light_read(path: Path, env: Mapping[str, str] | None,
+                hint: str = "") -> tuple[dict[Any, Any], Problems]:
+    """The document of a config a command reads only a key or two of (no credentials, no
+    folders checked): a mapping (an empty file is one), and a collector for its keys."""
+    try:
+        raw = read_document(path)
+    except ConfigError as exc:
+        if hint and exc.problems[0].startswith("cannot read the file"):
+            raise ConfigError([f"{exc.problems[0]} ({hint})"], exc.source) from None
+        raise
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError([f"top level: must be a mapping of keys (oss:, ledger:, watch:), "
+                           f"not {shown(raw)}"], str(path))
+    return raw, Problems(dict(os.environ if env is None else env))
+
+
 def ledger_from_config(path: Path, env: Mapping[str, str] | None = None) -> LedgerSettings:
     """Just `ledger:` and `host:` of a config file, for commands that need no credentials."""
-    env = dict(os.environ if env is None else env)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError([f"cannot read the file: {exc.strerror or exc} (or name the ledger "
-                           "with --ledger PATH)"], str(path)) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"not valid YAML: {exc}"], str(path)) from exc
-    raw = raw if isinstance(raw, dict) else {}
-    p = _Problems(env)
-    fallback: Path | str = default_ledger_path(env)
-    location = p.get(raw, "", "ledger", fallback,
-                     lambda v: ledger_location(path.resolve().parent, v))
-    host = p.get(raw, "", "host", default_host(), _host_name)
+    raw, p = _light_read(path, env, "or name the ledger with --ledger PATH")
+    fallback: Path | str = default_ledger_path(p.env)
+    location = p.get_or(raw, "", "ledger",
+                        partial(ledger_location, path.resolve().parent), fallback)
+    host = p.get_or(raw, "", "host", host_name, default_host())
     if p.errors:
         raise ConfigError(p.errors, str(path))
     return LedgerSettings(location, host)
 
 
-def url_mode_from_config(path: Path) -> str | None:
+def url_mode_from_config(path: Path, env: Mapping[str, str] | None = None) -> str | None:
     """Just `oss.url_mode` (default: `public` with a `public_url`, else `signed`), read
-    without credentials; None when there is no readable config to read it from."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+    without credentials; None when the config has no oss: section."""
+    raw, p = _light_read(path, env)
+    oss = raw.get("oss")
+    if oss is None:
         return None
-    oss = raw.get("oss") if isinstance(raw, dict) else None
     if not isinstance(oss, dict):
-        return None
-    mode = oss.get("url_mode") or ("public" if oss.get("public_url") else "signed")
-    return str(mode)
+        raise ConfigError([f"oss: must be a mapping with endpoint, region and bucket, "
+                           f"not {shown(oss)}"], str(path))
+    public_url = p.optional(oss, "oss.", "public_url", text)
+    mode = p.choice(oss, "oss.", "url_mode", "public" if public_url else "signed")
+    if p.errors:
+        raise ConfigError(p.errors, str(path))
+    return mode

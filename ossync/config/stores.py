@@ -11,15 +11,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ossync.config.checks import _boolean, _choice, _choice_int, _local_path, _Problems, _url
+from ossync.config.checks import choice_int, local_path, shown, text, url
 from ossync.config.credential_sources import OSS, S3, Dialect, choose_source, no_credentials_problem
+from ossync.config.problems import Problems
 from ossync.core.addressing import is_ip_or_localhost
-from ossync.core.credentials import MAX_POLICY_LIFETIME, Credentials
-from ossync.core.units import format_duration, parse_duration
+from ossync.core.credentials import Credentials
 from ossync.credentials import Source, StaticSource
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_NO_POST_STORES = {".r2.cloudflarestorage.com": "Cloudflare R2", ".myqcloud.com": "Tencent COS"}
 
 
 @dataclass(frozen=True)
@@ -61,14 +62,6 @@ class LocalConfig:
     base_url: str | None = None
 
 
-KNOWN_OSS = {"endpoint", "region", "bucket", "signature_version", "public_url", "cname",
-             "policy_expires", "connect_timeout", "read_timeout", "url_mode", "url_expires",
-             *OSS.known_keys}
-KNOWN_S3 = {"endpoint", "region", "bucket", "addressing", "method", "if_none_match",
-            "public_url", "policy_expires", "connect_timeout", "read_timeout", *S3.known_keys}
-KNOWN_LOCAL = {"path", "base_url", "create"}
-
-
 def region_from_endpoint(endpoint: str) -> str | None:
     """`https://oss-cn-hangzhou[-internal].aliyuncs.com` → `cn-hangzhou`."""
     host = urlsplit(endpoint).hostname or ""
@@ -76,7 +69,16 @@ def region_from_endpoint(endpoint: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _credentials(raw: dict[str, Any], p: _Problems, env: Mapping[str, str], base: Path,
+def _section(raw: Any, name: str, needs: str, p: Problems) -> dict[Any, Any] | None:
+    """The section's mapping; None (and one problem) when it is something else."""
+    if isinstance(raw, dict):
+        p.unknown(raw, name, f"{name}.")
+        return raw
+    p.errors.append(f"{name}: must be a mapping with {needs}, not {shown(raw)}")
+    return None
+
+
+def _credentials(raw: Mapping[Any, Any], p: Problems, env: Mapping[str, str], base: Path,
                  dialect: Dialect) -> tuple[Credentials | None, Source | None]:
     """Fixed keys (or None when they rotate) and their source; a problem when none."""
     source = choose_source(raw, p, env, base, dialect)
@@ -88,83 +90,98 @@ def _credentials(raw: dict[str, Any], p: _Problems, env: Mapping[str, str], base
     return (source.credentials if isinstance(source, StaticSource) else None), source
 
 
-def _oss(raw: Any, p: _Problems, env: Mapping[str, str], base: Path | None = None) -> OssConfig:
-    if not isinstance(raw, dict):
+def _endpoint(raw: Mapping[Any, Any], p: Problems, section: str, example: str) -> str:
+    endpoint = p.get_or(raw, f"{section}.", "endpoint", url, "")
+    if "endpoint" not in raw:
+        p.errors.append(f"{section}.endpoint: missing (e.g. {example})")
+    return endpoint
+
+
+def _names_bucket(endpoint: str, bucket: str, section: str, p: Problems) -> str:
+    """An endpoint copied from the bucket's overview page (`my-bucket.oss-….com`) would
+    make every URL `my-bucket.my-bucket.oss-….com`: a problem, and the region endpoint
+    it should have been (else `endpoint` as it is)."""
+    host = urlsplit(endpoint).hostname or ""
+    rest = host.removeprefix(f"{bucket}.")
+    if bucket and rest != host and rest.count(".") >= 2 and not is_ip_or_localhost(host):
+        p.errors.append(f"{section}.endpoint: {host} already names the bucket "
+                        f"({section}.bucket: {bucket}); give the region endpoint "
+                        f"https://{rest} and the bucket separately")
+        return f"https://{rest}"
+    return endpoint
+
+
+def _oss(raw: Any, p: Problems, env: Mapping[str, str], base: Path | None = None) -> OssConfig:
+    if raw is None:
         p.errors.append("oss: missing; add an oss: section with endpoint, region and bucket "
                         "(or an s3: or local: target instead)")
-        raw = {}
-    p.unknown(raw, KNOWN_OSS, "oss.")
-    endpoint = p.get(raw, "oss.", "endpoint", "", _url)
-    if "endpoint" not in raw:
-        p.errors.append("oss.endpoint: missing (e.g. https://oss-cn-hangzhou.aliyuncs.com)")
-    bucket = p.get(raw, "oss.", "bucket", "", str)
+        return OssConfig("", "", "", None)
+    raw = _section(raw, "oss", "endpoint, region and bucket", p)
+    if raw is None:
+        return OssConfig("", "", "", None)
+    endpoint = _endpoint(raw, p, "oss", "https://oss-cn-hangzhou.aliyuncs.com")
+    bucket = p.get_or(raw, "oss.", "bucket", text, "")
     if not _BUCKET.match(bucket):
-        p.errors.append(f"oss.bucket: {bucket!r} is not a valid bucket name "
+        p.errors.append(f"oss.bucket: {shown(bucket)} is not a valid bucket name "
                         "(3-63 lower-case letters, digits and hyphens)")
-    cname = p.get(raw, "oss.", "cname", False, _boolean)
-    region = p.get(raw, "oss.", "region", "", str).removeprefix("oss-")
-    region = region or region_from_endpoint(endpoint) or ""
+    cname = p.flag(raw, "oss.", "cname")
+    regional = endpoint if cname else _names_bucket(endpoint, bucket, "oss", p)
+    region = p.get_or(raw, "oss.", "region", text, "").removeprefix("oss-")
+    region = region or region_from_endpoint(regional) or ""
+    p.settings["oss.region"] = region
     if not region and endpoint:
-        p.errors.append("oss.region: missing, and it cannot be read from the endpoint "
+        p.errors.append("oss.region: missing, and it cannot be read from oss.endpoint "
                         "(set the bucket's region, e.g. cn-hangzhou)")
-    expires = p.get(raw, "oss.", "policy_expires", 900.0, parse_duration)
-    if not 0 < expires <= MAX_POLICY_LIFETIME.total_seconds():
-        p.errors.append("oss.policy_expires: must be more than 0 and at most 7d")
+    expires = p.duration(raw, "oss.", "policy_expires",
+                         why="the longest OSS accepts for a signed form is 7d")
     creds, source = _credentials(raw, p, env, base or Path.cwd(), OSS)
-    public_url = p.get(raw, "oss.", "public_url", None, _url)
-    url_mode = p.get(raw, "oss.", "url_mode", "public" if public_url else "signed",
-                     _choice("public", "signed"))
-    url_expires = p.get(raw, "oss.", "url_expires", 3600.0, parse_duration)
-    if not 1 <= url_expires <= MAX_POLICY_LIFETIME.total_seconds():
-        p.errors.append(f"oss.url_expires: must be at least 1s and at most 7d (the longest "
-                        f"OSS accepts for a signed URL), not {format_duration(url_expires)}")
+    public_url = p.optional(raw, "oss.", "public_url", url)
+    url_mode = p.choice(raw, "oss.", "url_mode", "public" if public_url else "signed")
     return OssConfig(
         endpoint=endpoint, region=region, bucket=bucket, credentials=creds,
-        signature_version=p.get(raw, "oss.", "signature_version", 4, _choice_int(1, 4)),
+        signature_version=p.get(raw, "oss.", "signature_version", choice_int(1, 4)),
         public_url=public_url, cname=cname, policy_expires=expires,
-        connect_timeout=p.get(raw, "oss.", "connect_timeout", 10.0, parse_duration),
-        read_timeout=p.get(raw, "oss.", "read_timeout", 60.0, parse_duration),
-        url_mode=url_mode, url_expires=url_expires, credential_source=source,
+        connect_timeout=p.duration(raw, "oss.", "connect_timeout"),
+        read_timeout=p.duration(raw, "oss.", "read_timeout"), url_mode=url_mode,
+        url_expires=p.duration(raw, "oss.", "url_expires",
+                               why="the longest OSS accepts for a signed URL"),
+        credential_source=source,
     )
 
 
-_NO_POST_STORES = {".r2.cloudflarestorage.com": "Cloudflare R2", ".myqcloud.com": "Tencent COS"}
-
-
-def _s3(raw: Any, p: _Problems, env: Mapping[str, str], base: Path | None = None) -> S3Config:
-    if not isinstance(raw, dict):
-        p.errors.append("s3: must be a mapping with endpoint, region and bucket")
-        raw = {}
-    p.unknown(raw, KNOWN_S3, "s3.")
-    endpoint = p.get(raw, "s3.", "endpoint", "", _url)
-    if "endpoint" not in raw:
-        p.errors.append("s3.endpoint: missing (e.g. https://s3.eu-west-1.amazonaws.com)")
-    bucket = p.get(raw, "s3.", "bucket", "", str)
+def _s3(raw: Any, p: Problems, env: Mapping[str, str], base: Path | None = None) -> S3Config:
+    raw = _section(raw, "s3", "endpoint, region and bucket", p)
+    if raw is None:
+        return S3Config("", "", "", None)
+    endpoint = _endpoint(raw, p, "s3", "https://s3.eu-west-1.amazonaws.com")
+    bucket = p.get_or(raw, "s3.", "bucket", text, "")
     if not _S3_BUCKET.match(bucket):
-        p.errors.append(f"s3.bucket: {bucket!r} is not a valid bucket name "
+        p.errors.append(f"s3.bucket: {shown(bucket)} is not a valid bucket name "
                         "(3-63 lower-case letters, digits, dots and hyphens)")
     host = urlsplit(endpoint).hostname or ""
     by_ip = is_ip_or_localhost(host)
-    addressing = p.get(raw, "s3.", "addressing", "path" if by_ip else "virtual",
-                       _choice("virtual", "path"))
+    addressing = p.choice(raw, "s3.", "addressing", "path" if by_ip else "virtual")
     if addressing == "virtual" and by_ip:
-        p.errors.append("s3.addressing: virtual needs a host name (bucket.host); use path "
-                        "with an IP address or localhost")
-    method = p.get(raw, "s3.", "method", "post", _choice("post", "put"))
+        p.errors.append("s3.addressing: virtual needs a host name (bucket.host) in "
+                        "s3.endpoint; use path with an IP address or localhost")
+    elif addressing == "virtual":
+        _names_bucket(endpoint, bucket, "s3", p)
+    method = p.choice(raw, "s3.", "method")
     store = next((n for end, n in _NO_POST_STORES.items() if host.endswith(end)), None)
     if method == "post" and store:
-        p.errors.append(f"s3.method: {store} takes no SigV4 POST uploads; set method: put")
-    expires = p.get(raw, "s3.", "policy_expires", 900.0, parse_duration)
-    if not 0 < expires <= MAX_POLICY_LIFETIME.total_seconds():
-        p.errors.append("s3.policy_expires: must be more than 0 and at most 7d")
+        p.errors.append(f"s3.method: {store} takes no SigV4 POST uploads (s3.endpoint is "
+                        f"{host}); set method: put")
+    expires = p.duration(raw, "s3.", "policy_expires",
+                         why="the longest S3 accepts for a signed form is 7d")
     creds, source = _credentials(raw, p, env, base or Path.cwd(), S3)
+    region = p.get_or(raw, "s3.", "region", text, "") or _aws_region(host) or "us-east-1"
+    p.settings["s3.region"] = region
     return S3Config(
         endpoint=endpoint, bucket=bucket, credentials=creds, addressing=addressing,
-        region=p.get(raw, "s3.", "region", "", str) or _aws_region(host) or "us-east-1",
-        method=method, if_none_match=p.get(raw, "s3.", "if_none_match", True, _boolean),
-        public_url=p.get(raw, "s3.", "public_url", None, _url), policy_expires=expires,
-        connect_timeout=p.get(raw, "s3.", "connect_timeout", 10.0, parse_duration),
-        read_timeout=p.get(raw, "s3.", "read_timeout", 60.0, parse_duration),
+        region=region, method=method, if_none_match=p.flag(raw, "s3.", "if_none_match"),
+        public_url=p.optional(raw, "s3.", "public_url", url), policy_expires=expires,
+        connect_timeout=p.duration(raw, "s3.", "connect_timeout"),
+        read_timeout=p.duration(raw, "s3.", "read_timeout"),
         credential_source=source,
     )
 
@@ -175,17 +192,21 @@ def _aws_region(host: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _local(raw: Any, p: _Problems, base: Path) -> LocalConfig:
-    if not isinstance(raw, dict) or "path" not in raw:
+def _local(raw: Any, p: Problems, base: Path) -> LocalConfig:
+    raw = _section(raw, "local", "path (the folder objects are copied into)", p)
+    if raw is None:
+        return LocalConfig(base)
+    if raw.get("path") is None:
         p.errors.append("local.path: missing (the folder objects are copied into)")
-        raw = raw if isinstance(raw, dict) else {}
-    p.unknown(raw, KNOWN_LOCAL, "local.")
-    folder = p.get(raw, "local.", "path", base, lambda v: _local_path(base, v))
-    if p.get(raw, "local.", "create", False, _boolean):
-        folder.mkdir(parents=True, exist_ok=True)
-    if not folder.is_dir():
-        p.errors.append(f"local.path: {folder} is not a directory (create it, or set "
-                        "create: true)")
-    elif not os.access(folder, os.W_OK | os.X_OK):
-        p.errors.append(f"local.path: {folder} is not writable by this user")
-    return LocalConfig(path=folder, base_url=p.get(raw, "local.", "base_url", None, _url))
+    folder = p.get_or(raw, "local.", "path", lambda v: local_path(base, v), base)
+    try:
+        if p.flag(raw, "local.", "create"):
+            folder.mkdir(parents=True, exist_ok=True)
+        if not folder.is_dir():
+            p.errors.append(f"local.path: {folder} is not a directory (create it, or set "
+                            "create: true)")
+        elif not os.access(folder, os.W_OK | os.X_OK):
+            p.errors.append(f"local.path: {folder} is not writable by this user")
+    except OSError as exc:
+        p.errors.append(f"local.path: {folder}: {exc.strerror or exc}")
+    return LocalConfig(path=folder, base_url=p.optional(raw, "local.", "base_url", url))

@@ -12,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ossync.config.checks import _positive_int, _Problems
+from ossync.config.checks import auto_size_of, schedule_of
+from ossync.config.key import format_size
+from ossync.config.problems import Problems
+from ossync.config.schema import spec
 from ossync.core.limits import (
     DEFAULT_MULTIPART_THRESHOLD,
     DEFAULT_PART_CONCURRENCY,
@@ -20,14 +23,11 @@ from ossync.core.limits import (
     OSS_MIN_PART,
     S3_MAX_OBJECT,
     S3_MIN_PART,
-    SINGLE_REQUEST_MAX,
 )
-from ossync.core.throttle import BandwidthSchedule, parse_schedule
-from ossync.core.units import parse_size
+from ossync.core.throttle import BandwidthSchedule
 
-MAX_CONCURRENCY = 64
 MAX_OBJECT = {"oss": OSS_MAX_OBJECT, "s3": S3_MAX_OBJECT, "local": S3_MAX_OBJECT}
-MIN_PART = {"oss": OSS_MIN_PART, "s3": S3_MIN_PART, "local": 1}
+MIN_PART = {"oss": OSS_MIN_PART, "s3": S3_MIN_PART, "local": OSS_MIN_PART}
 STORE_NAME = {"oss": "OSS", "s3": "S3", "local": "a local folder"}
 
 
@@ -40,29 +40,24 @@ class Transfer:
     max_bandwidth: BandwidthSchedule | None = None  # None: no cap
 
 
-def parse_transfer(raw: dict[str, Any], p: _Problems, target: str) -> Transfer:
-    """The top-level transfer keys, checked against what `target` (oss, s3, local) allows."""
+def parse_transfer(raw: dict[str, Any], p: Problems, target: str) -> Transfer:
+    """The top-level transfer keys, checked against what `target` (oss, s3, local) allows
+    and against each other."""
     store = STORE_NAME[target]
     most = MAX_OBJECT[target]
-    max_size = p.get(raw, "", "max_file_size", most, parse_size)
+    max_size = p.size(raw, "", "max_file_size", most)
     if max_size > most:
-        p.errors.append(f"max_file_size: {store} stores objects of at most {most} bytes; "
-                        "set it no higher")
-    threshold = p.get(raw, "", "multipart_threshold", DEFAULT_MULTIPART_THRESHOLD, parse_size)
-    if not 1 <= threshold <= SINGLE_REQUEST_MAX:
-        p.errors.append("multipart_threshold: must be between 1 byte and 5GiB (one request "
-                        "carries at most 5GiB; bigger files always go in parts)")
-    part_size = p.get(raw, "", "part_size", None, _auto_size)
-    if part_size is not None and not MIN_PART[target] <= part_size <= SINGLE_REQUEST_MAX:
-        p.errors.append(f"part_size: {store} takes parts of {MIN_PART[target]} bytes to "
-                        f"5GiB, not {part_size} (or leave it auto)")
-    concurrency = p.get(raw, "", "part_concurrency", DEFAULT_PART_CONCURRENCY, _positive_int)
-    if concurrency > MAX_CONCURRENCY:
-        p.errors.append(f"part_concurrency: at most {MAX_CONCURRENCY}")
-    schedule = p.get(raw, "", "max_bandwidth", None, parse_schedule)
-    return Transfer(max_size, threshold, part_size, concurrency,
-                    schedule if schedule is not None and schedule.limited else None)
-
-
-def _auto_size(value: Any) -> int | None:
-    return None if str(value).strip().lower() == "auto" else parse_size(value)
+        p.errors.append(f"max_file_size: {store} stores objects of at most "
+                        f"{format_size(most)}; set it no higher")
+    threshold = p.size(raw, "", "multipart_threshold")
+    part_size = p.get(raw, "", "part_size", auto_size_of(spec("part_size")))
+    if part_size is not None and part_size < MIN_PART[target]:
+        p.errors.append(f"part_size: {store} takes parts of {format_size(MIN_PART[target])} "
+                        f"to 5GiB, not {format_size(part_size)} (or leave it auto)")
+    elif part_size is not None and part_size > threshold:
+        p.errors.append(f"part_size: {format_size(part_size)} is more than "
+                        f"multipart_threshold ({format_size(threshold)}), so files in between "
+                        "would go as one part; raise multipart_threshold or lower part_size")
+    concurrency = p.whole(raw, "", "part_concurrency")
+    schedule = p.get(raw, "", "max_bandwidth", schedule_of(spec("max_bandwidth")))
+    return Transfer(max_size, threshold, part_size, concurrency, schedule)
