@@ -10,7 +10,14 @@ from typing import TextIO
 
 from ossync import __version__
 from ossync.cli import terminal
-from ossync.cli.args import DEFAULT_CONFIG, Parser, config_options, logging_options, path_arg
+from ossync.cli.args import (
+    DEFAULT_CONFIG,
+    Parser,
+    config_options,
+    logging_options,
+    path_arg,
+    path_text,
+)
 from ossync.cli.args import port as port_number
 from ossync.cli.errors import ExitStatus, report, report_bug, report_os_error
 from ossync.cli.loading import load
@@ -22,7 +29,7 @@ __all__ = ["DEFAULT_CONFIG", "ExitStatus", "build_parser", "main"]
 
 def _query_args(parser: argparse.ArgumentParser) -> None:
     config_options(parser)
-    parser.add_argument("--ledger", default=None,
+    parser.add_argument("--ledger", default=None, type=path_text,
                         help="the ledger: a file or a postgresql:// URL (default: "
                         "$OSSYNC_LEDGER, else the config's)")
     parser.add_argument("--host", default=None,

@@ -2,10 +2,12 @@
 `--nl` (one object per line) and `--csv` for programs. Keys are snake_case, times RFC 3339
 UTC, sizes in bytes; new keys may be added, none are renamed.
 
-Text from outside (file names, keys, error messages) is made safe for where it goes:
-the table shows its printable form, so a name cannot move the cursor or start a line;
-JSON and CSV carry valid UTF-8, paths in their ledger form; a CSV cell that a
-spreadsheet would run as a formula starts with a `'` (OWASP's CSV injection advice).
+Rows carry paths in their ledger form, as `ossync.ledger.present.record` spells them
+(valid UTF-8, one to one with the name on disk). Text from outside (file names, keys,
+error messages) is made safe for where it goes: the table shows its printable form, so
+a name cannot move the cursor or start a line; JSON and CSV carry valid UTF-8; a CSV
+cell that a spreadsheet would run as a formula starts with a `'` (OWASP's advice on
+CSV injection).
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
-from ossync.core.textforms import ledger_text, printable
+from ossync.core.textforms import ledger_text, os_path, printable
 
-PATH_KEYS = frozenset({"path", "uploaded_from"})  # in the OS form until they are written
+PATH_KEYS = frozenset({"path", "uploaded_from"})  # in the ledger form
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -44,7 +46,7 @@ def emit(rows: Iterable[Mapping[str, Any]], fmt: str, out: TextIO,
         return _json(rows, fmt, out)
     if fmt == "csv":
         return _csv(rows, out, columns)
-    table = [[cell(row.get(c)) for c in columns] for row in rows]
+    table = [[cell(row.get(c), c) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in table]) for i, c in enumerate(columns)]
     for line in [list(columns), *table]:
         out.write("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip()
@@ -83,10 +85,10 @@ def _csv(rows: Iterable[Mapping[str, Any]], out: TextIO, columns: Sequence[str])
 
 
 def machine(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A row as JSON and CSV carry it: paths in their ledger form, any other text that
-    is not valid UTF-8 escaped the same way (it never is, unless a bug let it in)."""
-    return {k: ledger_text(v) if k in PATH_KEYS and isinstance(v, str) else _valid(v)
-            for k, v in row.items()}
+    """A row as JSON and CSV carry it: any text that is not valid UTF-8 (a name in the
+    OS form that missed its ledger form) escaped like the ledger form, never written
+    as a lone surrogate."""
+    return {k: _valid(v) for k, v in row.items()}
 
 
 def _valid(value: Any) -> Any:
@@ -112,6 +114,11 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
-def cell(value: Any) -> str:
-    """A table cell: `-` for nothing, else the printable form (one line, no controls)."""
-    return "-" if value is None else printable(str(value))
+def cell(value: Any, key: str = "") -> str:
+    """A table cell: `-` for nothing, else the printable form (one line, no controls);
+    a path (`key` in PATH_KEYS) is read from its ledger form first."""
+    if value is None:
+        return "-"
+    if key in PATH_KEYS and isinstance(value, str):
+        return printable(os_path(value))
+    return printable(str(value))

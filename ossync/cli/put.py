@@ -15,7 +15,7 @@ from ossync.cli.output import machine
 from ossync.config import Config
 from ossync.core.clock import zone
 from ossync.core.errors import OssyncError
-from ossync.core.textforms import printable
+from ossync.core.textforms import ledger_text, printable
 from ossync.ledger import Ledger, LedgerError, Upload, WorkQueue
 from ossync.targets import FileChanged, KeyTaken, Target, UploadResult
 from ossync.targets.factory import make_target
@@ -139,7 +139,7 @@ def run_put(config: Config, files: list[Path], *, as_json: bool, stdout: TextIO,
 def _report(outcomes: list[PutOutcome], *, as_json: bool, stdout: TextIO,
             stderr: TextIO) -> None:
     if as_json:
-        rows = [machine({"path": str(o.path), "ok": o.error is None,
+        rows = [machine({"path": ledger_text(str(o.path)), "ok": o.error is None,
                          "error": o.error,
                          **({"key": o.result.key, "url": o.result.url, "size": o.result.size,
                              "etag": o.result.etag,

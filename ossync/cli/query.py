@@ -23,7 +23,7 @@ from ossync.cli.output import add_format_options, cell, emit
 from ossync.cli.show import show_table
 from ossync.cli.urls import add_url_options, url_choice, url_row
 from ossync.core.chunks import chunks
-from ossync.core.textforms import printable
+from ossync.core.textforms import ledger_text, printable
 from ossync.core.units import parse_time
 from ossync.ledger import STATES, Item, Ledger
 from ossync.ledger.present import record
@@ -125,7 +125,7 @@ def cmd_url(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     choice = url_choice(args)
     with open_ledger(args) as ledger:
         found = [(arg, *_lookup(ledger, arg)) for arg in args.paths]
-        rows = [{**url_row(choice, item), "path": path}
+        rows = [{**url_row(choice, item), "path": ledger_text(path)}
                 for _, path, item in found if item is not None]
     missing = [arg for arg, _, item in found if item is None]
     if args.format == "table":
@@ -173,7 +173,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     with open_ledger(args) as ledger:
         items = _show_items(ledger, args.what)
         rows = [url_row(choice, i) for i in items]
-        progress = {i.path: _parts_line(ledger, i) for i in items}
+        progress = [_parts_line(ledger, i) for i in items]
     if not items:
         raise NotFound(f"nothing in the ledger for {shown(args.what)}")
     if args.format != "table":

@@ -13,18 +13,18 @@ OBJECT_FIELDS = ("key", "url", "bucket", "sha256", "size", "content_type", "etag
                  "uploaded_at", "uploaded_from")
 
 
-def show_table(rows: Sequence[dict[str, Any]], progress: Mapping[str, str],
-               out: TextIO) -> None:
+def show_table(rows: Sequence[dict[str, Any]], progress: Sequence[str], out: TextIO) -> None:
+    """`rows` as `record` spells them; `progress[i]` a line about row i's parts, or ''."""
     first = rows[0]
     for name in OBJECT_FIELDS:
-        out.write(f"{name + ':':<15}{cell(first[name])}\n")
+        out.write(f"{name + ':':<15}{cell(first[name], name)}\n")
     out.write(_stripped_line(first))
     out.write(f"paths ({len(rows)}):\n")
-    for row in rows:
+    for row, parts in zip(rows, progress, strict=True):
         error = f"  last error: {cell(row['last_error'])}" if row["last_error"] else ""
-        out.write(f"  {cell(row['path'])}  [{row['state']}, {row['attempts']} attempt(s), "
-                  f"updated {row['updated_at']}]{error}\n")
-        out.write(progress.get(row["path"]) or "")
+        out.write(f"  {cell(row['path'], 'path')}  [{row['state']}, {row['attempts']} "
+                  f"attempt(s), updated {row['updated_at']}]{error}\n")
+        out.write(parts)
 
 
 def _stripped_line(row: Mapping[str, Any]) -> str:
