@@ -13,6 +13,7 @@ import contextlib
 import errno
 import logging
 import os
+import time
 import queue
 import threading
 from collections.abc import Callable
@@ -40,6 +41,7 @@ from ossync.intake.watchlimit import SYSCTL_HINT, unwatched_folders, watched_ino
 log = logging.getLogger(__name__)
 RAISE_WATCHES = SYSCTL_HINT
 FILE_EVENTS = {"created", "modified", "closed", "moved"}
+ROOT_CHECK = 10.0  # seconds between looks at whether a watched folder is still the same one
 # Only these reach us: without a filter inotify also reports every open and read-only
 # close — including our own reads of each file, several per upload.
 EVENT_FILTER: list[type[FileSystemEvent]] = [
@@ -102,6 +104,8 @@ class Watcher:
         self.on_overflow = on_overflow
         self._observers: dict[str, BaseObserver] = {}
         self._native: dict[str, tuple[ObservedWatch, _Handler]] = {}
+        self._roots: dict[str, int] = {}  # native folder → the inode its watch is on
+        self._next_root_check = 0.0
         self._alarm = _OverflowAlarm(self._overflowed)
         self._gone: dict[str, WatchConfig] = {}  # native folders whose root went away
         self._gone_lock = threading.Lock()
@@ -144,6 +148,8 @@ class Watcher:
             return
         if folder.observer == "native":
             self._native[folder.label] = (watch, handler)
+            with contextlib.suppress(OSError):
+                self._roots[folder.label] = os.stat(folder.path).st_ino
 
     def _root_gone(self, folder: WatchConfig) -> None:
         """Runs on the observer thread: only note it (the main loop acts)."""
@@ -154,8 +160,19 @@ class Watcher:
                 self._gone[folder.label] = folder
 
     def watch_returned(self) -> None:
-        """Watch again, natively, every folder that was removed and is back (the main loop
-        calls this every turn: one stat per folder that went away, nothing otherwise)."""
+        """Watch again, natively, every folder that was removed and is back. The main loop
+        calls this every turn: one stat per folder that went away; and every ROOT_CHECK
+        seconds one stat per folder, for a folder moved away (inotify tells its watch,
+        which follows the folder, nothing) and another made in its place."""
+        if time.monotonic() >= self._next_root_check:
+            self._next_root_check = time.monotonic() + ROOT_CHECK
+            for label, (_watch, handler) in list(self._native.items()):
+                try:
+                    inode = os.stat(handler.folder.path).st_ino
+                except OSError:
+                    continue
+                if inode != self._roots.get(label):
+                    self._rewatch(handler.folder)
         with self._gone_lock:
             back = [f for f in self._gone.values() if f.path.is_dir()]
             for folder in back:
@@ -166,6 +183,7 @@ class Watcher:
     def _rewatch(self, folder: WatchConfig) -> None:
         """A new watch for a folder made again (its old one ended with its inode)."""
         old = self._native.pop(folder.label, None)
+        self._roots.pop(folder.label, None)
         if old is not None:
             with contextlib.suppress(KeyError):  # the emitter may have gone already
                 self._observers["native"].unschedule(old[0])
@@ -190,6 +208,7 @@ class Watcher:
             if missing:
                 self._observers["native"].unschedule(watch)
                 del self._native[label]
+                self._roots.pop(label, None)
                 self._fall_back(folder, handler, f"inotify watch limit reached: {missing} "
                                 "folder(s) there are not watched")
 
@@ -208,6 +227,7 @@ class Watcher:
         for observer in self._observers.values():
             observer.unschedule_all()
         self._native.clear()
+        self._roots.clear()
 
     def mode(self, label: str) -> str:
         """`watched` while inotify watches the folder, else `polled` (configured so, or

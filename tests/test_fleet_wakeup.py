@@ -1,0 +1,130 @@
+"""No idle worker while work is due, on a fleet: a host sleeping on an empty queue is woken
+by another host's new group rows (PostgreSQL LISTEN/NOTIFY) and by the moment a dead
+host's lease on a group row runs out — not by the 300 s idle wait."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from ossync.ledger import FileRow, Ledger, Sighting, WorkQueue
+from ossync.ledger.queue import MAX_IDLE_WAIT
+from tests.pg_server import PgServer
+
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(60)]
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    return pg_server.new_database()
+
+
+@contextmanager
+def _listening(ledger: Ledger, queue: WorkQueue) -> Iterator[threading.Event]:
+    stop = threading.Event()
+    thread = threading.Thread(target=ledger.listen, args=(queue.groups, queue.notify, stop),
+                              name="test-listen")
+    thread.start()
+    try:
+        yield stop
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def _next_row_in_thread(queue: WorkQueue, stop: threading.Event
+                        ) -> tuple[threading.Thread, list[FileRow | None], list[float]]:
+    got: list[FileRow | None] = []
+    when: list[float] = []
+
+    def run() -> None:
+        for _ in range(20):  # bounded: each turn either claims or sleeps until woken
+            row = queue.next_row(stop)
+            if row is not None or stop.is_set():
+                got.append(row)
+                when.append(time.monotonic())
+                return
+
+    thread = threading.Thread(target=run, name="test-worker")
+    thread.start()
+    return thread, got, when
+
+
+def test_another_hosts_group_row_wakes_an_idle_host(pg_url: str) -> None:
+    a = Ledger.open(pg_url, host="a")
+    b = Ledger.open(pg_url, host="b")
+    try:
+        queue_b = WorkQueue(b, ("share",))
+        with _listening(b, queue_b) as stop:
+            time.sleep(0.5)  # the listener is connected (it wakes b once when it is)
+            thread, got, when = _next_row_in_thread(queue_b, stop)
+            time.sleep(1.0)
+            assert thread.is_alive()  # idle: asleep on an empty queue (no group rows yet)
+            noted = time.monotonic()
+            WorkQueue(a).note([Sighting("/share/new.jpg", "cam", 10, 1, 0.0, "share")])
+            thread.join(10)
+            assert got and got[0] is not None and got[0].path == "/share/new.jpg"
+            assert when[0] - noted < 3.0 < MAX_IDLE_WAIT
+    finally:
+        a.close()
+        b.close()
+
+
+def test_rows_of_other_groups_do_not_wake_a_host(pg_url: str) -> None:
+    a = Ledger.open(pg_url, host="a")
+    b = Ledger.open(pg_url, host="b")
+    try:
+        queue_b = WorkQueue(b, ("share",))
+        woken: list[float] = []
+        real_notify = queue_b.notify
+
+        def counting() -> None:
+            woken.append(time.monotonic())
+            real_notify()
+
+        stop = threading.Event()
+        thread = threading.Thread(target=b.listen, args=(("share",), counting, stop))
+        thread.start()
+        try:
+            wait_until = time.monotonic() + 5
+            while not woken and time.monotonic() < wait_until:
+                time.sleep(0.05)
+            assert len(woken) == 1  # once, on connecting
+            WorkQueue(a).note([Sighting("/other/x.jpg", "cam", 10, 1, 0.0, "other")])
+            WorkQueue(a).note([Sighting("/share/y.jpg", "cam", 10, 1, 0.0, "share")])
+            wait_until = time.monotonic() + 5
+            while len(woken) < 2 and time.monotonic() < wait_until:
+                time.sleep(0.05)
+            time.sleep(0.5)
+            assert len(woken) == 2  # the "share" row, not the "other" one
+        finally:
+            stop.set()
+            thread.join(10)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_dead_hosts_lease_running_out_wakes_its_group(pg_url: str) -> None:
+    a = Ledger.open(pg_url, host="a")
+    b = Ledger.open(pg_url, host="b")
+    try:
+        a.lease = 2.0  # host a claims, then dies without renewing
+        queue_a = WorkQueue(a, ("share",))
+        queue_a.note([Sighting("/share/held.jpg", "cam", 10, 1, 0.0, "share")])
+        assert queue_a.claim() is not None
+        queue_b = WorkQueue(b, ("share",))
+        stop = threading.Event()
+        began = time.monotonic()
+        thread, got, when = _next_row_in_thread(queue_b, stop)
+        thread.join(15)
+        stop.set()
+        assert got and got[0] is not None and got[0].path == "/share/held.jpg"
+        assert 1.0 <= when[0] - began < 6.0  # at the lease's end, not after MAX_IDLE_WAIT
+    finally:
+        a.close()
+        b.close()
