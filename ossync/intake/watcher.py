@@ -13,9 +13,9 @@ import contextlib
 import errno
 import logging
 import os
-import time
 import queue
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
