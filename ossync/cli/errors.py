@@ -90,7 +90,7 @@ def report(exc: OssyncError, stderr: TextIO) -> ExitStatus:
 
 def report_os_error(exc: OSError, stderr: TextIO, debug: bool) -> ExitStatus:
     """What the system refused that no command expected (a disk full, a file gone)."""
-    where = f" ({exc.filename})" if exc.filename is not None else ""
+    where = f" ({shown(exc.filename)})" if exc.filename is not None else ""
     stderr.write(error_text(f"ossync: {line(f'{exc.strerror or exc}{where}')}\n"))
     if debug:
         _traceback(exc, stderr)

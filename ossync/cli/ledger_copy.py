@@ -19,7 +19,7 @@ from typing import TextIO, TypeVar
 
 from ossync.cli.args import Parser, path_text
 from ossync.cli.errors import UsageError, shown
-from ossync.cli.ledgers import given_location
+from ossync.cli.ledgers import given_location, open_at
 from ossync.core.errors import OssyncError
 from ossync.core.textforms import printable
 from ossync.ledger import FileRow, Ledger, Upload, display_location
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     if _same_ledger(src_at, dst_at):
         raise UsageError(f"SRC and DST are the same ledger ({shown(display_location(src_at))}); "
                          "copy into a new file or an empty database")
-    with Ledger.open(src_at, readonly=True) as src, Ledger.open(dst_at) as dst:
+    with open_at(src_at, readonly=True) as src, open_at(dst_at, readonly=False) as dst:
         out.write(f"copying {printable(display_location(src_at))} -> "
                   f"{printable(display_location(dst_at))}\n")
         uploads, files = copy(src, dst, out)

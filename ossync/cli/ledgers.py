@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from ossync.cli.errors import UsageError, shown
@@ -16,7 +17,7 @@ from ossync.cli.loading import readable_config
 from ossync.config import LedgerSettings, ledger_from_config
 from ossync.core.errors import ConfigError
 from ossync.core.host import default_host
-from ossync.ledger import Ledger, display_location, location_secrets
+from ossync.ledger import Ledger, LedgerError, display_location, location_secrets
 from ossync.service.logsetup import register_secrets
 
 URL_SHAPE = "postgresql://USER@HOST:5432/DATABASE"
@@ -59,9 +60,19 @@ def settings(args: argparse.Namespace) -> LedgerSettings:
         return LedgerSettings(given, default_host())
 
 
+def open_at(location: Path | str, *, readonly: bool, host: str | None = None) -> Ledger:
+    """`Ledger.open`, with what the system refuses about the place (a name too long, a
+    folder it may not enter) said as the ledger's error."""
+    try:
+        return Ledger.open(location, readonly=readonly, host=host)
+    except OSError as exc:
+        raise LedgerError(f"ledger {shown(display_location(location))}: cannot open it: "
+                          f"{exc.strerror or exc}") from None
+
+
 def open_ledger(args: argparse.Namespace, *, write: bool = False) -> Ledger:
     """Read-only unless `write`; a ledger that is not there is never created here."""
     found = settings(args)
     if write:
-        Ledger.open(found.location, readonly=True, host=found.host).close()  # "missing"
-    return Ledger.open(found.location, readonly=not write, host=found.host)
+        open_at(found.location, readonly=True, host=found.host).close()  # "missing"
+    return open_at(found.location, readonly=not write, host=found.host)

@@ -17,10 +17,12 @@ from ossync.service.logsetup import register_secrets
 
 @contextmanager
 def readable_config(path: Path) -> Iterator[None]:
-    """A config reader's UnicodeDecodeError as the ConfigError it is (a binary file, a
-    file saved in another encoding)."""
+    """What a config reader lets slip, as the ConfigError it is: a binary file, a file
+    saved in another encoding, a path the system refuses (a name too long)."""
     try:
         yield
+    except OSError as exc:
+        raise ConfigError([f"cannot read the file: {exc.strerror or exc}"], str(path)) from None
     except UnicodeDecodeError as exc:
         byte = exc.object[exc.start] if isinstance(exc.object, bytes | bytearray) else 0
         raise ConfigError([f"not UTF-8 text (byte 0x{byte:02x} at offset {exc.start}); "
