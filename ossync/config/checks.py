@@ -52,6 +52,15 @@ def shown(value: object) -> str:
                 "a value of another kind")
 
 
+def shown_path(path: object) -> str:
+    """A path for a problem line: as it is when short and printable, else escaped and
+    cut in the middle (a path may be 4096 characters of anything but NUL)."""
+    written = str(path)
+    if not written.isprintable():
+        written = repr(written)[1:-1]
+    return written if len(written) <= 160 else f"{written[:100]}…{written[-50:]}"
+
+
 def within(key: Key, value: float, why: str = "") -> float:
     """`value` if it lies in the key's bounds; else the bound it crosses."""
     low, high = key.low, key.high

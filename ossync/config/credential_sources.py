@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ossync.config.checks import MAX_TEXT, local_path, path_text, text, url
+from ossync.config.checks import MAX_TEXT, local_path, path_text, shown_path, text, url
 from ossync.config.problems import Problems
 from ossync.core.credentials import Credentials
 from ossync.credentials import (
@@ -129,9 +129,9 @@ def _command(value: Any) -> str:
     program = argv[0]
     if os.sep in program:
         if not (os.path.isfile(program) and os.access(program, os.X_OK)):
-            raise ValueError(f"{program} is not an executable file")
+            raise ValueError(f"{shown_path(program)} is not an executable file")
     elif shutil.which(program) is None:
-        raise ValueError(f"{program} is not found in PATH (give its full path)")
+        raise ValueError(f"{shown_path(program)} is not found in PATH (give its full path)")
     return command
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ossync.config.checks import local_path, shown, text
+from ossync.config.checks import local_path, shown, shown_path, text
 from ossync.config.problems import Problems
 
 DEFAULT_LISTEN = "127.0.0.1:9469"
@@ -76,9 +76,9 @@ def _read_token(path: Path) -> str:
         with path.open("rb") as fh:
             token = fh.read(MAX_TOKEN_FILE).decode("utf-8", "replace").strip()
     except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise ValueError(f"cannot read {shown_path(path)}: {exc.strerror or exc}") from None
     if len(token) < MIN_TOKEN or any(c.isspace() for c in token):
-        raise ValueError(f"{path}: the token must be at least {MIN_TOKEN} characters, "
+        raise ValueError(f"{shown_path(path)}: the token must be at least {MIN_TOKEN} characters, "
                          "without spaces (e.g. the output of: openssl rand -hex 32)")
     return token
 

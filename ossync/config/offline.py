@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from ossync.config.problems import Problems
-from ossync.core.keys import DEFAULT_NAME, DEFAULT_PREFIX, KeyInputs, render_key
+from ossync.core.keys import DEFAULT_NAME, KeyInputs, render_key
 
 _WHEN = datetime(2026, 1, 31, 23, 59, 58, tzinfo=timezone.utc)
 _SAMPLES = ("IMG_0001.jpg", "2026/01/scan 7.tif", "a/b/c/DSC_0002.NEF")
@@ -36,12 +36,11 @@ def _short(reason: str) -> str:
 
 def check_templates(p: Problems, where: str, prefix: str, name: str, host: str,
                     folder: str) -> None:
-    """One problem, on the key to blame: the prefix if it fails with the default name."""
+    """One problem, on the key to blame: the prefix if it fails with the default name,
+    else the name."""
     problem = key_problem(prefix, name, host, folder)
     if problem is None:
         return
     blame = "prefix" if key_problem(prefix, DEFAULT_NAME, host, folder) else "name"
-    if blame == "name" and key_problem(DEFAULT_PREFIX, name, host, folder) is None:
-        blame = "prefix"  # each is fine alone; together too long, say: the prefix
     p.errors.append(f"{where}{blame}: no file could get an object key the store accepts "
                     f"({problem})")

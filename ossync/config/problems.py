@@ -23,6 +23,7 @@ _D = TypeVar("_D")
 
 
 CONVERSION_ERRORS = (ValueError, TypeError, OverflowError, OSError)
+MAX_REASON = 300
 
 
 class Problems:
@@ -73,7 +74,7 @@ class Problems:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             if spec(where + name).secret:
                 reason = "must be text without control characters (the value is not shown)"
-            self.errors.append(f"{where}{name}: {reason}")
+            self.errors.append(f"{where}{name}: {_short(str(reason))}")
             return default
 
     def duration(self, raw: Mapping[Any, Any], where: str, name: str,
@@ -128,6 +129,11 @@ class Problems:
                 self.errors.append(f"{where}{_label(name)}: unknown key{hint}")
             else:
                 self.warnings.append(f"{where}{_label(name)}: unknown key, ignored{hint}")
+
+
+def _short(reason: str) -> str:
+    """A reason that quotes a long value (a template, a command) cut to fit a line."""
+    return reason if len(reason) <= MAX_REASON else f"{reason[:MAX_REASON - 41]}…{reason[-40:]}"
 
 
 def _label(name: object) -> str:

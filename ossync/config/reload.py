@@ -8,16 +8,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ossync.config.key import LIVE
-from ossync.config.schema import reload_class
+from ossync.config.schema import KEYS, normal, reload_class
 from ossync.config.settings import Config
 
 _SECTIONS = ("oss", "s3", "local", "http")  # a section that comes or goes is one change
 _MISSING = object()
+_ORDER = {key.path: i for i, key in enumerate(KEYS)}
 
 
 @dataclass(frozen=True)
 class ReloadPlan:
-    """Changed key paths (`watch[0].prefix`, `oss.bucket`, `workers`), in file order."""
+    """Changed key paths (`watch[0].prefix`, `oss.bucket`, `workers`), in the order of
+    the schema (that of config.sample.yaml)."""
 
     live: tuple[str, ...] = ()  # applied by the reload
     restart: tuple[str, ...] = ()  # take effect at the next start
@@ -45,7 +47,7 @@ def changed_paths(old: Mapping[str, object], new: Mapping[str, object]) -> list[
             changed.append(owner)
         elif old.get(path, _MISSING) != new.get(path, _MISSING):
             changed.append(path)
-    return list(dict.fromkeys(changed))
+    return sorted(dict.fromkeys(changed), key=lambda path: (_ORDER[normal(path)], path))
 
 
 def _in(path: str, name: str) -> bool:

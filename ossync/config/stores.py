@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ossync.config.checks import choice_int, local_path, shown, text, url
+from ossync.config.checks import choice_int, local_path, shown, shown_path, text, url
 from ossync.config.credential_sources import OSS, S3, Dialect, choose_source, no_credentials_problem
 from ossync.config.problems import Problems
 from ossync.core.addressing import is_ip_or_localhost
@@ -203,10 +203,10 @@ def _local(raw: Any, p: Problems, base: Path) -> LocalConfig:
         if p.flag(raw, "local.", "create"):
             folder.mkdir(parents=True, exist_ok=True)
         if not folder.is_dir():
-            p.errors.append(f"local.path: {folder} is not a directory (create it, or set "
-                            "create: true)")
+            p.errors.append(f"local.path: {shown_path(folder)} is not a directory (create "
+                            "it, or set create: true)")
         elif not os.access(folder, os.W_OK | os.X_OK):
-            p.errors.append(f"local.path: {folder} is not writable by this user")
+            p.errors.append(f"local.path: {shown_path(folder)} is not writable by this user")
     except OSError as exc:
-        p.errors.append(f"local.path: {folder}: {exc.strerror or exc}")
+        p.errors.append(f"local.path: {shown_path(folder)}: {exc.strerror or exc}")
     return LocalConfig(path=folder, base_url=p.optional(raw, "local.", "base_url", url))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ossync.config.checks import globs, local_path, shown, template, text
+from ossync.config.checks import globs, local_path, shown, shown_path, template, text
 from ossync.config.keys_general import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
 from ossync.config.problems import Problems
 from ossync.core.keys import DEFAULT_NAME, DEFAULT_PREFIX
@@ -52,14 +52,14 @@ def _folder(raw: dict[Any, Any], where: str, p: Problems, base: Path) -> Path:
         if p.flag(raw, where, "create"):
             folder.mkdir(parents=True, exist_ok=True)
         if not folder.exists():
-            p.errors.append(f"{where}path: {folder} does not exist (create it, or set "
+            p.errors.append(f"{where}path: {shown_path(folder)} does not exist (create it, or set "
                             "create: true)")
         elif not folder.is_dir():
-            p.errors.append(f"{where}path: {folder} is not a directory")
+            p.errors.append(f"{where}path: {shown_path(folder)} is not a directory")
         elif not os.access(folder, os.R_OK | os.X_OK):
-            p.errors.append(f"{where}path: {folder} is not readable by this user")
+            p.errors.append(f"{where}path: {shown_path(folder)} is not readable by this user")
     except OSError as exc:
-        p.errors.append(f"{where}path: {folder}: {exc.strerror or exc}")
+        p.errors.append(f"{where}path: {shown_path(folder)}: {exc.strerror or exc}")
     return folder
 
 
@@ -67,9 +67,12 @@ def parse_watch(raw: Any, i: int, p: Problems, base: Path,
                 defaults: dict[str, Any]) -> WatchConfig | None:
     """`watch[i]`; `defaults` are the top-level keys a folder inherits."""
     where = f"watch[{i}]."
-    if not isinstance(raw, dict) or raw.get("path") is None:
+    if not isinstance(raw, dict):
         p.errors.append(f"watch[{i}]: must be a mapping with at least a path, "
                         f"not {shown(raw)}")
+        return None
+    if raw.get("path") is None:
+        p.errors.append(f"{where}path: missing (the folder to watch)")
         return None
     p.unknown(raw, "watch", where)
     folder = _folder(raw, where, p, base)
@@ -78,7 +81,7 @@ def parse_watch(raw: Any, i: int, p: Problems, base: Path,
     if after == "move" and move_to is None:
         p.errors.append(f"{where}move_to: required when {where}after_upload is move")
     elif after == "move" and move_to is not None and move_to.is_relative_to(folder):
-        p.errors.append(f"{where}move_to: {move_to} is inside the watched folder "
+        p.errors.append(f"{where}move_to: {shown_path(move_to)} is inside the watched folder "
                         f"({where}path); choose a folder outside it")
     return WatchConfig(
         path=folder, label=p.get_or(raw, where, "label", text, folder.name or str(folder)),
