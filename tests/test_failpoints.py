@@ -216,7 +216,10 @@ def test_every_point_has_one_call_site_and_every_site_a_known_name() -> None:
                      "scanner.loop": ["ossync/service/daemon.py"],
                      "sweeper.loop": ["ossync/upload/sweep.py"],
                      "credentials.loop": ["ossync/credentials/rotating.py"],
-                     "queue.decided": ["ossync/ledger/queue.py"]}
+                     "queue.decided": ["ossync/ledger/queue.py"],
+                     "worker.pinned": ["ossync/upload/worker.py"],
+                     "worker.hashed": ["ossync/upload/worker.py"],
+                     "worker.sent": ["ossync/upload/worker.py"]}
     assert set(sites) == set(POINTS)
 
 

@@ -26,6 +26,9 @@ Points (`POINTS`):
                     its death turns health red)
     queue.decided   a worker found no due row and is about to sleep: a sleep here
                     widens the gap in which a wake-up could be lost
+    worker.pinned   a worker has opened its file beneath the watch folder, before hashing
+    worker.hashed   ... hashed it, before sending
+    worker.sent     ... sent and recorded it, before `after_upload` deletes or moves it
 
 Actions (`ACTIONS`):
     off         do nothing
@@ -54,7 +57,8 @@ from dataclasses import dataclass
 log = logging.getLogger("ossync.core.failpoints")
 ENV = "OSSYNC_FAILPOINTS"
 POINTS = ("worker.process", "intake.event", "worker.loop", "intake.loop", "scanner.loop",
-          "sweeper.loop", "credentials.loop", "queue.decided")
+          "sweeper.loop", "credentials.loop", "queue.decided", "worker.pinned",
+          "worker.hashed", "worker.sent")
 ACTIONS = ("off", "hang", "raise", "sleep")
 _TERM = re.compile(r"(?:(?P<count>\d+)\*)?(?P<action>[a-z]+)(?:\((?P<arg>[^()]*)\))?")
 

@@ -50,7 +50,7 @@ def outgoing(facts: FileFacts, folder: WatchConfig) -> Outgoing:
         return Outgoing(facts.path, facts.sha256, facts.size, facts.crc64, content)
     content = Content(facts.sha256, facts.size, facts.crc64, copy.sha256, copy.size,
                       copy.crc64, level, "; ".join(copy.removed))
-    log.debug("%s: stripped %s (%d -> %d bytes)", facts.path, content.stripped, facts.size,
+    log.debug("%s: stripped %s (%d -> %d bytes)", facts.name, content.stripped, facts.size,
               copy.size)
     return Outgoing(copy.path, copy.sha256, copy.size, copy.crc64, content, copy)
 

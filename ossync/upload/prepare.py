@@ -40,18 +40,21 @@ class FileFacts:
     crc64: int
     media: MediaType
     tail: bytes = b""  # the last JPEG_TAIL_BYTES, for the end-marker check
+    name: str = ""  # the file's own name (`path` may be a /proc/self/fd/N that pins it)
 
 
-def read_facts(path: Path) -> FileFacts:
+def read_facts(path: Path, name: str | None = None) -> FileFacts:
     """Hash and sniff in one streamed pass; raises OSError, NotAnImage, or ValueError
-    if the file changed while it was read."""
+    if the file changed while it was read. `name` is the file's name when `path` is a
+    pinned file's read path (ossync.core.beneath)."""
+    name = path.name if name is None else name
     sha, crc = hashlib.sha256(), Crc64()
     with path.open("rb") as fh:
         before = os.fstat(fh.fileno())
         head = fh.read(SNIFF_BYTES)
-        media = sniff_with_name(head, path.name)
+        media = sniff_with_name(head, name)
         if media is None:
-            raise NotAnImage(f"{path.name}: content is not a supported image type")
+            raise NotAnImage(f"{name}: content is not a supported image type")
         sha.update(head)
         crc.update(head)
         total = len(head)
@@ -65,8 +68,9 @@ def read_facts(path: Path) -> FileFacts:
     if total != after.st_size or (before.st_size, before.st_mtime_ns) != (
         after.st_size, after.st_mtime_ns
     ):
-        raise ValueError(f"{path.name}: changed while it was read")
-    return FileFacts(path, total, after.st_mtime_ns, sha.hexdigest(), crc.value, media, tail)
+        raise ValueError(f"{name}: changed while it was read")
+    return FileFacts(path, total, after.st_mtime_ns, sha.hexdigest(), crc.value, media, tail,
+                     name)
 
 
 def real_ext(filename: str, media: MediaType) -> str:
@@ -95,6 +99,6 @@ def key_for(facts: FileFacts, *, prefix: str, name: str, relpath: str, when: dat
             folder: str = "", host: str | None = None) -> str:
     """`host` is the config's `host:` (default: the machine's name)."""
     inputs = KeyInputs(relpath=relpath, sha256=facts.sha256,
-                       ext=real_ext(facts.path.name, facts.media), when=when,
+                       ext=real_ext(facts.name, facts.media), when=when,
                        host=host or default_host(), folder=folder)
     return render_key(prefix, name, inputs)

@@ -11,8 +11,6 @@ import errno
 import logging
 import os
 import random
-import shutil
-import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +18,8 @@ from datetime import tzinfo
 from pathlib import Path
 
 from ossync.config import WatchConfig
+from ossync.core import failpoints
+from ossync.core.beneath import NotBeneath, PinnedFile
 from ossync.core.credentials import CredentialsUnavailable
 from ossync.core.errors import StoreError
 from ossync.intake.media import jpeg_complete
@@ -88,26 +88,35 @@ class Worker:
                        "folder names, or change name:")
 
     def _process(self, row: FileRow, folder: WatchConfig) -> None:
-        st = os.lstat(row.path)
-        if not stat.S_ISREG(st.st_mode):
-            self.queue.settle_terminal(row, "skipped", "not a regular file")
+        try:
+            pinned = PinnedFile(str(folder.path), row.path)
+        except NotBeneath as exc:
+            log.warning("skipped %s: %s (symlinks are never followed)", row.path, exc.strerror)
+            self.queue.settle_terminal(row, "skipped", f"{exc.strerror}: not followed")
             return
-        if (st.st_size, st.st_mtime_ns) != (row.size, row.mtime_ns) or (
+        with pinned:
+            self._pinned(row, folder, pinned)
+
+    def _pinned(self, row: FileRow, folder: WatchConfig, pinned: PinnedFile) -> None:
+        """Everything from here reads the one file opened beneath the folder."""
+        st = pinned.identity
+        if (st.size, st.mtime_ns) != (row.size, row.mtime_ns) or (
             self.writers.is_open_for_writing(row.path)
         ):
-            self.queue.defer(row, delay=folder.settle_seconds, size=st.st_size,
-                             mtime_ns=st.st_mtime_ns)
+            self.queue.defer(row, delay=folder.settle_seconds, size=st.size,
+                             mtime_ns=st.mtime_ns)
             return
-        if st.st_size == 0:
+        if st.size == 0:
             self.queue.settle_terminal(row, "skipped", "empty file (0 bytes); it is uploaded "
                                        "if it gets content")
             return
-        if st.st_size > self.limits.max_file_size:
-            self._fail(row, f"file is {st.st_size} bytes, over max_file_size "
+        if st.size > self.limits.max_file_size:
+            self._fail(row, f"file is {st.size} bytes, over max_file_size "
                        f"({self.limits.max_file_size})")
             return
+        failpoints.hit("worker.pinned", self.stop)
         try:
-            facts = read_facts(Path(row.path))
+            facts = read_facts(pinned.read_path, name=os.path.basename(row.path))
         except NotAnImage as exc:
             log.warning("skipped %s: %s", row.path, exc)
             self.queue.settle_terminal(row, "skipped", str(exc))
@@ -115,34 +124,35 @@ class Worker:
         except ValueError:
             self.queue.defer(row, delay=folder.settle_seconds)
             return
-        if self._incomplete_jpeg(facts, folder, st.st_mtime):
+        if self._incomplete_jpeg(facts, folder, st.mtime_ns / 1e9):
             self.queue.defer(row, delay=folder.settle_seconds)
             return
         if not self.queue.claim_content(self.limits.bucket, facts.sha256):
             self.queue.defer(row, delay=CLAIM_WAIT)  # the same bytes are on their way
             return
         try:
-            self._strip_and_send(row, folder, facts)
+            self._strip_and_send(row, folder, facts, pinned)
         finally:
             self.queue.release_content(self.limits.bucket, facts.sha256)
 
-    def _strip_and_send(self, row: FileRow, folder: WatchConfig, facts: FileFacts) -> None:
+    def _strip_and_send(self, row: FileRow, folder: WatchConfig, facts: FileFacts,
+                        pinned: PinnedFile) -> None:
         """strip_metadata: a file that cannot be cleaned waits; it never goes as it is."""
         try:
             sent = outgoing(facts, folder)
         except CannotStrip as exc:
-            self._fail(row, f"{HELD}{facts.path.name}: {exc}")
+            self._fail(row, f"{HELD}{facts.name}: {exc}")
             return
         except Changed:
             self.queue.defer(row, delay=folder.settle_seconds)
             return
         try:
-            self._send_or_alias(row, folder, facts, sent)
+            self._send_or_alias(row, folder, facts, sent, pinned)
         finally:
             sent.discard()
 
     def _send_or_alias(self, row: FileRow, folder: WatchConfig, facts: FileFacts,
-                       sent: Outgoing) -> None:
+                       sent: Outgoing, pinned: PinnedFile) -> None:
         existing = self._duplicate_of(row, folder, facts, sent.sha256)
         if existing is not None:
             self._drop_stray(row, sent, existing)
@@ -150,9 +160,10 @@ class Worker:
                               sha256=facts.sha256, upload=existing)
             log.info("%s has the same content as %s: not uploaded again, %s", row.path,
                      existing.path, existing.url)
-            self._after_upload(folder, row.path, facts)
+            self._after_upload(folder, row.path, facts, pinned)
             return
-        self._upload(row, folder, facts, sent)
+        failpoints.hit("worker.hashed", self.stop)
+        self._upload(row, folder, facts, sent, pinned)
 
     def _drop_stray(self, row: FileRow, sent: Outgoing, existing: Upload) -> None:
         """An interrupted attempt of ours may have stored these bytes under another key
@@ -173,7 +184,7 @@ class Worker:
             return False
         if time.time() - mtime < max(INCOMPLETE_JPEG_GRACE, folder.settle_seconds):
             return True
-        log.warning("%s has no JPEG end marker; uploading it as it is", facts.path)
+        log.warning("%s has no JPEG end marker; uploading it as it is", facts.name)
         return False
 
     def _duplicate_of(self, row: FileRow, folder: WatchConfig, facts: FileFacts,
@@ -200,7 +211,7 @@ class Worker:
             raise NoValidKey(str(exc)) from None
 
     def _upload(self, row: FileRow, folder: WatchConfig, facts: FileFacts,
-                sent: Outgoing) -> None:
+                sent: Outgoing, pinned: PinnedFile) -> None:
         if row.pending_key and row.sha256 == facts.sha256:
             key = row.pending_key  # an attempt of ours may already have landed there
         else:
@@ -233,7 +244,8 @@ class Worker:
                 return
             upload = self._record(row, result, facts, sent)
             log.info("uploaded %s -> %s", row.path, upload.url)
-            self._after_upload(folder, row.path, facts)
+            failpoints.hit("worker.sent", self.stop)
+            self._after_upload(folder, row.path, facts, pinned)
             return
         self._fail(row, f"both {key!r} and the short-name key hold other content")
 
@@ -249,27 +261,39 @@ class Worker:
                                         content_type=facts.media.content_type,
                                         mtime_ns=facts.mtime_ns, content=sent.content)
 
-    def _after_upload(self, folder: WatchConfig, path: str, facts: FileFacts) -> None:
-        """Delete or move the local file, only if it is still the file we uploaded."""
+    def _after_upload(self, folder: WatchConfig, path: str, facts: FileFacts,
+                      pinned: PinnedFile) -> None:
+        """Delete or move the local file: the directory entry, only while it still names
+        the very file that was uploaded, unchanged."""
         if folder.after_upload == "keep":
             return
         try:
-            st = os.lstat(path)
-            if (st.st_size, st.st_mtime_ns) != (facts.size, facts.mtime_ns):
+            if (pinned.now().size, pinned.now().mtime_ns) != (facts.size, facts.mtime_ns):
                 log.warning("%s changed after upload; left in place", path)
                 return
             if folder.after_upload == "delete":
-                os.unlink(path)
+                done = pinned.unlink()
             elif folder.move_to is not None:
-                rel = path[len(str(folder.path).rstrip("/")) + 1:]
-                dest = folder.move_to / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                if dest.exists():
-                    dest = dest.with_name(f"{dest.stem}-{facts.sha256[:8]}{dest.suffix}")
-                shutil.move(path, dest)
+                done = self._move(folder.move_to, path[len(str(folder.path).rstrip("/")) + 1:],
+                                  facts, pinned)
+            else:
+                return
+            if not done:
+                log.warning("%s is no longer the file that was uploaded; left in place", path)
         except OSError as exc:
             log.error("after upload, could not %s %s: %s", folder.after_upload, path,
                       exc.strerror or exc)
+
+    @staticmethod
+    def _move(move_to: Path, rel: str, facts: FileFacts, pinned: PinnedFile) -> bool:
+        """Into `move_to` under the same relative path; a name already taken there gets
+        the content hash added, and nothing is ever overwritten."""
+        dest = move_to / rel
+        try:
+            return pinned.move(dest.parent, dest.name)
+        except FileExistsError:
+            stem, ext = os.path.splitext(dest.name)
+            return pinned.move(dest.parent, f"{stem}-{facts.sha256[:8]}{ext}")
 
     # --- failures ------------------------------------------------------------
 
