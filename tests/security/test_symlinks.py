@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -113,7 +114,7 @@ def test_a_folder_swapped_before_the_file_is_opened(
         _swap(drop, private)  # while it settles
         wait_for(lambda: file_states(config_for(cfg).ledger).get(path, ("", ""))[0]
                  == "skipped", 20, "the row skipped")
-    state, error = file_states(config_for(cfg).ledger)[path]
+    _state, error = file_states(config_for(cfg).ledger)[path]
     assert "symlink" in (error or "")
     _nothing_leaked(local_oss, private)
     assert not bucket(local_oss)
@@ -144,7 +145,6 @@ def test_pinned_files_refuse_links_and_other_files(tmp_path: Path) -> None:
     (outside / "a.jpg").write_bytes(b"secret")
     (root / "link").symlink_to(outside, target_is_directory=True)
     (root / "file-link.jpg").symlink_to(outside / "a.jpg")
-    import os
     os.mkfifo(root / "fifo.jpg")
     for rel in ("link/a.jpg", "file-link.jpg", "fifo.jpg", "real/../link/a.jpg", "real"):
         with pytest.raises(NotBeneath):
