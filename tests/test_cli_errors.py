@@ -148,6 +148,12 @@ def _newer_ledger(w: World) -> str:
     return str(path)
 
 
+def _empty_ledger(w: World) -> str:
+    path = w.base / "empty.db"
+    Ledger.open(path).close()
+    return str(path)
+
+
 def _file(w: World, name: str, data: bytes = b"x") -> str:
     (w.base / name).write_bytes(data)
     return str(w.base / name)
@@ -304,6 +310,8 @@ CASES = [
     Case("retry a path with a newline", _q("retry", "/x/a\nb"), 1,
          "not a failed file in the ledger: /x/a\\nb"),
     Case("retry nothing", _q("retry"), 2, "required"),
+    Case("host not UTF-8 on an empty ledger", lambda w: [
+        "status", "--ledger", _empty_ledger(w), "--host", "studio\udcff"], 0, ""),
     # argument syntax
     Case("no command", lambda w: [], 2, "required"),
     Case("unknown command", lambda w: ["upload"], 2, "invalid choice"),

@@ -17,6 +17,7 @@ from ossync.cli.args import (
     logging_options,
     path_arg,
     path_text,
+    text_arg,
 )
 from ossync.cli.args import port as port_number
 from ossync.cli.errors import ExitStatus, report, report_bug, report_os_error
@@ -32,7 +33,7 @@ def _query_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ledger", default=None, type=path_text,
                         help="the ledger: a file or a postgresql:// URL (default: "
                         "$OSSYNC_LEDGER, else the config's)")
-    parser.add_argument("--host", default=None,
+    parser.add_argument("--host", default=None, type=text_arg,
                         help="whose local paths to look up in a shared ledger (default: "
                         "the config's host:, else this machine's name)")
 
