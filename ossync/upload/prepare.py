@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
@@ -49,8 +50,11 @@ def read_facts(path: Path, name: str | None = None) -> FileFacts:
     pinned file's read path (ossync.core.beneath)."""
     name = path.name if name is None else name
     sha, crc = hashlib.sha256(), Crc64()
-    with path.open("rb") as fh:
+    # O_NONBLOCK: a FIFO or device swapped in under the name never blocks the reader
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
         before = os.fstat(fh.fileno())
+        if not stat.S_ISREG(before.st_mode):
+            raise NotAnImage(f"{name}: not a regular file")
         head = fh.read(SNIFF_BYTES)
         media = sniff_with_name(head, name)
         if media is None:

@@ -39,7 +39,11 @@ class SqliteLedger(SqlQueue, SqlReads, SqlMultipart, SqliteBase, Ledger):
     def open_path(cls, path: Path | str, *, readonly: bool = False, exclusive: bool = False,
                   host: str = "localhost") -> SqliteLedger:
         path = Path(path)
-        if readonly and not path.exists():
+        try:
+            exists = path.exists()
+        except OSError as exc:  # a name too long, say
+            raise _cannot_open(path, exc) from exc
+        if readonly and not exists:
             raise LedgerMissing(f"ledger {path} does not exist (has the daemon run yet? "
                                 "check the ledger: setting)")
         try:
