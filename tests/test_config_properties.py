@@ -6,7 +6,6 @@ The same for arbitrary documents in place of whole sections."""
 from __future__ import annotations
 
 import math
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +28,24 @@ UNITS = {"duration": ["", "ms", "s", "m", "h", "d", "w"],
          "size": ["", "B", "KB", "KiB", "MB", "MiB", "GB", "GiB", "TB", "TiB"],
          "rate": ["B/s", "kB/s", "MB/s", "MiB/s", "GB/s", "Mbit/s", "Gbps"]}
 CREATES = ("create",)  # never generated: a made-up path must not be created (we run as root)
-BASE = Path(tempfile.mkdtemp(prefix="ossync-config-properties-"))
 
 
-def _doc(target: str) -> dict[str, Any]:
-    drop = BASE / "drop"
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for every example: relative paths land here, and nothing is created."""
+    return tmp_path_factory.mktemp("config-properties")
+
+
+def _doc(base: Path, target: str) -> dict[str, Any]:
+    drop = base / "drop"
     drop.mkdir(exist_ok=True)
     doc: dict[str, Any] = {"ledger": "ledger.db",
                            "watch": [{"path": str(drop), "label": "drop"}]}
     if target == "s3":
         doc["s3"] = {"endpoint": "https://s3.eu-west-1.amazonaws.com", "bucket": "my-bucket"}
     elif target == "local":
-        (BASE / "store").mkdir(exist_ok=True)
-        doc["local"] = {"path": str(BASE / "store")}
+        (base / "store").mkdir(exist_ok=True)
+        doc["local"] = {"path": str(base / "store")}
     else:
         doc["oss"] = {"endpoint": "https://oss-cn-hangzhou.aliyuncs.com", "bucket": "my-bucket"}
     if target == "http":
@@ -49,10 +53,10 @@ def _doc(target: str) -> dict[str, Any]:
     return doc
 
 
-def _check(doc: Any, *needles: str) -> Config | None:
+def _check(base: Path, doc: Any, *needles: str) -> Config | None:
     """Parse; a ConfigError must name one of `needles` in every problem."""
     try:
-        return parse_config(doc, base=BASE, env=ENV)
+        return parse_config(doc, base=base, env=ENV)
     except ConfigError as exc:
         for problem in exc.problems:
             assert any(n in problem for n in needles), (needles, problem)
@@ -108,8 +112,8 @@ def _section_doc(section: str) -> st.SearchStrategy[Any]:
 # --- the properties -------------------------------------------------------------------
 
 
-def _base_for(key: Key) -> dict[str, Any]:
-    return _doc(key.section if key.section not in ("", "watch") else "oss")
+def _base_for(base: Path, key: Key) -> dict[str, Any]:
+    return _doc(base, key.section if key.section not in ("", "watch") else "oss")
 
 
 def _set(doc: dict[str, Any], key: Key, value: Any) -> None:
@@ -120,51 +124,51 @@ def _set(doc: dict[str, Any], key: Key, value: Any) -> None:
 
 @pytest.mark.parametrize("key", [k for k in KEYS if k.kind not in ("section", "list")],
                          ids=lambda k: k.path)
-def test_any_value_of_a_key_is_a_config_or_problems_naming_it(key: Key) -> None:
+def test_any_value_of_a_key_is_a_config_or_problems_naming_it(base: Path, key: Key) -> None:
     where = key.path.replace("watch[]", "watch[0]")
 
     @SETTINGS
     @given(_values(key))
     def run(value: Any) -> None:
-        doc = _base_for(key)
+        doc = _base_for(base, key)
         _set(doc, key, value)
-        _check(doc, where)
+        _check(base, doc, where)
 
     run()
 
 
 @pytest.mark.parametrize("section", ["oss", "s3", "local", "http"])
-def test_any_document_as_a_section(section: str) -> None:
-    base = "oss" if section == "http" else section
+def test_any_document_as_a_section(base: Path, section: str) -> None:
+    target = "oss" if section == "http" else section
 
     @settings(SETTINGS, max_examples=120)
     @given(_section_doc(section))
     def run(value: Any) -> None:
         if isinstance(value, dict) and section == "local":
-            value.setdefault("path", str(BASE / "store"))
-        doc = _doc(base)
+            value.setdefault("path", str(base / "store"))
+        doc = _doc(base, target)
         doc[section] = value
-        _check(doc, section)
+        _check(base, doc, section)
 
     run()
 
 
-def test_any_list_of_watch_folders() -> None:
+def test_any_list_of_watch_folders(base: Path) -> None:
     folder = st.one_of(_section_doc("watch"), st.builds(
-        lambda extra: {"path": str(BASE / "drop"), **extra}, _section_doc("watch").filter(
+        lambda extra: {"path": str(base / "drop"), **extra}, _section_doc("watch").filter(
             lambda v: isinstance(v, dict)) | st.just({})))
 
     @settings(SETTINGS, max_examples=120)
     @given(st.one_of(st.lists(folder, max_size=3), _ANY))
     def run(value: Any) -> None:
-        doc = _doc("oss")
+        doc = _doc(base, "oss")
         doc["watch"] = value
-        _check(doc, "watch")
+        _check(base, doc, "watch")
 
     run()
 
 
-def test_any_whole_document() -> None:
+def test_any_whole_document(base: Path) -> None:
     top = st.dictionaries(st.one_of(st.sampled_from(sorted(names(""))), _TEXT), _ANY,
                           max_size=10)
 
@@ -177,6 +181,6 @@ def test_any_whole_document() -> None:
         for name in ("local",):
             if isinstance(value, dict) and isinstance(value.get(name), dict):
                 value[name].pop("create", None)
-        _check(value, "")  # any problem at all, but only ConfigError
+        _check(base, value, "")  # any problem at all, but only ConfigError
 
     run()

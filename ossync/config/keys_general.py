@@ -70,7 +70,7 @@ TOP = (
     Key("scan_interval", "duration", "How often every folder is walked for anything events "
         "missed; below 5s walks never rest.", "5m", LIVE, 5.0, DAY),
     Key("max_file_size", "size", "Larger files are refused (failed, not sent).",
-        default_text="what the store holds: 50000GiB on OSS, 5TiB on S3",
+        default_text="what the store holds: 48.8TiB (50000GiB) on OSS, 5TiB on S3 and local",
         bounds_note="at most 5TiB on S3 and local", example="10GiB", commented=True,
         reload=LIVE, low=1, high=OSS_MAX_OBJECT),
     Key("multipart_threshold", "size", "Files this big or bigger go in parts: in parallel, "

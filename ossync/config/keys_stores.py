@@ -63,8 +63,9 @@ OSS = (
         commented=True, secret=True),
     Key("oss.security_token", "text", "The STS token of temporary keys.",
         example="${OSS_SESSION_TOKEN}", commented=True, secret=True),
-    Key("oss.credential_source", "choice", "Use only this source: auto (the order above) "
-        "or one by name.", "auto", choices=OSS_SOURCES),
+    Key("oss.credential_source", "choice", "Use only this source; auto: the first one "
+        "configured, in the order config, credentials_directory, environment, "
+        "credentials_file, credential_process, ecs_ram_role.", "auto", choices=OSS_SOURCES),
     Key("oss.credentials_file", "path", "A JSON document another program rewrites; re-read "
         "when it changes.", example="/run/ossync/oss-keys.json", commented=True,
         note='{"AccessKeyId": ..., "AccessKeySecret": ..., "SecurityToken": ...,\n'
@@ -108,8 +109,10 @@ S3 = (
         commented=True, secret=True),
     Key("s3.session_token", "text", "The session token of temporary keys.",
         example="${AWS_SESSION_TOKEN}", commented=True, secret=True),
-    Key("s3.credential_source", "choice", "Use only this source: auto (the order of oss:) "
-        "or one by name.", "auto", choices=S3_SOURCES),
+    Key("s3.credential_source", "choice", "Use only this source; auto: the first one "
+        "configured, in the order config, credentials_directory, environment, "
+        "credentials_file, credential_process, instance_metadata.", "auto",
+        choices=S3_SOURCES),
     Key("s3.credentials_file", "path", "A JSON document another program rewrites.",
         example="/run/ossync/s3-keys.json", commented=True),
     Key("s3.credential_process", "command", "A command that prints that document.",
