@@ -54,10 +54,7 @@ class Problems:
     def optional(self, raw: Mapping[Any, Any], where: str, name: str,
                  convert: Callable[[Any], _T]) -> _T | None:
         """Like `get`, with None when the key is absent."""
-        key = spec(where + name)
-        value = self._read(raw, where, name, convert, None)
-        self.settings[where + name] = _digest(value) if key.secret else value
-        return value
+        return self.get_or(raw, where, name, convert, None)
 
     def _read(self, raw: Mapping[Any, Any], where: str, name: str,
               convert: Callable[[Any], _T], default: _D) -> _T | _D:
