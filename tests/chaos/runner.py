@@ -161,6 +161,14 @@ def _rows(ledger: Path | str) -> dict[str, tuple[str, str | None]]:
         return {}
 
 
+def _row_of(ledger: Path | str, path: str) -> object:
+    """The whole files row of a path (its due time, claim, lease, attempts, error): what a
+    lost file's report needs to tell why nobody took it."""
+    with Ledger.open(ledger, readonly=True) as led:
+        found = [r for r in led.iter_files() if r.path == path]
+    return found[0] if found else None
+
+
 def _settled(ledger: Path | str, expected: dict[str, bytes]) -> bool:
     """Every dropped file is uploaded (non-empty) or skipped (empty)."""
     rows = _rows(ledger)
@@ -194,7 +202,8 @@ def _check(report: Report, server: LocalOSS, ledger: Path | str, expected: dict[
             continue
         if state != "uploaded" or key not in objects:
             report.lost += 1
-            report.problems.append(f"lost {path}: state {state}, key {key}")
+            report.problems.append(f"lost {path}: state {state}, key {key}; row "
+                                   f"{_row_of(ledger, path)}")
         elif objects[key] != data:
             report.mismatched += 1
             report.problems.append(f"mismatched {path} → {key}")
