@@ -124,6 +124,34 @@ def test_interrupted_rows_are_retried_after_a_crash(ledger_at: str) -> None:
         assert again is not None and again.pending_key == "k/a.jpg"
 
 
+def test_a_content_claim_no_worker_holds_is_taken_over(ledger_at: str) -> None:
+    """A release that failed while the ledger was away leaves this host's claim behind;
+    it must not keep those bytes from going for a whole lease."""
+    with Ledger.open(ledger_at) as ledger:
+        queue = WorkQueue(ledger)
+        sha = "ab" * 32
+        assert ledger.claim_content("b", sha)  # left behind: no worker of this queue holds it
+        assert queue.claim_content("b", sha)  # so it is taken over at once
+        assert not queue.claim_content("b", sha)  # but one held by a worker is respected
+        queue.release_content("b", sha)
+        assert queue.claim_content("b", sha)
+
+
+def test_claims_held_by_no_worker_go_back_after_an_outage(ledger_at: str) -> None:
+    """A claim the ledger committed while its answer was lost holds a row nobody works
+    on: after the outage every claimed row but those in hand goes back, due now."""
+    with Ledger.open(ledger_at) as ledger:
+        queue = WorkQueue(ledger)
+        queue.note([_sighting("/d/held.jpg"), _sighting("/d/lost.jpg")])
+        held, lost = queue.claim(), queue.claim()
+        assert held is not None and lost is not None
+        assert queue.reset_interrupted(keep={held.id}) == 1
+        states = {r.path: r.state for r in ledger.iter_files()}
+        assert states == {held.path: "uploading", lost.path: "pending"}
+        again = queue.claim()
+        assert again is not None and again.path == lost.path
+
+
 def test_readonly_reader_sees_writes_while_writer_is_open(tmp_path: Path) -> None:
     with Ledger.open(tmp_path / "l.db") as ledger:
         WorkQueue(ledger).note([_sighting("/d/a.jpg")])

@@ -10,7 +10,7 @@ a store or the ledger.
 """
 
 from ossync.config.http import HttpConfig
-from ossync.config.reload import ReloadPlan, reload_plan
+from ossync.config.reload import ReloadPlan, applied, reload_plan
 from ossync.config.settings import (
     Config,
     LedgerSettings,
@@ -21,6 +21,6 @@ from ossync.config.settings import (
     url_mode_from_config,
 )
 
-__all__ = ["Config", "HttpConfig", "LedgerSettings", "ReloadPlan", "WatchConfig",
+__all__ = ["Config", "HttpConfig", "LedgerSettings", "ReloadPlan", "WatchConfig", "applied",
            "ledger_from_config", "load_config", "parse_config", "reload_plan",
            "url_mode_from_config"]

@@ -4,7 +4,7 @@ parser uses; `tests/test_config_schema.py` checks that the parser reads exactly 
 
 from __future__ import annotations
 
-from ossync.config.key import LIVE, Key
+from ossync.config.key import LIVE, RESTART, Key
 from ossync.core.keys import DEFAULT_NAME, DEFAULT_PREFIX
 from ossync.core.limits import (
     DEFAULT_PART_CONCURRENCY,
@@ -141,5 +141,5 @@ WATCH = (
         "below 0.5s it only burns CPU.", "5s", LIVE, 0.5, 3600.0),
     Key("watch[].group", "name", "Hosts that mount the same share at the same path and "
         "share a PostgreSQL ledger: when one dies, another takes over its uploads.",
-        reload=LIVE, example="studio-share", commented=True),
+        reload=RESTART, example="studio-share", commented=True),
 )

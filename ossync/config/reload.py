@@ -4,6 +4,7 @@ a restart, so it can say `changed, needs a restart: workers, oss.bucket`."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -60,3 +61,20 @@ def _members(settings: Mapping[str, object], name: str) -> frozenset[str]:
         return frozenset({name} if any(_in(p, name) for p in settings) else ())
     return frozenset(p.partition(".")[0] for p in settings if _in(p, name))
 
+
+# The Config fields a reload changes: every other one keeps its value from the start.
+LIVE_FIELDS = ("watch", "prefix", "name", "date_source", "settle_seconds", "timezone",
+               "scan_interval", "max_file_size", "retry_initial_delay", "retry_max_delay",
+               "max_bandwidth")
+
+
+def applied(running: Config, new: Config) -> Config:
+    """The config a daemon runs after a reload: the live keys from `new`, everything else
+    as it started (so a changed bucket is never recorded while the old one is used, and
+    the next reload still names it as waiting for a restart)."""
+    settings = {path: value for path, value in running.settings.items()
+                if reload_class(path) != LIVE}
+    settings.update((path, value) for path, value in new.settings.items()
+                    if reload_class(path) == LIVE)
+    return dataclasses.replace(running, settings=settings, warnings=new.warnings,
+                               **{name: getattr(new, name) for name in LIVE_FIELDS})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
@@ -98,9 +98,11 @@ class Ledger(ABC):
         """True when the ledger has this exact path, size and mtime (the scan's fast path)."""
 
     @abstractmethod
-    def reset_interrupted(self) -> int:
+    def reset_interrupted(self, keep: Collection[int] = ()) -> int:
         """Rows this host left `uploading` (a crash) go back to pending, due now; its
-        content claims are dropped."""
+        content claims are dropped. `keep`: ids of rows a worker still holds (after a
+        ledger outage, a claim the ledger committed but whose answer was lost is held
+        by nobody: it goes back too)."""
 
     @abstractmethod
     def claim(self, now: float, groups: tuple[str, ...] = ()) -> FileRow | None:
@@ -121,9 +123,11 @@ class Ledger(ABC):
         """Extend the lease on every row this host holds (the daemon calls it often)."""
 
     @abstractmethod
-    def claim_content(self, bucket: str, sha256: str) -> bool:
+    def claim_content(self, bucket: str, sha256: str, *, take_own: bool = False) -> bool:
         """Take the right to upload these bytes into this bucket (one holder, fleet-wide);
-        False while another worker or host holds an unexpired claim."""
+        False while another holds an unexpired claim. `take_own`: a claim this host holds
+        is stale (no worker of this process holds it: a release failed while the ledger
+        was away) and may be taken over."""
 
     @abstractmethod
     def release_content(self, bucket: str, sha256: str) -> None: ...

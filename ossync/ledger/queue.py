@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from ossync.core import failpoints
 from ossync.ledger.contract import Ledger
@@ -26,6 +26,8 @@ class WorkQueue:
         self.groups = groups  # folder groups this host serves besides its own rows
         self._wake = threading.Condition()
         self._generation = 0  # bumped by every notify(): a wake-up is never lost
+        self._held: set[tuple[str, str]] = set()  # content claims our workers hold now
+        self._held_lock = threading.Lock()
 
     def note(self, sightings: Iterable[Sighting]) -> int:
         """Record candidates; wakes the workers when anything was (re)queued."""
@@ -43,8 +45,12 @@ class WorkQueue:
             self._generation += 1
             self._wake.notify_all()
 
-    def reset_interrupted(self) -> int:
-        return self.ledger.reset_interrupted()
+    def reset_interrupted(self, keep: Collection[int] = ()) -> int:
+        """Claimed rows no worker holds back to pending (all of this host's at start)."""
+        count = self.ledger.reset_interrupted(keep)
+        if count:
+            self.notify()
+        return count
 
     def claim(self) -> FileRow | None:
         return self.ledger.claim(time.time(), self.groups)
@@ -73,11 +79,31 @@ class WorkQueue:
         return None
 
     def claim_content(self, bucket: str, sha256: str) -> bool:
-        """One sender per content: False while another worker or host sends these bytes."""
-        return self.ledger.claim_content(bucket, sha256)
+        """One sender per content: False while another worker or host sends these bytes.
+
+        The claims this process's workers hold are known here, so a claim of this host
+        that none of them holds — left by a release that failed while the ledger was
+        away — is taken over at once instead of blocking those bytes for a lease."""
+        with self._held_lock:
+            if (bucket, sha256) in self._held:
+                return False
+            self._held.add((bucket, sha256))
+        try:
+            if self.ledger.claim_content(bucket, sha256, take_own=True):
+                return True
+        except BaseException:
+            self._forget_held(bucket, sha256)
+            raise
+        self._forget_held(bucket, sha256)
+        return False
 
     def release_content(self, bucket: str, sha256: str) -> None:
+        self._forget_held(bucket, sha256)  # first: the row may outlive a failed release
         self.ledger.release_content(bucket, sha256)
+
+    def _forget_held(self, bucket: str, sha256: str) -> None:
+        with self._held_lock:
+            self._held.discard((bucket, sha256))
 
     def defer(self, row: FileRow, *, delay: float, size: int | None = None,
               mtime_ns: int | None = None, error: str | None = None,

@@ -8,29 +8,27 @@ from __future__ import annotations
 
 import functools
 import logging
-import queue
 import signal
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from ossync.config import Config, WatchConfig, load_config
-from ossync.core import failpoints
+from ossync.config import Config, WatchConfig, applied, load_config, reload_plan
 from ossync.core.clock import zone
 from ossync.core.credentials import CredentialSupply
 from ossync.core.throttle import Throttle, describe
 from ossync.credentials import RotatingCredentials
 from ossync.intake.openfiles import OpenWriters
-from ossync.intake.scanner import scan, sight
 from ossync.intake.watcher import Watcher
-from ossync.ledger import FileRow, Ledger, LedgerUnavailable, Sighting, WorkQueue
+from ossync.ledger import Ledger, LedgerUnavailable, WorkQueue
 from ossync.service.health import Liveness
+from ossync.service.intake_stages import Intake
 from ossync.service.logsetup import register_secrets
 from ossync.service.sdnotify import watchdog_interval
 from ossync.service.supervise import Supervisor
+from ossync.service.work_stages import Hands
 from ossync.targets import Target
 from ossync.targets.factory import make_target
 from ossync.upload.outgoing import release_held
@@ -41,9 +39,7 @@ if TYPE_CHECKING:  # the listener's libraries are an extra: imported only when c
     from ossync.http import HttpService, Meter
 
 log = logging.getLogger("ossync.service.daemon")
-INTAKE_BATCH = 1000
 STOP_GRACE = 30.0  # seconds in-flight uploads get to finish on shutdown
-LEDGER_RETRY = 5.0  # seconds between tries while the ledger cannot be written
 LEDGER_OPEN_FIRST, LEDGER_OPEN_MAX = 1.0, 30.0  # back-off while a shared ledger is away
 LEASE_RENEWALS = 5  # renewals per lease period, so one missed renewal never loses a row
 SWEEP_INTERVAL = 3600.0  # seconds between sweeps of unfinished multipart uploads
@@ -61,19 +57,17 @@ class Daemon:
         self.on_reloading: Callable[[], None] | None = None  # SIGHUP received
         self.on_reloaded: Callable[[], None] | None = None  # ... and handled
         self._target = target
-        self._paths: queue.Queue[tuple[WatchConfig, str] | None] = queue.Queue()
-        self._scan_requests: queue.Queue[tuple[WatchConfig, Path | None] | None] = queue.Queue()
         self.supervisor = Supervisor(self.stop_event)  # every stage's thread
         self.exit_status = 0
         self._fatal_since: float | None = None
         self.folders: dict[str, WatchConfig] = {w.label: w for w in config.watch}
-        self.busy_since: dict[str, float] = {}  # worker thread → monotonic start of its file
-        self.busy_files: dict[str, tuple[str, int]] = {}  # worker thread → (path, size)
         self.heartbeat = time.monotonic()  # the main loop's last turn
         self.refresher: RotatingCredentials | None = None  # keys that rotate, kept fresh
         self._seen_version: int | None = None
         self._next_renewal = 0.0
-        self._ledger_away = False
+        self._next_scan = 0.0
+        self._ledger_away = False  # the main loop found the ledger away
+        self._ledger_trouble = threading.Event()  # a stage found it away
         self.meter: Meter | None = None  # counts for /metrics, with `http:` configured
         self.throttle = Throttle(config.max_bandwidth, zone=zone(config.timezone))
         self.http: HttpService | None = None  # the optional listener
@@ -135,6 +129,8 @@ class Daemon:
     def _recover(self) -> None:
         groups = tuple(sorted({w.group for w in self.config.watch if w.group}))
         self.queue = self._queue(groups)
+        self.intake = Intake(self.queue, self.folders, self.stop_event,
+                             self._ledger_trouble.set)
         interrupted = self.queue.reset_interrupted()
         if interrupted:
             log.info("%d upload(s) interrupted by the last stop will be retried", interrupted)
@@ -168,6 +164,16 @@ class Daemon:
         (the observers belong to `watcher`)."""
         return tuple(self.supervisor.threads)
 
+    @property
+    def busy_since(self) -> dict[str, float]:
+        """Worker thread → when it took the file in hand (for the health check)."""
+        return self.hands.busy_since if hasattr(self, "hands") else {}
+
+    @property
+    def busy_files(self) -> dict[str, tuple[str, int]]:
+        """Worker thread → (path, size) of the file in hand."""
+        return self.hands.busy_files if hasattr(self, "hands") else {}
+
     def health_problems(self) -> list[str]:
         """Why the daemon is not alive and well (empty when it is): for /healthz."""
         return self.liveness.problems()
@@ -176,29 +182,35 @@ class Daemon:
                on_restart: Callable[[], None] | None = None) -> None:
         self.supervisor.spawn(name, target, on_restart)
 
+    def _limits(self) -> Limits:
+        config = self.config
+        return Limits(bucket=config.bucket, max_file_size=config.max_file_size,
+                      timezone=zone(config.timezone), retry_base=config.retry_initial_delay,
+                      retry_max=config.retry_max_delay, host=config.host)
+
     def _start(self) -> None:
-        limits = Limits(bucket=self.config.bucket, max_file_size=self.config.max_file_size,
-                        timezone=zone(self.config.timezone),
-                        retry_base=self.config.retry_initial_delay,
-                        retry_max=self.config.retry_max_delay, host=self.config.host)
         self.writers = OpenWriters([str(w.path) for w in self.config.watch])
-        self.workers = [Worker(self.queue, self.target, limits, self.folders, self.writers,
-                               self.stop_event) for _ in range(self.config.workers)]
+        self.hands = Hands(self.queue, self.stop_event, self.refresher,
+                           self._ledger_trouble.set)
+        self.workers = [Worker(self.queue, self.target, self._limits(), self.folders,
+                               self.writers, self.stop_event)
+                        for _ in range(self.config.workers)]
         for i, worker in enumerate(self.workers):
-            self._spawn(f"ossync-worker-{i}", functools.partial(self._work, worker))
+            self._spawn(f"ossync-worker-{i}", functools.partial(self.hands.run, worker))
         # A crashed intake may have dropped a batch of events, a crashed scanner a walk:
         # a rescan finds whatever they missed.
-        self._spawn("ossync-intake", self._intake, on_restart=self.request_scan_all)
-        self._spawn("ossync-scanner", self._scanner, on_restart=self.request_scan_all)
+        intake = self.intake
+        self._spawn("ossync-intake", intake.run_intake, on_restart=intake.request_scan_all)
+        self._spawn("ossync-scanner", intake.run_scanner, on_restart=intake.request_scan_all)
         self._spawn("ossync-sweeper", functools.partial(sweep_every, SWEEP_INTERVAL,
                                                         self.stop_event, self.ledger,
                                                         self.target))
         if self.queue.groups:  # other hosts of a group make rows due: hear them at once
             self._spawn("ossync-ledger-listen", functools.partial(
                 self.ledger.listen, self.queue.groups, self.queue.notify, self.stop_event))
-        self.watcher = Watcher(self._paths, self.request_scan, self.request_scan_all)
+        self.watcher = Watcher(intake.paths, intake.request_scan, intake.request_scan_all)
         self.watcher.start(self.config.watch)
-        self.request_scan_all()
+        intake.request_scan_all()
 
     def _queue(self, groups: tuple[str, ...]) -> WorkQueue:
         """The work queue; with `http:` one that counts every outcome for /metrics."""
@@ -220,9 +232,9 @@ class Daemon:
         self.http.start()
 
     def _main_loop(self) -> None:
-        next_scan = time.monotonic() + self.config.scan_interval
+        self._next_scan = time.monotonic() + self.config.scan_interval
         while not self.stop_event.is_set():
-            self.stop_event.wait(min(1.0, max(next_scan - time.monotonic(), 0.0)))
+            self.stop_event.wait(min(1.0, max(self._next_scan - time.monotonic(), 0.0)))
             self.heartbeat = time.monotonic()
             self._chore(self._ledger_chores)
             self._chore(self._give_up_if_dead)
@@ -236,12 +248,12 @@ class Daemon:
                 finally:
                     if self.on_reloaded:
                         self.on_reloaded()
-            if time.monotonic() >= next_scan:
+            if time.monotonic() >= self._next_scan:
                 # new subfolders may have found no inotify watch left; a folder removed
                 # and made again is watched again
                 self._chore(self.watcher.check_watch_limits)
-                self.request_scan_all()
-                next_scan = time.monotonic() + self.config.scan_interval
+                self.intake.request_scan_all()
+                self._next_scan = time.monotonic() + self.config.scan_interval
 
     def _chore(self, chore: Callable[[], None]) -> None:
         """One chore of the main loop; a bug in one must not stop the loop (whose turns
@@ -284,14 +296,26 @@ class Daemon:
             if now >= self._next_renewal:
                 self.ledger.renew_leases()
                 self._next_renewal = now + self.ledger.lease / LEASE_RENEWALS
-            if self._ledger_away:
-                log.warning("the ledger answers again")
-                self._ledger_away = False
+            if self._ledger_away or self._ledger_trouble.is_set():
+                self._after_outage()
         except LedgerUnavailable as exc:
             if not self._ledger_away:
                 log.error("the ledger cannot be reached (%s); watching goes on, uploads "
                           "wait until it is back", exc)
                 self._ledger_away = True
+
+    def _after_outage(self) -> None:
+        """The ledger answers again: rows a claim took while its answer was lost (held by
+        no worker) go back to the queue, and every idle worker wakes."""
+        if self._ledger_away:
+            log.warning("the ledger answers again")
+        self._ledger_away = False
+        self._ledger_trouble.clear()
+        back = self.queue.reset_interrupted(keep=self.hands.in_hand())
+        if back:
+            log.warning("%d row(s) claimed while the ledger was away go back to the queue",
+                        back)
+        self.queue.notify()
 
     def _shutdown(self) -> None:
         log.info("stopping: letting in-flight uploads finish (up to %.0fs)", STOP_GRACE)
@@ -300,8 +324,8 @@ class Daemon:
             self.http.stop()
         if hasattr(self, "watcher"):
             self.watcher.stop()
-        self._scan_requests.put(None)
-        self._paths.put(None)
+        if hasattr(self, "intake"):
+            self.intake.close()
         if hasattr(self, "queue"):
             self.queue.notify()
         stuck = self.supervisor.join(time.monotonic() + STOP_GRACE)
@@ -314,112 +338,11 @@ class Daemon:
         if not stuck:
             self.ledger.close()
 
-    # --- threads -------------------------------------------------------------
-
-    def _work(self, worker: Worker) -> None:
-        name = threading.current_thread().name
-        while not self.stop_event.is_set():
-            failpoints.hit("worker.loop", self.stop_event)
-            if self.refresher is not None and not self.refresher.ready.is_set():
-                self.refresher.ready.wait(1.0)  # uploads held: files stay queued
-                continue
-            try:
-                row = self.queue.next_row(self.stop_event)
-                if row is None:
-                    continue
-            except LedgerUnavailable as exc:  # disk full, locked by another process, I/O error
-                log.error("the ledger cannot be used (%s); trying again in %.0fs",
-                          exc, LEDGER_RETRY)
-                self.stop_event.wait(LEDGER_RETRY)
-                continue
-            self.busy_since[name] = time.monotonic()
-            self.busy_files[name] = (row.path, row.size)
-            put_back: tuple[float, str | None, bool] | None = None
-            try:
-                if failpoints.hit("worker.process", self.stop_event):
-                    continue  # hung until shutdown (a failpoint); the row stays claimed
-                worker.process(row)
-            except LedgerUnavailable as exc:  # the ledger went away with the row in hand
-                log.error("the ledger cannot be used (%s) while %s was in hand; it goes back "
-                          "to the queue when the ledger answers", exc, row.path)
-                put_back = (0.0, None, False)
-            except Exception:  # a bug must cost one file, never the worker
-                log.exception("unexpected error on %s; it stays queued", row.path)
-                put_back = (60.0, "internal error (see log)", True)
-            finally:
-                self.busy_since.pop(name, None)
-                self.busy_files.pop(name, None)
-            if put_back is not None:
-                self._put_back(row, *put_back)
-
-    def _put_back(self, row: FileRow, delay: float, error: str | None,
-                  count_attempt: bool) -> None:
-        """Return a claimed row to the queue, waiting out a ledger outage: a row left
-        `uploading` would otherwise wait for the next start. (Whatever was sent meanwhile
-        is recognised by its key on the next try: nothing goes twice.)"""
-        while not self.stop_event.is_set():
-            try:
-                self.queue.defer(row, delay=delay, error=error, count_attempt=count_attempt)
-                return
-            except LedgerUnavailable:
-                self.stop_event.wait(LEDGER_RETRY)  # at worst reset_interrupted at next start
-
-    def _intake(self) -> None:
-        """Events → stat → one ledger transaction per batch."""
-        while not self.stop_event.is_set():
-            item: tuple[WatchConfig, str] | None = self._paths.get()  # None: shut down
-            failpoints.hit("intake.loop", self.stop_event)
-            batch: dict[str, Sighting] = {}
-            while item is not None and len(batch) < INTAKE_BATCH:
-                found = sight(*item)
-                if found is not None:
-                    batch[found.path] = found
-                try:
-                    item = self._paths.get_nowait()
-                except queue.Empty:
-                    break
-            if not batch:
-                continue
-            try:
-                self.queue.note(batch.values())
-            except LedgerUnavailable as exc:
-                log.error("the ledger cannot be written (%s); %d event(s) will be found by "
-                          "a rescan", exc, len(batch))
-                self.stop_event.wait(LEDGER_RETRY)
-                self.request_scan_all()
-
-    def request_scan(self, folder: WatchConfig, start: Path | None = None) -> None:
-        self._scan_requests.put((folder, start))
-
-    def request_scan_all(self) -> None:
-        for folder in self.folders.values():
-            self._scan_requests.put((folder, None))
-
-    def _scanner(self) -> None:
-        while not self.stop_event.is_set():
-            request = self._scan_requests.get()
-            if request is None:
-                return
-            failpoints.hit("scanner.loop", self.stop_event)
-            folder, start = request
-            if folder.label not in self.folders:
-                continue
-            began = time.monotonic()
-            try:
-                seen, queued = scan(self.queue, folder, start)
-            except LedgerUnavailable as exc:
-                log.error("scan of %s stopped: the ledger cannot be written (%s); "
-                          "trying again in %.0fs", start or folder.path, exc, LEDGER_RETRY)
-                self.stop_event.wait(LEDGER_RETRY)
-                self._scan_requests.put(request)
-                continue
-            log.debug("scanned %s: %d file(s), %d queued, %.2fs", start or folder.path, seen,
-                      queued, time.monotonic() - began)
-
     # --- reload --------------------------------------------------------------
 
     def _reload(self) -> None:
-        """SIGHUP: re-read the config; watch folders come and go, queued work stays."""
+        """SIGHUP: re-read the config, apply every key that can change while running, and
+        name every changed key that waits for a restart; queued work stays."""
         if self.config.source is None:
             return
         try:
@@ -427,21 +350,26 @@ class Daemon:
         except Exception as exc:  # a bad edit must not take the running daemon down
             log.error("reload failed, keeping the running config: %s", exc)
             return
-        if fresh.restart_settings != self.config.restart_settings:
-            log.warning("reload: changes to the target (oss:, s3:, local:), workers:, "
-                        "ledger:, http:, multipart_threshold:, part_size: and "
-                        "part_concurrency: take effect at restart")
-        if fresh.max_bandwidth != self.config.max_bandwidth:
+        plan = reload_plan(self.config, fresh)
+        if plan.restart:
+            log.warning("reload: changed, needs a restart: %s", ", ".join(plan.restart))
+        if fresh.max_bandwidth != self.config.max_bandwidth or (
+                fresh.timezone != self.config.timezone):
             self.throttle.set_schedule(fresh.max_bandwidth, zone(fresh.timezone))
             log.info("max_bandwidth is now %s", describe(fresh.max_bandwidth))
-        self.config = fresh
+        if fresh.scan_interval != self.config.scan_interval:
+            self._next_scan = time.monotonic() + fresh.scan_interval
+        self.config = applied(self.config, fresh)
+        for worker in self.workers:
+            worker.limits = self._limits()
         self.watcher.remove_all()
         before = dict(self.folders)
         self.folders.clear()
-        self.folders.update({w.label: w for w in fresh.watch})
+        self.folders.update({w.label: w for w in self.config.watch})
         release_held(self.ledger, self.folders, before)  # a changed strip_metadata
-        self.writers.set_roots([str(w.path) for w in fresh.watch])
-        for folder in fresh.watch:
+        self.writers.set_roots([str(w.path) for w in self.config.watch])
+        for folder in self.config.watch:
             self.watcher.add(folder)
-        self.request_scan_all()
-        log.info("reloaded %s: watching %d folder(s)", fresh.source, len(self.folders))
+        self.intake.request_scan_all()
+        log.info("reloaded %s: watching %d folder(s)%s", fresh.source, len(self.folders),
+                 f"; applied: {', '.join(plan.live)}" if plan.live else "")

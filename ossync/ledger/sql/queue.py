@@ -8,7 +8,7 @@ the row, so a host coming back never undoes what another finished.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import fields
 from typing import Any
 
@@ -61,12 +61,19 @@ class SqlQueue(SqlBase):
                           (self.host, ledger_text(path)))
         return bool(rows) and (rows[0]["size"], rows[0]["mtime_ns"]) == (size, mtime_ns)
 
-    def reset_interrupted(self) -> int:
+    def reset_interrupted(self, keep: Collection[int] = ()) -> int:
+        return self._reset(f"claimed_by = ?{not_in(keep)}", (self.host, *keep), bool(keep))
+
+    def _reset(self, where: str, params: tuple[object, ...], claims_held: bool) -> int:
+        """Put `uploading` rows matching `where` back, due now; with no claims held by a
+        worker, this host's content claims go too (while some are held, the queue tells
+        a stale one from a held one)."""
         with self.transaction() as conn:
-            conn.execute("DELETE FROM content_claims WHERE host = ?", (self.host,))
+            if not claims_held:
+                conn.execute("DELETE FROM content_claims WHERE host = ?", (self.host,))
             cur = conn.execute("UPDATE files SET state = 'pending', next_attempt = 0, "
                                "claimed_by = NULL, lease_until = NULL "
-                               "WHERE state = 'uploading' AND claimed_by = ?", (self.host,))
+                               f"WHERE state = 'uploading' AND {where}", params)
             return int(cur.rowcount)
 
     def claim(self, now: float, groups: tuple[str, ...] = ()) -> FileRow | None:
@@ -94,15 +101,17 @@ class SqlQueue(SqlBase):
                          (self.clock() + self.lease, self.host))
             return int(cur.rowcount)
 
-    def claim_content(self, bucket: str, sha256: str) -> bool:
+    def claim_content(self, bucket: str, sha256: str, *, take_own: bool = False) -> bool:
         now = self.clock()
         with self.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO content_claims (bucket, sha256, host, lease_until) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (bucket, sha256) DO UPDATE SET "
-                "host = excluded.host, lease_until = excluded.lease_until "
-                "WHERE content_claims.lease_until < ?",
-                (bucket, sha256, self.host, now + self.lease, now))
+                "VALUES (:bucket, :sha, :me, :lease) ON CONFLICT (bucket, sha256) DO UPDATE "
+                "SET host = excluded.host, lease_until = excluded.lease_until "
+                "WHERE content_claims.lease_until < :now OR "
+                "(content_claims.host = :me AND :take_own = 1)",
+                {"bucket": bucket, "sha": sha256, "me": self.host, "lease": now + self.lease,
+                 "now": now, "take_own": int(take_own)})
             return bool(cur.rowcount)
 
     def release_content(self, bucket: str, sha256: str) -> None:
@@ -278,6 +287,10 @@ def _values(record: Upload | FileRow) -> dict[str, Any]:
     values = {f.name: getattr(record, f.name) for f in fields(record)}
     values["path"] = ledger_text(values["path"])
     return values
+
+
+def not_in(ids: Collection[int]) -> str:
+    return f" AND id NOT IN ({', '.join('?' * len(ids))})" if ids else ""
 
 
 def _one_line(error: str | None) -> str | None:

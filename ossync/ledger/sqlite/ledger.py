@@ -12,13 +12,14 @@ import contextlib
 import fcntl
 import os
 import sqlite3
+from collections.abc import Collection
 from pathlib import Path
 
 from ossync.ledger.contract import Ledger, register_backend
 from ossync.ledger.errors import LedgerCorrupt, LedgerError, LedgerMissing, LedgerUnavailable
 from ossync.ledger.records import now_text
 from ossync.ledger.sql.multipart import SqlMultipart
-from ossync.ledger.sql.queue import SqlQueue
+from ossync.ledger.sql.queue import SqlQueue, not_in
 from ossync.ledger.sql.reads import SqlReads
 from ossync.ledger.sqlite.base import SqliteBase
 from ossync.ledger.sqlite.migrations import MIGRATIONS
@@ -90,14 +91,12 @@ class SqliteLedger(SqlQueue, SqlReads, SqlMultipart, SqliteBase, Ledger):
         rows = self.query("SELECT host FROM files ORDER BY id DESC LIMIT 1")
         return str(rows[0]["host"]) if rows else None
 
-    def reset_interrupted(self) -> int:
+    def reset_interrupted(self, keep: Collection[int] = ()) -> int:
         """Every row left `uploading` was ours: there is one daemon per file."""
-        with self.transaction() as conn:
-            conn.execute("DELETE FROM content_claims")
-            cur = conn.execute("UPDATE files SET state = 'pending', next_attempt = 0, "
-                               "claimed_by = NULL, lease_until = NULL "
-                               "WHERE state = 'uploading'")
-            return cur.rowcount
+        if not keep:
+            with self.transaction() as conn:
+                conn.execute("DELETE FROM content_claims")
+        return self._reset(f"1 = 1{not_in(keep)}", tuple(keep), bool(keep))
 
     def data_version(self) -> int:
         return int(self.query("PRAGMA data_version")[0][0])
