@@ -22,8 +22,9 @@ ENV = {"OSS_ACCESS_KEY_ID": ACCESS_KEY_ID, "OSS_ACCESS_KEY_SECRET": SECRET,
 # What the daemon applies on SIGHUP (the list); everything else needs a restart.
 LIVE_KEYS = {"prefix", "name", "date_source", "settle_seconds", "timezone", "scan_interval",
              "max_file_size", "retry_initial_delay", "retry_max_delay", "max_bandwidth",
-             "watch", *(k.path for k in section_keys("watch"))}
-TOKEN = "0123456789abcdef0123456789abcdef"
+             "watch", *(k.path for k in section_keys("watch") if k.path != "watch[].group")}
+# watch[].group is read once: the folder groups a host claims rows of are fixed at start.
+TOKEN = "5be0c93f71a2d84e6c0f2a97b1d35e84"  # random: a patterned token is refused
 
 
 def _doc(tmp_path: Path, target: str = "oss") -> dict[str, Any]:
@@ -58,6 +59,7 @@ def _full(tmp_path: Path, target: str) -> dict[str, Any]:
         section.setdefault(key.name, value)
     token = tmp_path / "token"
     token.write_text(TOKEN)
+    token.chmod(0o600)  # the daemon's user's alone, or the token is refused
     done = tmp_path / "done"
     done.mkdir(exist_ok=True)
     doc["watch"][0].update(move_to=str(done), after_upload="move")

@@ -13,19 +13,36 @@ Lifetime = float | timedelta  # seconds, or a timedelta: how long a signature li
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4}
 _BIT_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(?:bit/s|bps)\s*$", re.IGNORECASE)
 UNLIMITED = ("off", "unlimited", "none")
+# Far beyond any sane setting, yet small enough for every float, int and timedelta use.
+MAX_SECONDS = 100 * 365 * 86400.0
+MAX_BYTES = 2**63 - 1
+
+
+def _finite(number: float, most: float, what: str) -> float:
+    """`number` if it is a real number no larger than `most`; ValueError otherwise, so
+    nan, inf and 400-digit values never reach a timer, a sum or an int()."""
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"{what} must be a finite number")
+    if abs(number) > most:
+        raise ValueError(f"{what} is far too large")
+    return number
 
 
 def parse_duration(value: object) -> float:
     """Seconds from a number (seconds) or a string like `90s`, `15m`, `2h`, `7d`."""
     if isinstance(value, bool):
         raise ValueError("expected a duration like 30s, 15m, 2h or 7d")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 15m, 2h, 7d)")
-        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
+    try:
+        if isinstance(value, (int, float)):
+            seconds = float(value)
+        else:
+            match = _DURATION.match(str(value))
+            if not match:
+                raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 15m, 2h, 7d)")
+            seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
+    except OverflowError:
+        raise ValueError("a duration is far too large") from None
+    _finite(seconds, MAX_SECONDS, "a duration")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
     return seconds
@@ -45,7 +62,12 @@ def parse_size(value: object) -> int:
         base = 1024 if "i" in unit else 1
         letter = unit[:1] if unit not in ("b", "") else ""
         factor = _SIZE_UNITS[letter] if base == 1 else 1024 ** "bkmgt".index(letter)
-        size = int(float(match.group(1)) * factor)
+        try:
+            size = int(_finite(float(match.group(1)) * factor, MAX_BYTES, "a size"))
+        except OverflowError:
+            raise ValueError("a size is far too large") from None
+    if size > MAX_BYTES:
+        raise ValueError("a size is far too large")
     if size < 0:
         raise ValueError("a size cannot be negative")
     return size
@@ -61,7 +83,11 @@ def parse_rate(value: object) -> float | None:
         return None
     bits = _BIT_RATE.match(text)
     if bits:
-        rate = float(bits.group(1)) * _SIZE_UNITS[bits.group(2).lower()] / 8
+        try:
+            rate = _finite(float(bits.group(1)) * _SIZE_UNITS[bits.group(2).lower()] / 8,
+                           MAX_BYTES, "a rate")
+        except OverflowError:
+            raise ValueError("a rate is far too large") from None
     else:
         if isinstance(value, str) and not text.lower().endswith("/s"):
             raise ValueError(f"{value!r} is not a rate (use e.g. 20MB/s, 512KiB/s, "
@@ -99,7 +125,10 @@ def parse_time(value: str, now: datetime | None = None) -> datetime:
     now = now or datetime.now(timezone.utc)
     text = value.strip()
     if _DURATION.match(text) and not text.replace(".", "").isdigit():
-        return now - timedelta(seconds=parse_duration(text))
+        try:
+            return now - timedelta(seconds=parse_duration(text))
+        except OverflowError:
+            raise ValueError(f"{value!r} reaches back before the year 1") from None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
