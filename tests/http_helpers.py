@@ -17,7 +17,7 @@ from ossync.config import load_config
 from ossync.service.daemon import Daemon
 from tests.daemon_helpers import daemon_thread
 
-TOKEN = "tok-0123456789abcdef0123456789abcdef"
+TOKEN = "9f3c27e1b84d6a05c2e7f19b3d8a64c0e5b27f9d1a3c8e46"  # 192 bits, random
 
 
 @dataclass
@@ -37,8 +37,13 @@ class Running:
 @contextmanager
 def http_daemon(make_config: Callable[..., Path], http: dict[str, Any] | None = None,
                 **top: Any) -> Iterator[Running]:
-    """The real daemon (in a thread) with its listener on 127.0.0.1, port chosen by the OS."""
-    path = make_config(http={"listen": "127.0.0.1:0", **(http or {})}, **top)
+    """The real daemon (in a thread) with its listener on 127.0.0.1, port chosen by the OS.
+    Without a token the listener is open to this host's users (`require_token: never`)
+    unless `http` says otherwise: the tests must not depend on who else has an account."""
+    http = {"listen": "127.0.0.1:0", **(http or {})}
+    if "token_file" not in http:
+        http.setdefault("require_token", "never")
+    path = make_config(http=http, **top)
     with daemon_thread(load_config(path)) as daemon:
         assert daemon.http is not None
         yield Running(daemon, f"http://127.0.0.1:{daemon.http.port}", path)

@@ -119,7 +119,8 @@ def test_retries_are_counted_by_code(make_config: Callable[..., Path], local_oss
     subprocess, so the connections a failed POST leaves behind go with it."""
     with FaultProxy(local_oss.endpoint, FaultPlan({"error": 1.0}, seed=3)) as proxy:
         config = make_config(endpoint=proxy.endpoint, retry_initial_delay="0.1s",
-                             retry_max_delay="0.2s", http={"listen": "127.0.0.1:0"})
+                             retry_max_delay="0.2s",
+                             http={"listen": "127.0.0.1:0", "require_token": "never"})
         daemon = DaemonProcess(config, tmp_path / "daemon.log", dict(os.environ))
         try:
             daemon.wait_ready()

@@ -1,19 +1,28 @@
 """`ossync check-config`: everything that can be known without uploading, said before the
 daemon would trip on it — the config's fields, credentials that are already expired,
 and a ledger the daemon could not create, write or read. Nothing is created or
-changed while checking; each finding is one line and exit status 78."""
+changed while checking; each finding is one line and exit status 78.
+
+Weak secrets are findings too: the config's own checks refuse an HTTP token that others
+can read or guess; a config file that anyone on the host can read and that holds a
+store's secret (or a ledger password) written out is a warning."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import stat
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
+from urllib.parse import urlsplit
 
 from ossync.cli.errors import ExitStatus
 from ossync.cli.loading import load
 from ossync.config import Config
+from ossync.config.document import read_document
+from ossync.config.schema import KEYS
 from ossync.core.clock import rfc3339
 from ossync.core.credentials import Credentials
 from ossync.core.errors import ConfigError
@@ -39,9 +48,41 @@ def cmd_check_config(args: argparse.Namespace, stdout: TextIO) -> int:
     stdout.write(f"  host: {config.host}\n")
     for w in config.watch:
         stdout.write(f"  watch {w.label}: {printable(str(w.path))} -> {w.prefix}{w.name}\n")
-    for warning in config.warnings:
+    for warning in (*config.warnings, *secrets_written_out(args.config)):
         stdout.write(f"  warning: {warning}\n")
     return ExitStatus.OK
+
+
+_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def _written_out(value: object) -> bool:
+    """A value that is more than `${VAR}` references: the secret itself."""
+    return isinstance(value, str) and bool(_VARIABLE.sub("", value).strip())
+
+
+def secrets_written_out(path: Path) -> list[str]:
+    """One warning when a config anyone on the host can read holds a secret as such."""
+    try:
+        if not os.stat(path).st_mode & stat.S_IROTH:
+            return []
+        raw = read_document(path)
+    except (OSError, ConfigError):
+        return []
+    if not isinstance(raw, dict):
+        return []
+    found = [key.path for key in KEYS if key.secret and isinstance(raw.get(key.section), dict)
+             and _written_out(raw[key.section].get(key.name))]
+    ledger = raw.get("ledger")
+    if isinstance(ledger, str) and "://" in ledger and _written_out(
+            urlsplit(_VARIABLE.sub("", ledger)).password or ""):
+        found.append("ledger (its password)")
+    if not found:
+        return []
+    shown = printable(str(path))
+    return [f"{shown} can be read by anyone on this host and holds {', '.join(found)} "
+            f"written out: chmod 600 {shown}, or write ${{VAR}} there and give the secret "
+            "in the environment or as a systemd credential"]
 
 
 def _fetch_once(config: Config, path: Path) -> Credentials | None:

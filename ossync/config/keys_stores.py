@@ -134,15 +134,38 @@ LOCAL = (
 
 HTTP = (
     Key("http.listen", "text", "Where to listen (HOST:PORT); any address but loopback "
-        "needs a token.", "127.0.0.1:9469"),
-    Key("http.token_file", "path", "A file holding the bearer token (one line, at least 16 "
-        "characters, e.g. from `openssl rand -hex 32`).",
+        "needs a token. The listener speaks plain HTTP: reach it from other hosts through "
+        "a TLS proxy.", "127.0.0.1:9469"),
+    Key("http.token_file", "path", "A file holding the bearer token: one line, readable by "
+        "the daemon's user alone (chmod 600), random (about 80 bits at least, e.g. from "
+        "`openssl rand -hex 32`).",
         default_text="$CREDENTIALS_DIRECTORY/http_token when systemd gives it",
         example="/etc/ossync/http_token", commented=True),
+    Key("http.require_token", "choice", "Whether /metrics, /v1/files and the status page "
+        "need the token on loopback too: always, never, or auto: when /etc/passwd lists a "
+        "login user (uid from UID_MIN to UID_MAX of /etc/login.defs, 1000 to 60000 "
+        "without it; a shell other than nologin or false) who is not the daemon's user "
+        "and not in group sudo, wheel or admin. Required without a token, they answer "
+        "401.", "auto", choices=("auto", "always", "never")),
+    Key("http.session_lifetime", "duration", "How long a sign-in to the status page lasts "
+        "(its cookie holds a random id, never the token).", "8h", low=300.0, high=WEEK),
     Key("http.ready_within", "duration", "/readyz fails when the store has not answered for "
         "this long (it probes it then).", "5m", low=10.0, high=86400.0),
-    Key("http.rate_limit", "number", "Requests per second per client address (0: no "
-        "limit).", 20, low=0, high=10000),
+    Key("http.rate_limit", "number", "Requests per second per client address, and new "
+        "connections except from loopback (0: no limit).", 20, low=0, high=10000),
     Key("http.rate_burst", "whole", "Requests a client may send at once before rate_limit "
         "applies.", 100, low=1, high=10000),
+    Key("http.client_connections", "whole", "Connections one client may hold open (all of "
+        "loopback counts as one client, and an IPv6 /64); a new one beyond closes its "
+        "oldest that is only waiting, so a monitor always gets in.", 16, low=1,
+        high=256),
+    Key("http.request_timeout", "duration", "How long a client has to send a whole "
+        "request, headers and body, once its connection opened or its last answer went "
+        "out; slower ones are closed.", "10s", low=1.0, high=300.0),
+    Key("http.max_url_expires", "duration", "The longest expires= a /v1/files caller may "
+        "ask for.", default_text="oss.url_expires", low=1.0, high=WEEK, example="1h",
+        commented=True),
+    Key("http.allow_process", "boolean", "Let /v1/files callers ask for OSS image "
+        "processing (process=), limited to resize, crop, rotate, format, quality and "
+        "auto-orient with checked parameters; false refuses process=.", True),
 )
