@@ -1,21 +1,29 @@
-"""No idle worker while work is due, on a fleet: a host sleeping on an empty queue is woken
-by another host's new group rows (PostgreSQL LISTEN/NOTIFY) and by the moment a dead
-host's lease on a group row runs out — not by the 300 s idle wait."""
+"""A fleet's folder groups: a grouped folder's rows carry their group from intake on, and
+another host of the group uploads a dead host's rows; a host sleeping on an empty queue
+is woken by another host's new group rows (PostgreSQL LISTEN/NOTIFY) and by the moment a
+dead host's lease on a group row runs out — not by the 300 s idle wait.
+
+Failpoint armed here (ossync/core/failpoints.py): worker.loop."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
 from ossync.ledger import FileRow, Ledger, Sighting, WorkQueue
 from ossync.ledger.queue import MAX_IDLE_WAIT
+from ossync.localoss import LocalOSS
 from tests.pg_server import PgServer
 
-pytestmark = [pytest.mark.postgres, pytest.mark.timeout(60)]
+from .daemon_helpers import DaemonProcess, bucket, config_for, daemon_thread, jpeg_bytes, wait_for
+
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(90)]
 
 
 @pytest.fixture
@@ -128,3 +136,34 @@ def test_a_dead_hosts_lease_running_out_wakes_its_group(pg_url: str) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_a_dead_hosts_rows_of_a_grouped_folder_are_uploaded_by_another(
+        make_config: Callable[..., Path], local_oss: LocalOSS, drop: Path, tmp_path: Path,
+        pg_url: str) -> None:
+    """Through intake, as a user runs it: host a scans its grouped folder (its worker
+    never starts: a failpoint), dies by kill -9; host b of the same group, mounting the
+    same share at the same path, uploads a's rows."""
+    folder = [{"path": str(drop), "label": "share", "group": "studio"}]
+    for i in range(4):
+        (drop / f"shared-{i}.jpg").write_bytes(jpeg_bytes(4000 + i))
+    cfg_a = make_config(watch=folder, ledger=pg_url, host="a", workers=1, name="a.yaml")
+    env = {**os.environ, "OSSYNC_FAILPOINTS": "worker.loop=hang"}
+    proc = DaemonProcess(cfg_a, tmp_path / "a.log", env)
+    try:
+        proc.wait_ready()
+        wait_for(lambda: len(_rows_of(pg_url, "a")) == 4, 30, "a's sightings")
+        assert {r.grp for r in _rows_of(pg_url, "a")} == {"studio"}  # the group, carried
+        proc.kill()
+    finally:
+        proc.stop()
+    cfg_b = make_config(watch=folder, ledger=pg_url, host="b", name="b.yaml")
+    with daemon_thread(config_for(cfg_b)):
+        wait_for(lambda: {r.state for r in _rows_of(pg_url, "a")} == {"uploaded"}, 30,
+                 "a's rows uploaded by b")
+    assert len(bucket(local_oss)) == 4  # each photo once
+
+
+def _rows_of(location: str, host: str) -> list[FileRow]:
+    with Ledger.open(location, readonly=True) as ledger:
+        return [r for r in ledger.iter_files() if r.host == host]

@@ -45,7 +45,8 @@ def sight(folder: WatchConfig, path: str, st: os.stat_result | None = None) -> S
             return None
     if not stat.S_ISREG(st.st_mode):
         return None
-    return Sighting(path, folder.label, st.st_size, st.st_mtime_ns, folder.settle_seconds)
+    return Sighting(path, folder.label, st.st_size, st.st_mtime_ns, folder.settle_seconds,
+                    folder.group)
 
 
 def walk(folder: WatchConfig, start: Path | None = None) -> Iterator[tuple[str, os.stat_result]]:
