@@ -152,6 +152,28 @@ def test_claims_held_by_no_worker_go_back_after_an_outage(ledger_at: str) -> Non
         assert again is not None and again.path == lost.path
 
 
+def test_a_verdict_on_an_old_version_never_buries_a_newer_one(ledger_at: str) -> None:
+    """An empty placeholder is claimed and judged `skipped` (or found gone) while its
+    bytes arrive and are noted: the newer version is queued, not left skipped or dropped
+    (the chaos run lost a file this way)."""
+    with Ledger.open(ledger_at) as ledger:
+        queue = WorkQueue(ledger)
+        for settle in (queue.settle_terminal, queue.forget):
+            path = f"/d/{settle.__name__}.jpg"
+            queue.note([_sighting(path, size=0)])
+            row = queue.claim()
+            assert row is not None and row.size == 0
+            queue.note([_sighting(path, size=74_693, mtime_ns=2)])  # the bytes arrive
+            if settle == queue.settle_terminal:
+                queue.settle_terminal(row, "skipped", "empty file (0 bytes)")
+            else:
+                queue.forget(row)
+            found = ledger.file_by_path(path)
+            assert found is not None and (found.state, found.size) == ("pending", 74_693)
+            again = queue.claim()
+            assert again is not None and again.path == path
+
+
 def test_readonly_reader_sees_writes_while_writer_is_open(tmp_path: Path) -> None:
     with Ledger.open(tmp_path / "l.db") as ledger:
         WorkQueue(ledger).note([_sighting("/d/a.jpg")])

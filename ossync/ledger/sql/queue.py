@@ -18,6 +18,8 @@ from ossync.ledger.sql.base import Executor, SqlBase, as_record
 from ossync.targets import UploadResult
 
 MINE = "claimed_by = :me"
+# The row still describes the version of the file that was claimed (no newer one noted).
+SAME = "size = :claimed_size AND mtime_ns = :claimed_mtime"
 # A new path is inserted pending; a known one whose size or mtime changed is queued
 # again (a row being sent stays `uploading`: its worker sees the change); an
 # unchanged one is left alone, so a finished upload is never redone by a rescan.
@@ -180,20 +182,26 @@ class SqlQueue(SqlBase):
 
     def settle_terminal(self, row: FileRow, state: str, error: str | None,
                         attempts: int | None = None) -> None:
+        """The verdict holds for the version that was claimed: a newer one noted while the
+        row was in hand (an empty placeholder that got its bytes) is queued instead."""
         with self.transaction() as conn:
-            conn.execute("UPDATE files SET state = :state, last_error = :error, attempts = "
-                         "attempts + :add, updated_at = :stamp, claimed_by = NULL, "
-                         f"lease_until = NULL WHERE id = :id AND {MINE}",
+            conn.execute(f"UPDATE files SET state = CASE WHEN {SAME} THEN :state ELSE "
+                         f"'pending' END, last_error = CASE WHEN {SAME} THEN :error ELSE "
+                         "last_error END, attempts = attempts + :add, updated_at = :stamp, "
+                         f"claimed_by = NULL, lease_until = NULL WHERE id = :id AND {MINE}",
                          {"state": state, "error": _one_line(error), "add": attempts or 0,
-                          "stamp": now_text(), "id": row.id, "me": self.host})
+                          "stamp": now_text(), **_claimed(row), "me": self.host})
+            self._work_added(conn, {row.grp} if row.grp else set())
 
     def forget(self, row: FileRow) -> None:
+        """The file vanished: its row goes — unless a newer version was noted meanwhile
+        (then it is queued) or an earlier upload stands (then it says so)."""
         with self.transaction() as conn:
-            conn.execute(f"DELETE FROM files WHERE id = :id AND upload_id IS NULL AND {MINE}",
-                         {"id": row.id, "me": self.host})
-            conn.execute("UPDATE files SET state = 'uploaded', claimed_by = NULL, "
-                         "lease_until = NULL WHERE id = :id AND upload_id IS NOT NULL AND "
-                         f"state = 'uploading' AND {MINE}", {"id": row.id, "me": self.host})
+            conn.execute(f"DELETE FROM files WHERE id = :id AND upload_id IS NULL AND {SAME} "
+                         f"AND {MINE}", {**_claimed(row), "me": self.host})
+            conn.execute(f"UPDATE files SET state = CASE WHEN {SAME} THEN 'uploaded' ELSE "
+                         "'pending' END, claimed_by = NULL, lease_until = NULL WHERE id = :id "
+                         f"AND state = 'uploading' AND {MINE}", {**_claimed(row), "me": self.host})
 
     def retry_failed(self, paths: list[str] | None = None) -> int:
         sql = ("UPDATE files SET state = 'pending', attempts = 0, next_attempt = 0, "
@@ -260,16 +268,14 @@ class SqlQueue(SqlBase):
         it was being sent: then the upload is linked, and the row stays pending for the new
         bytes. A row this host no longer holds is left alone."""
         params: dict[str, Any] = {
-            "upload": upload_id, "sha": sha256, "stamp": stamp, "claimed_size": row.size,
-            "claimed_mtime": row.mtime_ns, "size": size, "mtime": mtime_ns, "id": row.id,
-            "me": self.host}
-        same = "size = :claimed_size AND mtime_ns = :claimed_mtime"
+            "upload": upload_id, "sha": sha256, "stamp": stamp, "size": size,
+            "mtime": mtime_ns, **_claimed(row), "me": self.host}
         conn.execute(
             "UPDATE files SET upload_id = :upload, sha256 = :sha, pending_key = NULL, "
             "last_error = NULL, updated_at = :stamp, claimed_by = NULL, lease_until = NULL, "
-            f"state = CASE WHEN {same} THEN 'uploaded' ELSE 'pending' END, "
-            f"size = CASE WHEN {same} THEN :size ELSE size END, "
-            f"mtime_ns = CASE WHEN {same} THEN :mtime ELSE mtime_ns END "
+            f"state = CASE WHEN {SAME} THEN 'uploaded' ELSE 'pending' END, "
+            f"size = CASE WHEN {SAME} THEN :size ELSE size END, "
+            f"mtime_ns = CASE WHEN {SAME} THEN :mtime ELSE mtime_ns END "
             f"WHERE id = :id AND {MINE}", params)
 
 
@@ -287,6 +293,11 @@ def _values(record: Upload | FileRow) -> dict[str, Any]:
     values = {f.name: getattr(record, f.name) for f in fields(record)}
     values["path"] = ledger_text(values["path"])
     return values
+
+
+def _claimed(row: FileRow) -> dict[str, Any]:
+    """The parameters of SAME, and the row's id."""
+    return {"id": row.id, "claimed_size": row.size, "claimed_mtime": row.mtime_ns}
 
 
 def not_in(ids: Collection[int]) -> str:
