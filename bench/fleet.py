@@ -19,10 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import BUCKET, CREDS, DaemonProc, jpeg, wait_until, write_config
 from bench.ledger_lookup import fill, time_lookups
-from ossync.ledger import Ledger, LedgerError, Sighting, WorkQueue
+from ossync.ledger import Ledger, LedgerError, Sighting
 from ossync.localoss import LocalOSS
 from ossync.targets import UploadResult
 from tests.pg_server import PgServer, require_pg
+from tests.queue_helpers import claim, record
 
 
 def uploaded(location: Path | str) -> int:
@@ -61,19 +62,19 @@ def throughput(work: Path, endpoint: str, ledger: Path | str, hosts: int, files:
 def claim_and_commit(location: Path | str, n: int) -> tuple[float, float]:
     """ms per file for the ledger's part of one upload: claim, key, content claim, record."""
     with Ledger.open(location, host="bench-claims") as ledger:
-        queue = WorkQueue(ledger)
+        queue = ledger
         queue.note([Sighting(f"/bench/c{i}.jpg", "cam", 10, 1, 0.0) for i in range(n)])
         began = time.perf_counter()
         claims = 0.0
         for i in range(n):
             t0 = time.perf_counter()
-            row = queue.claim()
+            row = claim(queue)
             claims += time.perf_counter() - t0
             assert row is not None
             sha = f"{i:064x}"
             queue.intend(row, sha256=sha, key=f"k/{i}.jpg")
             assert queue.claim_content("b", sha)
-            queue.record_upload(row, UploadResult(f"k/{i}.jpg", f"u/{i}", 10, None, 1),
+            record(queue, row, UploadResult(f"k/{i}.jpg", f"u/{i}", 10, None, 1),
                                 bucket="b", sha256=sha, content_type="image/jpeg", mtime_ns=1)
             queue.release_content("b", sha)
         total = time.perf_counter() - began

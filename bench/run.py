@@ -39,12 +39,13 @@ from common import (
     write_config,
 )
 
-from ossync.ledger import Ledger, Sighting, WorkQueue
+from ossync.ledger import Ledger, Sighting
 from ossync.localoss import LocalOSS
 from ossync.targets import UploadResult
 from ossync.targets.oss.signing import post_form_fields
 from ossync.targets.post_policy import PostUpload
 from ossync.upload.prepare import read_facts
+from tests.queue_helpers import claim, record
 
 Results = dict[str, Any]
 
@@ -96,11 +97,11 @@ def where_time_goes(paths: list[Path], work: Path) -> dict[str, float]:
     signing = time.perf_counter() - began
     began = time.perf_counter()
     with Ledger.open(work / "stage.db") as ledger:
-        queue = WorkQueue(ledger)
+        queue = ledger
         queue.note([Sighting(str(f.path), "b", f.size, f.mtime_ns, 0) for f in facts])
-        while (row := queue.claim()) is not None:
+        while (row := claim(queue)) is not None:
             queue.intend(row, sha256=f"{row.id:064x}", key=f"k/{row.id}")
-            queue.record_upload(row, UploadResult(f"k/{row.id}", "u", row.size, None, 0),
+            record(queue, row, UploadResult(f"k/{row.id}", "u", row.size, None, 0),
                                 bucket=BUCKET, sha256=f"{row.id:064x}",
                                 content_type="image/jpeg", mtime_ns=row.mtime_ns)
     sqlite = time.perf_counter() - began
@@ -198,7 +199,7 @@ def scale(work: Path, quick: bool) -> Results:
         st = path.stat()
         sightings.append(Sighting(str(path), "drop", st.st_size, st.st_mtime_ns, 0))
     with Ledger.open(ledger) as led:
-        queue = WorkQueue(led)
+        queue = led
         queue.note(sightings)
         led.query("UPDATE files SET state = 'uploaded', upload_id = 1 WHERE state = 'pending'")
     with LocalOSS(work / "oss", [BUCKET], CREDS) as server:

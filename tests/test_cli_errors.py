@@ -29,10 +29,11 @@ import yaml
 
 from ossync.cli import main
 from ossync.core.textforms import os_path, printable
-from ossync.ledger import Ledger, Sighting, WorkQueue
+from ossync.ledger import Ledger, Settled, Sighting
 from ossync.targets import UploadResult
 
 from .conftest import BUCKET, REGION, SECRET
+from .queue_helpers import claim
 
 ROOT = Path(__file__).resolve().parent.parent
 DEAD_ENDPOINT = "http://127.0.0.1:9"  # nothing listens: only commands that fail reach it
@@ -92,7 +93,7 @@ def build_world(base: Path) -> World:
     world = World(base)
     world.drop.mkdir()
     with Ledger.open(world.ledger, host="studio") as ledger:
-        queue = WorkQueue(ledger)
+        queue = ledger
         for i, which in enumerate(NAMES):
             folder, key = ("@cam", '=HYPERLINK("http://evil.example")') if (
                 which == "formula") else ("cam", f"cam/{i}.jpg")
@@ -101,9 +102,9 @@ def build_world(base: Path) -> World:
             queue.record_direct(world.path(which), folder, mtime_ns=i, sha256=f"{i:064x}",
                                 content_type="image/jpeg", bucket=BUCKET, result=result)
         queue.note([Sighting(world.path(FAILED), "cam", 5, 5, 0.0)])
-        row = queue.claim()
+        row = claim(queue)
         assert row is not None
-        queue.settle_terminal(row, "failed", FAILED_ERROR, attempts=3)
+        queue.settle(row, Settled("failed", FAILED_ERROR, attempts=3))
     return world
 
 

@@ -17,7 +17,7 @@ import pytest
 
 import ossync.upload.prepare
 from ossync.core.credentials import Credentials
-from ossync.ledger import Ledger, Sighting, WorkQueue
+from ossync.ledger import Ledger, Sighting
 from ossync.localoss import LocalOSS
 from ossync.targets import UploadResult
 
@@ -33,6 +33,7 @@ from .daemon_helpers import (
     uploads,
     wait_for,
 )
+from .queue_helpers import claim, record
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -233,10 +234,10 @@ def test_catch_up_skips_known_files_without_reading_them(
         st = path.stat()
         sightings.append(Sighting(str(path), "drop", st.st_size, st.st_mtime_ns, 0))
     with Ledger.open(config.ledger) as ledger:  # what an earlier run recorded
-        queue = WorkQueue(ledger)
+        queue = ledger
         queue.note(sightings)
-        while (row := queue.claim()) is not None:
-            queue.record_upload(row, UploadResult(f"k/{row.id}", "u", row.size, None, 0),
+        while (row := claim(queue)) is not None:
+            record(queue, row, UploadResult(f"k/{row.id}", "u", row.size, None, 0),
                                 bucket=BUCKET, sha256=f"{row.id:064d}",
                                 content_type="image/jpeg", mtime_ns=row.mtime_ns)
     reads = Counter[str]()

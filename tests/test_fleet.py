@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 from ossync.cli import main
-from ossync.ledger import FileRow, Ledger, LedgerError, Sighting, WorkQueue
+from ossync.ledger import Deferred, FileRow, Ledger, LedgerError, Settled, Sighting
 from ossync.localoss import LocalOSS
 from ossync.targets import UploadResult
 from tests.pg_server import PgServer, require_pg
 
 from .daemon_helpers import DaemonProcess, bucket, file_states, jpeg_bytes, uploads, wait_for
+from .queue_helpers import claim, record, serving
 
 pytestmark = pytest.mark.postgres
 
@@ -39,14 +40,14 @@ def test_concurrent_workers_on_two_hosts_never_claim_one_row_twice(pg_url: str) 
     a = Ledger.open(pg_url, host="a")
     b = Ledger.open(pg_url, host="b")
     try:
-        WorkQueue(a).note([_sight(f"/share/{i}.jpg") for i in range(300)])
+        a.note([_sight(f"/share/{i}.jpg") for i in range(300)])
         claimed: list[tuple[str, int]] = []
         lock = threading.Lock()
 
         def drain(ledger: Ledger) -> None:
-            queue = WorkQueue(ledger, ("share",))
+            queue = serving(ledger, "share")
             for _ in range(400):  # bounded: more turns than rows
-                row = queue.claim()
+                row = claim(queue)
                 if row is None:
                     return
                 with lock:
@@ -73,7 +74,7 @@ def test_one_content_claim_per_bytes_fleet_wide(pg_url: str) -> None:
 
         def race(ledger: Ledger) -> None:
             barrier.wait(10)
-            results[ledger.host] = ledger.claim_content("bkt", "ab" * 32)
+            results[ledger.host] = ledger.claim_content("bkt", "ab" * 32, durable=True)
 
         threads = [threading.Thread(target=race, args=(h,)) for h in hosts]
         for t in threads:
@@ -81,10 +82,12 @@ def test_one_content_claim_per_bytes_fleet_wide(pg_url: str) -> None:
         for t in threads:
             t.join(30)
         assert sorted(results.values()) == [False, False, False, True]
-        assert not any(h.claim_content("bkt", "ab" * 32) for h in hosts)  # held: no one
+        held = [h.claim_content("bkt", "ab" * 32, durable=True) for h in hosts]
+        assert not any(held)  # held: no one
         [winner] = [h for h in hosts if results[h.host]]
         winner.release_content("bkt", "ab" * 32)
-        assert hosts[0].claim_content("bkt", "ab" * 32)  # released: the next one may
+        # released: the next one may
+        assert hosts[0].claim_content("bkt", "ab" * 32, durable=True)
     finally:
         for h in hosts:
             h.close()
@@ -97,26 +100,26 @@ def test_a_dead_hosts_rows_are_taken_over_after_the_lease_and_it_cannot_undo_the
     b = Ledger.open(pg_url, host="b")
     try:
         a.lease = 0.5
-        WorkQueue(a).note([_sight("/share/x.jpg")])
-        row = WorkQueue(a, ("share",)).claim()
+        a.note([_sight("/share/x.jpg")])
+        row = claim(serving(a, "share"))
         assert row is not None and row.claimed_by == "a"
         a.intend(row, sha256="cd" * 32, key="k/x.jpg")
-        queue_b = WorkQueue(b, ("share",))
-        assert queue_b.claim() is None  # a's lease still runs
-        wait_for(lambda: queue_b.claim(), 10, "the lease to run out")
+        queue_b = serving(b, "share")
+        assert claim(queue_b) is None  # a's lease still runs
+        wait_for(lambda: claim(queue_b), 10, "the lease to run out")
         taken = b.file_by_path("/share/x.jpg") or a.file_by_path("/share/x.jpg")
         assert taken is not None and taken.claimed_by == "b"
         assert taken.pending_key == "k/x.jpg"  # b sends under the key a wrote down
         b_row = FileRow(**{**taken.__dict__})
-        b.record_upload(b_row, _result("k/x.jpg"), bucket="bkt", sha256="cd" * 32,
+        record(b, b_row, _result("k/x.jpg"), bucket="bkt", sha256="cd" * 32,
                         content_type="image/jpeg", mtime_ns=1)
         # a comes back: its late answers change nothing, and a restart resets nothing
-        a.defer(row, due=0, size=10, mtime_ns=1, error="late", count_attempt=True)
-        a.settle_terminal(row, "failed", "late")
+        a.settle(row, Deferred(0, size=10, mtime_ns=1, error="late", count_attempt=True))
+        a.settle(row, Settled("failed", "late"))
         assert a.reset_interrupted() == 0
         final = a.file_by_path("/share/x.jpg")
         assert final is not None and final.state == "uploaded" and final.last_error is None
-        assert WorkQueue(a, ("share",)).claim() is None
+        assert claim(serving(a, "share")) is None
         assert len(list(a.iter_uploads())) == 1
     finally:
         a.close()
@@ -128,10 +131,10 @@ def test_rows_outside_a_group_stay_with_their_host(pg_url: str) -> None:
     b = Ledger.open(pg_url, host="b")
     try:
         a.lease = 0.1
-        WorkQueue(a).note([_sight("/local/only-a.jpg", group=None)])
-        assert WorkQueue(b, ("share",)).claim() is None
-        assert WorkQueue(a).claim() is not None
-        assert WorkQueue(b, ("share",)).claim() is None  # even once a's lease ran out
+        a.note([_sight("/local/only-a.jpg", group=None)])
+        assert claim(serving(b, "share")) is None
+        assert claim(a) is not None
+        assert claim(serving(b, "share")) is None  # even once a's lease ran out
     finally:
         a.close()
         b.close()

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from ossync.ledger import FileRow, Ledger, Sighting, WorkQueue
-from ossync.ledger.queue import MAX_IDLE_WAIT
+from ossync.ledger import FileRow, Ledger, Sighting
+from ossync.ledger.waking import MAX_IDLE_WAIT
 from ossync.localoss import LocalOSS
 from tests.pg_server import PgServer
 
 from .daemon_helpers import DaemonProcess, bucket, config_for, daemon_thread, jpeg_bytes, wait_for
+from .queue_helpers import claim, serving
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(90)]
 
@@ -32,9 +33,9 @@ def pg_url(pg_server: PgServer) -> str:
 
 
 @contextmanager
-def _listening(ledger: Ledger, queue: WorkQueue) -> Iterator[threading.Event]:
+def _listening(ledger: Ledger) -> Iterator[threading.Event]:
     stop = threading.Event()
-    thread = threading.Thread(target=ledger.listen, args=(queue.groups, queue.notify, stop),
+    thread = threading.Thread(target=ledger.listen, args=(ledger.notify, stop),
                               name="test-listen")
     thread.start()
     try:
@@ -44,7 +45,7 @@ def _listening(ledger: Ledger, queue: WorkQueue) -> Iterator[threading.Event]:
         thread.join(10)
 
 
-def _next_row_in_thread(queue: WorkQueue, stop: threading.Event
+def _next_row_in_thread(queue: Ledger, stop: threading.Event
                         ) -> tuple[threading.Thread, list[FileRow | None], list[float]]:
     got: list[FileRow | None] = []
     when: list[float] = []
@@ -66,14 +67,14 @@ def test_another_hosts_group_row_wakes_an_idle_host(pg_url: str) -> None:
     a = Ledger.open(pg_url, host="a")
     b = Ledger.open(pg_url, host="b")
     try:
-        queue_b = WorkQueue(b, ("share",))
-        with _listening(b, queue_b) as stop:
+        queue_b = serving(b, "share")
+        with _listening(queue_b) as stop:
             time.sleep(0.5)  # the listener is connected (it wakes b once when it is)
             thread, got, when = _next_row_in_thread(queue_b, stop)
             time.sleep(1.0)
             assert thread.is_alive()  # idle: asleep on an empty queue (no group rows yet)
             noted = time.monotonic()
-            WorkQueue(a).note([Sighting("/share/new.jpg", "cam", 10, 1, 0.0, "share")])
+            a.note([Sighting("/share/new.jpg", "cam", 10, 1, 0.0, "share")])
             thread.join(10)
             assert got and got[0] is not None and got[0].path == "/share/new.jpg"
             assert when[0] - noted < 3.0 < MAX_IDLE_WAIT
@@ -86,7 +87,7 @@ def test_rows_of_other_groups_do_not_wake_a_host(pg_url: str) -> None:
     a = Ledger.open(pg_url, host="a")
     b = Ledger.open(pg_url, host="b")
     try:
-        queue_b = WorkQueue(b, ("share",))
+        queue_b = serving(b, "share")
         woken: list[float] = []
         real_notify = queue_b.notify
 
@@ -95,15 +96,15 @@ def test_rows_of_other_groups_do_not_wake_a_host(pg_url: str) -> None:
             real_notify()
 
         stop = threading.Event()
-        thread = threading.Thread(target=b.listen, args=(("share",), counting, stop))
+        thread = threading.Thread(target=b.listen, args=(counting, stop))
         thread.start()
         try:
             wait_until = time.monotonic() + 5
             while not woken and time.monotonic() < wait_until:
                 time.sleep(0.05)
             assert len(woken) == 1  # once, on connecting
-            WorkQueue(a).note([Sighting("/other/x.jpg", "cam", 10, 1, 0.0, "other")])
-            WorkQueue(a).note([Sighting("/share/y.jpg", "cam", 10, 1, 0.0, "share")])
+            a.note([Sighting("/other/x.jpg", "cam", 10, 1, 0.0, "other")])
+            a.note([Sighting("/share/y.jpg", "cam", 10, 1, 0.0, "share")])
             wait_until = time.monotonic() + 5
             while len(woken) < 2 and time.monotonic() < wait_until:
                 time.sleep(0.05)
@@ -122,10 +123,10 @@ def test_a_dead_hosts_lease_running_out_wakes_its_group(pg_url: str) -> None:
     b = Ledger.open(pg_url, host="b")
     try:
         a.lease = 2.0  # host a claims, then dies without renewing
-        queue_a = WorkQueue(a, ("share",))
+        queue_a = serving(a, "share")
         queue_a.note([Sighting("/share/held.jpg", "cam", 10, 1, 0.0, "share")])
-        assert queue_a.claim() is not None
-        queue_b = WorkQueue(b, ("share",))
+        assert claim(queue_a) is not None
+        queue_b = serving(b, "share")
         stop = threading.Event()
         began = time.monotonic()
         thread, got, when = _next_row_in_thread(queue_b, stop)

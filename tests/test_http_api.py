@@ -149,7 +149,7 @@ def test_pages_newest_first(served: Running, drop: Path) -> None:
 def test_a_page_boundary_inside_one_millisecond(tmp_path: Path) -> None:
     """Rows noted in one transaction share their update time; paging loses none of them."""
     with Ledger.open(tmp_path / "ledger.db", host="h") as ledger:
-        ledger.note([Sighting(f"/d/{i}.jpg", "d", 1, i, 0.0) for i in range(7)], time.time())
+        ledger.note([Sighting(f"/d/{i}.jpg", "d", 1, i, 0.0) for i in range(7)])
         shown: list[str] = []
         query: dict[str, list[str]] = {"state": ["pending"], "limit": ["3"]}
         while True:

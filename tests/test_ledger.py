@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from ossync.ledger import Ledger, LedgerError, Sighting, WorkQueue
+from ossync.ledger import Ledger, LedgerError, Settled, Sighting, Vanished
 from ossync.ledger.sqlite.migrations import MIGRATIONS
 from ossync.targets import UploadResult
 from tests.pg_server import PgServer
+
+from .queue_helpers import claim, record
 
 
 def _sighting(path: str, size: int = 10, mtime_ns: int = 1, settle: float = 0.0) -> Sighting:
@@ -57,21 +59,21 @@ def test_corrupt_and_missing_ledgers_give_clear_errors(tmp_path: Path) -> None:
 
 def test_note_claim_and_record(ledger_at: str) -> None:
     with Ledger.open(ledger_at) as ledger:
-        queue = WorkQueue(ledger)
+        queue = ledger
         assert queue.note([_sighting("/d/a.jpg"), _sighting("/d/b.jpg")]) == 2
         assert queue.note([_sighting("/d/a.jpg")]) == 0  # unchanged: not queued again
         assert queue.known_unchanged("/d/a.jpg", 10, 1)
-        row = queue.claim()
+        row = claim(queue)
         assert row is not None and row.state == "uploading"
         assert ledger.file_by_path(row.path).state == "uploading"  # type: ignore[union-attr]
         queue.intend(row, sha256="ab" * 32, key="k/a.jpg")
         result = UploadResult(key="k/a.jpg", url="http://x/k/a.jpg", size=10, etag='"E"',
                               crc64=2**64 - 1)
-        upload = queue.record_upload(row, result, bucket="b", sha256="ab" * 32,
+        upload = record(queue, row, result, bucket="b", sha256="ab" * 32,
                                      content_type="image/jpeg", mtime_ns=1)
         assert upload.crc64 == str(2**64 - 1)  # unsigned 64-bit survives as text
         assert ledger.upload_for_path(row.path) == upload
-        assert ledger.upload_by_sha256("ab" * 32, "b") == upload
+        assert ledger.stored("b", "ab" * 32) == upload
         assert ledger.file_by_path(row.path).pending_key is None  # type: ignore[union-attr]
         # A changed file at the same path is queued again; its old upload stays recorded.
         assert queue.note([_sighting(row.path, size=11)]) == 1
@@ -80,9 +82,9 @@ def test_note_claim_and_record(ledger_at: str) -> None:
 
 def test_settle_delay_and_next_row(ledger_at: str) -> None:
     with Ledger.open(ledger_at) as ledger:
-        queue = WorkQueue(ledger)
+        queue = ledger
         queue.note([_sighting("/d/a.jpg", settle=0.3)])
-        assert queue.claim() is None  # not settled yet
+        assert claim(queue) is None  # not settled yet
         stop = threading.Event()
         began = time.monotonic()
         assert queue.next_row(stop) is None  # slept until it fell due
@@ -92,7 +94,7 @@ def test_settle_delay_and_next_row(ledger_at: str) -> None:
 
 def test_notify_wakes_an_idle_waiter(ledger_at: str) -> None:
     with Ledger.open(ledger_at) as ledger:
-        queue = WorkQueue(ledger)
+        queue = ledger
         stop = threading.Event()
         woke = threading.Event()
 
@@ -111,44 +113,45 @@ def test_notify_wakes_an_idle_waiter(ledger_at: str) -> None:
 
 def test_interrupted_rows_are_retried_after_a_crash(ledger_at: str) -> None:
     with Ledger.open(ledger_at) as ledger:
-        queue = WorkQueue(ledger)
+        queue = ledger
         queue.note([_sighting("/d/a.jpg")])
-        row = queue.claim()
+        row = claim(queue)
         assert row is not None
         queue.intend(row, sha256="cd" * 32, key="k/a.jpg")
     # "crash": reopen without finishing
     with Ledger.open(ledger_at) as ledger:
-        queue = WorkQueue(ledger)
+        queue = ledger
         assert queue.reset_interrupted() == 1
-        again = queue.claim()
+        again = claim(queue)
         assert again is not None and again.pending_key == "k/a.jpg"
 
 
 def test_a_content_claim_no_worker_holds_is_taken_over(ledger_at: str) -> None:
     """A release that failed while the ledger was away leaves this host's claim behind;
     it must not keep those bytes from going for a whole lease."""
-    with Ledger.open(ledger_at) as ledger:
-        queue = WorkQueue(ledger)
-        sha = "ab" * 32
-        assert ledger.claim_content("b", sha)  # left behind: no worker of this queue holds it
-        assert queue.claim_content("b", sha)  # so it is taken over at once
-        assert not queue.claim_content("b", sha)  # but one held by a worker is respected
-        queue.release_content("b", sha)
-        assert queue.claim_content("b", sha)
+    sha = "ab" * 32
+    with Ledger.open(ledger_at, host="h") as before:  # its release never happened
+        assert before.claim_content("b", sha, durable=True)
+    with Ledger.open(ledger_at, host="h") as ledger:
+        assert ledger.claim_content("b", sha, durable=True)  # no worker here holds it
+        assert not ledger.claim_content("b", sha, durable=True)  # one held here is
+        ledger.release_content("b", sha)
+        assert ledger.claim_content("b", sha, durable=True)
+        assert not ledger.claim_content("b", sha)  # held in this process, durable or not
 
 
 def test_claims_held_by_no_worker_go_back_after_an_outage(ledger_at: str) -> None:
     """A claim the ledger committed while its answer was lost holds a row nobody works
     on: after the outage every claimed row but those in hand goes back, due now."""
     with Ledger.open(ledger_at) as ledger:
-        queue = WorkQueue(ledger)
+        queue = ledger
         queue.note([_sighting("/d/held.jpg"), _sighting("/d/lost.jpg")])
-        held, lost = queue.claim(), queue.claim()
+        held, lost = claim(queue), claim(queue)
         assert held is not None and lost is not None
         assert queue.reset_interrupted(keep={held.id}) == 1
         states = {r.path: r.state for r in ledger.iter_files()}
         assert states == {held.path: "uploading", lost.path: "pending"}
-        again = queue.claim()
+        again = claim(queue)
         assert again is not None and again.path == lost.path
 
 
@@ -157,26 +160,23 @@ def test_a_verdict_on_an_old_version_never_buries_a_newer_one(ledger_at: str) ->
     bytes arrive and are noted: the newer version is queued, not left skipped or dropped
     (the chaos run lost a file this way)."""
     with Ledger.open(ledger_at) as ledger:
-        queue = WorkQueue(ledger)
-        for settle in (queue.settle_terminal, queue.forget):
-            path = f"/d/{settle.__name__}.jpg"
+        queue = ledger
+        for verdict in (Settled("skipped", "empty file (0 bytes)"), Vanished()):
+            path = f"/d/{type(verdict).__name__}.jpg"
             queue.note([_sighting(path, size=0)])
-            row = queue.claim()
+            row = claim(queue)
             assert row is not None and row.size == 0
             queue.note([_sighting(path, size=74_693, mtime_ns=2)])  # the bytes arrive
-            if settle == queue.settle_terminal:
-                queue.settle_terminal(row, "skipped", "empty file (0 bytes)")
-            else:
-                queue.forget(row)
+            queue.settle(row, verdict)
             found = ledger.file_by_path(path)
             assert found is not None and (found.state, found.size) == ("pending", 74_693)
-            again = queue.claim()
+            again = claim(queue)
             assert again is not None and again.path == path
 
 
 def test_readonly_reader_sees_writes_while_writer_is_open(tmp_path: Path) -> None:
     with Ledger.open(tmp_path / "l.db") as ledger:
-        WorkQueue(ledger).note([_sighting("/d/a.jpg")])
+        ledger.note([_sighting("/d/a.jpg")])
         conn = sqlite3.connect(f"file:{tmp_path / 'l.db'}?mode=ro", uri=True)
         assert conn.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 1
         conn.close()
@@ -184,13 +184,13 @@ def test_readonly_reader_sees_writes_while_writer_is_open(tmp_path: Path) -> Non
 
 def test_a_change_noted_during_the_upload_keeps_the_row_pending(ledger_at: str) -> None:
     with Ledger.open(ledger_at) as ledger:
-        queue = WorkQueue(ledger)
+        queue = ledger
         queue.note([_sighting("/d/a.jpg", size=10, mtime_ns=1)])
-        row = queue.claim()
+        row = claim(queue)
         assert row is not None
         queue.note([_sighting("/d/a.jpg", size=20, mtime_ns=2)])  # rewritten meanwhile
         result = UploadResult(key="k/a.jpg", url="u", size=10, etag=None, crc64=1)
-        queue.record_upload(row, result, bucket="b", sha256="ab" * 32,
+        record(queue, row, result, bucket="b", sha256="ab" * 32,
                             content_type="image/jpeg", mtime_ns=1)
         after = ledger.file_by_path("/d/a.jpg")
         assert after is not None

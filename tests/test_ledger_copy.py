@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from ossync.cli import ledger_copy, main
-from ossync.ledger import Ledger, LedgerUnavailable, PostgresLedger, Sighting, WorkQueue
+from ossync.ledger import Ledger, LedgerUnavailable, PostgresLedger, Settled, Sighting
 from ossync.targets import UploadResult
 from tests.pg_server import PgServer
+
+from .queue_helpers import claim
 
 pytestmark = pytest.mark.postgres
 
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.postgres
 def _fill(location: str, n: int) -> None:
     """n uploaded paths (every third an alias of the one before), and some queued rows."""
     with Ledger.open(location, host="studio-1") as ledger:
-        queue = WorkQueue(ledger)
+        queue = ledger
         previous = None
         for i in range(n):
             path, sha = f"/drop/p{i:05d}.jpg", f"{i:064x}"
@@ -33,9 +35,9 @@ def _fill(location: str, n: int) -> None:
             previous = queue.record_direct(path, "cam", mtime_ns=i, sha256=sha,
                                            content_type="image/jpeg", bucket="b", result=result)
         queue.note([Sighting(f"/drop/queued{i}.jpg", "cam", 5, 5, 0.0) for i in range(25)])
-        row = queue.claim()
+        row = claim(queue)
         assert row is not None
-        queue.settle_terminal(row, "failed", "cannot read: Permission denied", attempts=1)
+        queue.settle(row, Settled("failed", "cannot read: Permission denied", attempts=1))
 
 
 def _copy(src: str, dst: str) -> tuple[int, str]:
@@ -86,7 +88,7 @@ def test_sqlite_to_postgres_and_back_resumes_and_verifies(
         assert c.host == "studio-1" and c.url_for("/drop/p00005.jpg") == a.url_for(
             "/drop/p00005.jpg")
     with Ledger.open(pg) as ledger:  # the copy is a working ledger: new rows get new ids
-        queue = WorkQueue(ledger)
+        queue = ledger
         assert queue.note([Sighting("/drop/new.jpg", "cam", 1, 1, 0.0)]) == 1
 
 

@@ -19,6 +19,8 @@ from tests import camera_files as cf
 from tests.daemon_helpers import bucket, daemon_thread, file_states, uploads, wait_for
 from tests.metadata_readers import exiftool, pillow_tags, pixels
 
+from .queue_helpers import claim, record
+
 pytestmark = pytest.mark.slow
 
 
@@ -96,18 +98,18 @@ def test_the_ledger_keeps_both_stories(ledger_at: str) -> None:
     from ossync.targets import UploadResult
 
     with Ledger.open(ledger_at) as ledger:
-        ledger.note([Sighting("/d/a.jpg", "d", 100, 1, 0.0)], 0.0)
-        row = ledger.claim(10.0)
+        ledger.note([Sighting("/d/a.jpg", "d", 100, 1, 0.0)])
+        row = claim(ledger)
         assert row is not None
         content = Content("a" * 64, 100, 7, "b" * 64, 80, 9, "location", "EXIF GPS IFD")
         result = UploadResult("k.jpg", "http://x/k.jpg", 80, '"e"', 9)
-        upload = ledger.record_upload(row, result, bucket="bk", sha256="a" * 64,
-                                      content_type="image/jpeg", mtime_ns=1, content=content)
+        upload = record(ledger, row, result, bucket="bk", sha256="a" * 64,
+                        content_type="image/jpeg", mtime_ns=1, content=content)
         assert (upload.size, upload.crc64, upload.sent_size, upload.sent_crc64) == (
             100, "7", 80, "9")
         assert ledger.file_by_path("/d/a.jpg").size == 100  # type: ignore[union-attr]
-        assert ledger.upload_by_sha256("a" * 64, "bk", "b" * 64) == upload
-        assert ledger.upload_by_sha256("a" * 64, "bk", "a" * 64) is None  # not these bytes
+        assert ledger.stored("bk", "a" * 64, "b" * 64) == upload
+        assert ledger.stored("bk", "a" * 64, "a" * 64) is None  # not these bytes
         item = ledger.item("/d/a.jpg")
         assert item is not None and item.stripped == "EXIF GPS IFD"
         assert item.strip_level == "location" and item.sent_sha256 == "b" * 64

@@ -56,8 +56,8 @@ def _check_sample(config: Config, daemon: Daemon, out: TextIO, outcome: list[boo
     deadline = time.monotonic() + WAIT_SECONDS
     with Ledger.open(config.ledger, readonly=True) as ledger:
         while time.monotonic() < deadline and not daemon.stop_event.is_set():
-            upload = ledger.upload_for_path(str(target))
-            if upload is not None:
+            upload = ledger.item(str(target))
+            if upload is not None and upload.state == "uploaded" and upload.url:
                 served = requests.get(upload.url, timeout=10).content
                 same = served == sample
                 out.write(f"demo: {target.name} -> {upload.url}\n"

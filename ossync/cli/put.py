@@ -16,7 +16,7 @@ from ossync.config import Config
 from ossync.core.clock import zone
 from ossync.core.errors import OssyncError
 from ossync.core.textforms import ledger_text, printable
-from ossync.ledger import Ledger, LedgerError, Upload, WorkQueue
+from ossync.ledger import Ledger, LedgerError, Upload
 from ossync.targets import FileChanged, KeyTaken, Target, UploadResult
 from ossync.targets.factory import make_target
 from ossync.upload.journal import LedgerJournal
@@ -33,7 +33,7 @@ class PutOutcome:
 
 
 def upload_one(target: Target, config: Config, path: Path,
-               queue: WorkQueue | None) -> UploadResult:
+               ledger: Ledger | None) -> UploadResult:
     """Hash; reuse an object with the same bytes; else key, POST (on a key clash once more
     under the full-hash name); record the path in the ledger when there is one."""
     facts = read_facts(path)
@@ -41,12 +41,12 @@ def upload_one(target: Target, config: Config, path: Path,
         raise ValueError(f"{facts.size} bytes is over max_file_size ({config.max_file_size})")
 
     def remember(result: UploadResult | None = None, existing: Upload | None = None) -> None:
-        if queue is not None:
-            queue.record_direct(str(path), PUT_FOLDER, mtime_ns=facts.mtime_ns,
+        if ledger is not None:
+            ledger.record_direct(str(path), PUT_FOLDER, mtime_ns=facts.mtime_ns,
                                 sha256=facts.sha256, content_type=facts.media.content_type,
                                 bucket=config.bucket, result=result, existing=existing)
 
-    existing = queue.ledger.upload_by_sha256(facts.sha256, config.bucket) if queue else None
+    existing = ledger.stored(config.bucket, facts.sha256) if ledger else None
     if existing is not None:
         remember(existing=existing)
         return UploadResult(key=existing.key, url=existing.url, size=existing.size,
@@ -55,9 +55,8 @@ def upload_one(target: Target, config: Config, path: Path,
     key = key_for(facts, prefix=config.prefix, name=config.name, relpath=path.name, when=when,
                   host=config.host)
     # A big file's parts are journaled in the ledger: `put` again resumes a cut-short one.
-    journal = None if queue is None else LedgerJournal(
-        queue.ledger, host=queue.ledger.host, path=str(path), bucket=config.bucket,
-        sha256=facts.sha256)
+    journal = None if ledger is None else LedgerJournal(
+        ledger, host=ledger.host, path=str(path), bucket=config.bucket, sha256=facts.sha256)
     try:
         result = target.upload(path, key, content_type=facts.media.content_type,
                                journal=journal)
@@ -70,9 +69,9 @@ def upload_one(target: Target, config: Config, path: Path,
     return result
 
 
-def _open_queue(config: Config, stderr: TextIO) -> WorkQueue | None:
+def _open_ledger(config: Config, stderr: TextIO) -> Ledger | None:
     try:
-        return WorkQueue(Ledger.open(config.ledger, host=config.host))
+        return Ledger.open(config.ledger, host=config.host)
     except (LedgerError, OSError) as exc:
         stderr.write(f"ossync: warning: uploads will not be recorded in the ledger: "
                      f"{line(str(exc))}\n")
@@ -96,13 +95,13 @@ def _not_a_file(path: Path) -> str | None:
 
 
 def _attempt(target: Target, config: Config, path: Path,
-             queue: WorkQueue | None) -> PutOutcome:
+             ledger: Ledger | None) -> PutOutcome:
     found = Path(paths.existing(str(path)))  # a name pasted from a log line: its OS form
     refused = _not_a_file(found)
     if refused is not None:
         return PutOutcome(path, error=refused)
     try:
-        return PutOutcome(path, result=upload_one(target, config, found.absolute(), queue))
+        return PutOutcome(path, result=upload_one(target, config, found.absolute(), ledger))
     except OSError as exc:
         return PutOutcome(path, error=f"cannot read: {exc.strerror or exc}")
     except (NotAnImage, KeyTaken, FileChanged, ValueError, OssyncError) as exc:
@@ -113,13 +112,13 @@ def run_put(config: Config, files: list[Path], *, as_json: bool, stdout: TextIO,
             stderr: TextIO) -> int:
     """Returns 0 when every file landed, 1 when any failed (each named on stderr)."""
     target = make_target(config)
-    queue = _open_queue(config, stderr)
+    ledger = _open_ledger(config, stderr)
     progress = stderr.isatty() and len(files) > 1
     outcomes: list[PutOutcome] = []
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(config.workers, len(files)))) as pool:
             for done, outcome in enumerate(
-                pool.map(lambda p: _attempt(target, config, p, queue), files), 1
+                pool.map(lambda p: _attempt(target, config, p, ledger), files), 1
             ):
                 outcomes.append(outcome)
                 if progress:
@@ -128,8 +127,8 @@ def run_put(config: Config, files: list[Path], *, as_json: bool, stdout: TextIO,
                     stderr.flush()
     finally:
         target.close()
-        if queue is not None:
-            queue.ledger.close()
+        if ledger is not None:
+            ledger.close()
     if progress:
         stderr.write("\r" + " " * 60 + "\r")
     _report(outcomes, as_json=as_json, stdout=stdout, stderr=stderr)

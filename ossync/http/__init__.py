@@ -2,7 +2,7 @@
 Prometheus metrics, liveness and readiness, a URL API for apps on other hosts, and a
 status page.
 
-`meter` counts what the daemon's threads do (`MeteredQueue` is its `WorkQueue`),
+`meter` counts what the daemon's threads do (`MeteredQueue` wraps its queue),
 `collect` reads the gauges at scrape time, `ready` decides /readyz, `guard` the token,
 rate limit and CSRF checks, `api` the `/v1/files` API, `page` the status page, `app`
 the routes, `server` runs them (waitress, bounded threads). `view.DaemonView` is what

@@ -154,7 +154,7 @@ class App:
             raise HttpProblem(403, "the form is stale: reload the page")
         path = req.field("path")
         queue = self.daemon.queue
-        done = bool(path) and queue.ledger.retry_failed([path]) > 0
+        done = bool(path) and self.daemon.ledger.retry_failed([path]) > 0
         if done:
             queue.notify()
             log.info("re-queued %s (from the status page)", path)

@@ -1,6 +1,6 @@
-"""What the daemon's threads did, counted: `MeteredQueue` is the daemon's `WorkQueue`
-with a `Meter` watching every outcome go by, so no worker, scanner or intake code
-knows about metrics. The counters live in the meter's own registry (never the
+"""What the daemon's threads did, counted: `MeteredQueue` wraps the ledger's queue with a
+`Meter` watching every outcome go by, so no worker, scanner or intake code knows about
+metrics. The counters live in the meter's own registry (never the
 global one); labels are bounded: folder labels come from the config, result names
 from a fixed list, and error codes are capped (`MAX_CODES`, then `other`).
 """
@@ -11,12 +11,22 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from ossync.ledger import FileRow, Ledger, LedgerUnavailable, Sighting, Upload, WorkQueue
-from ossync.targets import UploadResult
+from ossync.ledger import (
+    Aliased,
+    Deferred,
+    FileRow,
+    Ledger,
+    LedgerUnavailable,
+    Outcome,
+    Settled,
+    Sighting,
+    Upload,
+    Uploaded,
+)
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -77,12 +87,14 @@ class Meter:
         return code
 
 
-class MeteredQueue(WorkQueue):
-    """The daemon's queue, counting as it goes (`ossync run` with `http:` configured)."""
+class MeteredQueue:
+    """The daemon's queue, counting as it goes (`ossync run` with `http:` configured): a
+    wrapper around the ledger's `Intake` and `Queue`, which it implements in turn."""
 
-    def __init__(self, ledger: Ledger, groups: tuple[str, ...] = (), *, meter: Meter) -> None:
-        super().__init__(ledger, groups)
+    def __init__(self, inner: Ledger, *, meter: Meter) -> None:
+        self.inner = inner
         self.meter = meter
+        self.host = inner.host
         self._claimed: dict[int, float] = {}  # row id → monotonic time of its claim
 
     def _wrote(self) -> None:
@@ -92,66 +104,77 @@ class MeteredQueue(WorkQueue):
         self.meter.ledger_errors.inc()
         self.meter.ledger_problem = str(exc)
 
+    # --- Intake ----------------------------------------------------------------
+
     def note(self, sightings: Iterable[Sighting]) -> int:
-        batch = list(sightings)
         by_folder: dict[str, list[Sighting]] = {}
-        for sighting in batch:
+        for sighting in sightings:
             by_folder.setdefault(sighting.folder, []).append(sighting)
         total = 0
-        try:  # one transaction per folder, so each folder's queued count is known
-            for folder, group in by_folder.items():
-                queued = super().note(group)
-                self.meter.seen.labels(folder).inc(len(group))
-                self.meter.queued.labels(folder).inc(queued)
-                total += queued
-        except LedgerUnavailable as exc:
-            self._refused(exc)
-            raise
-        self._wrote()
+        for folder, group in by_folder.items():  # one transaction per folder: its count
+            queued = self._write(self.inner.note, group)
+            self.meter.seen.labels(folder).inc(len(group))
+            self.meter.queued.labels(folder).inc(queued)
+            total += queued
         return total
 
-    def claim(self) -> FileRow | None:
-        row = super().claim()
+    def known_unchanged(self, path: str, size: int, mtime_ns: int) -> bool:
+        return self.inner.known_unchanged(path, size, mtime_ns)
+
+    # --- Queue -------------------------------------------------------------------
+
+    def next_row(self, stop: threading.Event) -> FileRow | None:
+        row = self.inner.next_row(stop)
         if row is not None:
             self._claimed[row.id] = time.monotonic()
         return row
 
-    # The keyword arguments pass through as they are: the counting needs only a few.
+    def notify(self) -> None:
+        self.inner.notify()
 
-    def defer(self, row: FileRow, **kwargs: Any) -> None:
-        self._claimed.pop(row.id, None)
-        self._write(super().defer, row, **kwargs)
-        if kwargs.get("count_attempt"):
-            self.meter.retries.labels(self.meter.code(kwargs.get("code"))).inc()
-            self.meter.target_failed = time.monotonic()
+    def claim_content(self, bucket: str, sha256: str, *, durable: bool = False) -> bool:
+        return self.inner.claim_content(bucket, sha256, durable=durable)
 
-    def finish(self, row: FileRow, **kwargs: Any) -> None:
-        self._claimed.pop(row.id, None)
-        self._write(super().finish, row, **kwargs)
-        self.meter.results.labels(row.folder, "deduplicated").inc()
+    def release_content(self, bucket: str, sha256: str) -> None:
+        self.inner.release_content(bucket, sha256)
 
-    def record_upload(self, row: FileRow, result: UploadResult, **kwargs: Any) -> Upload:
+    def intend(self, row: FileRow, *, sha256: str, key: str) -> None:
+        self._write(self.inner.intend, row, sha256=sha256, key=key)
+
+    def stored(self, bucket: str, sha256: str, sent_sha256: str | None = None
+               ) -> Upload | None:
+        return self.inner.stored(bucket, sha256, sent_sha256)
+
+    def upload_by_id(self, upload_id: int) -> Upload | None:
+        return self.inner.upload_by_id(upload_id)
+
+    def settle(self, row: FileRow, outcome: Outcome) -> Upload | None:
         began = self._claimed.pop(row.id, None)
-        upload = self._write(super().record_upload, row, result, **kwargs)
-        now = time.monotonic()
-        self.meter.target_answered = now
-        self.meter.results.labels(row.folder, "uploaded").inc()
-        if not result.already_present:
-            self.meter.sent.labels(row.folder).inc(result.size)
-        if began is not None:
-            self.meter.latency.labels(row.folder).observe(now - began)
+        upload = self._write(self.inner.settle, row, outcome)
+        self._count(row, outcome, began)
         return upload
 
-    def settle_terminal(self, row: FileRow, state: str, *args: Any, **kwargs: Any) -> None:
-        self._claimed.pop(row.id, None)
-        self._write(super().settle_terminal, row, state, *args, **kwargs)
-        if state in RESULTS:
-            self.meter.results.labels(row.folder, state).inc()
-
-    def forget(self, row: FileRow) -> None:
-        self._claimed.pop(row.id, None)
-        self._write(super().forget, row)
-        self.meter.results.labels(row.folder, "vanished").inc()
+    def _count(self, row: FileRow, outcome: Outcome, began: float | None) -> None:
+        meter = self.meter
+        if isinstance(outcome, Deferred):
+            if outcome.count_attempt:
+                meter.retries.labels(meter.code(outcome.code)).inc()
+                meter.target_failed = time.monotonic()
+        elif isinstance(outcome, Aliased):
+            meter.results.labels(row.folder, "deduplicated").inc()
+        elif isinstance(outcome, Uploaded):
+            now = time.monotonic()
+            meter.target_answered = now
+            meter.results.labels(row.folder, "uploaded").inc()
+            if not outcome.result.already_present:
+                meter.sent.labels(row.folder).inc(outcome.result.size)
+            if began is not None:
+                meter.latency.labels(row.folder).observe(now - began)
+        elif isinstance(outcome, Settled):
+            if outcome.state in RESULTS:
+                meter.results.labels(row.folder, outcome.state).inc()
+        else:
+            meter.results.labels(row.folder, "vanished").inc()
 
     def _write(self, call: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         try:
@@ -161,4 +184,3 @@ class MeteredQueue(WorkQueue):
             raise
         self._wrote()
         return result
-

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from ossync.config import Config, WatchConfig
 from ossync.core.credentials import Credentials, CredentialsUnavailable, CredentialSupply
-from ossync.ledger import Ledger, WorkQueue
+from ossync.ledger import Ledger, Queue
 from ossync.targets import Target
 
 
@@ -33,7 +33,7 @@ class DaemonView(Protocol):
     @property
     def watcher(self) -> Watching: ...
     @property
-    def queue(self) -> WorkQueue: ...  # the daemon's queue: `retry` goes through it
+    def queue(self) -> Queue: ...  # the daemon's queue: a retry wakes its workers
     @property
     def ledger(self) -> Ledger: ...  # the daemon's read-write ledger
     @property

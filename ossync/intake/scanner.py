@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ossync.config import WatchConfig
 from ossync.intake.filters import dir_wanted, wanted
-from ossync.ledger import Sighting, WorkQueue
+from ossync.ledger import Intake, Sighting
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -70,7 +70,7 @@ def walk(folder: WatchConfig, start: Path | None = None) -> Iterator[tuple[str, 
             log.warning("cannot scan %s: %s", current, exc.strerror or exc)
 
 
-def scan(queue: WorkQueue, folder: WatchConfig, start: Path | None = None) -> tuple[int, int]:
+def scan(queue: Intake, folder: WatchConfig, start: Path | None = None) -> tuple[int, int]:
     """Note every new or changed file; returns (files seen, files queued)."""
     seen = queued = 0
     batch: list[Sighting] = []

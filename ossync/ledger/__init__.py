@@ -1,14 +1,27 @@
 """Stage 3, the ledger: the durable work queue and the record of every upload.
 
-`contract.Ledger` is what the rest of ossync uses; `sqlite/` is the embedded
-backend, `postgres/` the shared one (importing this package registers both; `sql/`
-holds the statements they share). `records` holds the dataclasses
-every backend returns, `errors` the exceptions, `queue.WorkQueue` the daemon's
-view of the queue (the ledger plus a wake-up for idle workers). Nothing outside
-this package writes SQL.
+`contracts` holds what each caller may do (`Intake`, `Queue`, `Upkeep`, `Checkpoints`,
+`Catalog`, `Requeue`, `Recorder`, `Copier`), `contract.Ledger` all of them at once and
+how to open one; `sqlite/` is the embedded backend, `postgres/` the shared one
+(importing this package registers both); `sql/` holds the statements they share,
+`waking` the queue's wake-up, `catalog` the read-side conveniences, `present` the JSON
+of an item and the one place a URL is made, `outcomes` how a claimed row ended,
+`records` the dataclasses every backend returns, `errors` the exceptions. Nothing
+outside this package writes SQL.
 """
 
-from ossync.ledger.contract import Ledger, UrlSigner, item_url
+from ossync.ledger.contract import Ledger
+from ossync.ledger.contracts import (
+    Catalog,
+    Checkpoints,
+    Copier,
+    Intake,
+    Queue,
+    Recorder,
+    Requeue,
+    Upkeep,
+    WorkQueue,
+)
 from ossync.ledger.errors import (
     LedgerCorrupt,
     LedgerError,
@@ -16,9 +29,10 @@ from ossync.ledger.errors import (
     LedgerUnavailable,
     SignerMissing,
 )
+from ossync.ledger.outcomes import Aliased, Deferred, Outcome, Settled, Uploaded, Vanished
 from ossync.ledger.postgres.connect import display_location, location_secrets
 from ossync.ledger.postgres.ledger import PostgresLedger
-from ossync.ledger.queue import WorkQueue
+from ossync.ledger.present import UrlSigner, item_url
 from ossync.ledger.records import (
     STATES,
     Content,
@@ -35,8 +49,14 @@ from ossync.ledger.sqlite.ledger import SqliteLedger
 
 __all__ = [
     "STATES",
+    "Aliased",
+    "Catalog",
+    "Checkpoints",
     "Content",
+    "Copier",
+    "Deferred",
     "FileRow",
+    "Intake",
     "Item",
     "Ledger",
     "LedgerCorrupt",
@@ -44,13 +64,21 @@ __all__ = [
     "LedgerMissing",
     "LedgerUnavailable",
     "MultipartRow",
+    "Outcome",
     "PostgresLedger",
+    "Queue",
+    "Recorder",
+    "Requeue",
+    "Settled",
     "Sighting",
     "SignerMissing",
     "SqliteLedger",
     "Status",
+    "Upkeep",
     "Upload",
+    "Uploaded",
     "UrlSigner",
+    "Vanished",
     "WorkQueue",
     "display_location",
     "item_url",

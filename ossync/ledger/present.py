@@ -7,14 +7,43 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from ossync.core.addressing import with_process
 from ossync.core.textforms import ledger_text
-from ossync.ledger.contract import item_url
+from ossync.core.units import Lifetime
 from ossync.ledger.records import Item, stamp
 
 if TYPE_CHECKING:
-    from ossync.targets.oss.presign import UrlSigner
+    from collections.abc import Callable
+    from datetime import datetime
+
+
+class UrlSigner(Protocol):
+    """Mints a presigned GET URL for an object (`ossync.targets.oss.presign.UrlSigner`)."""
+
+    @property
+    def expires(self) -> float: ...  # the default lifetime (the config's url_expires)
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...  # signs "now": one moment per command
+
+    def sign(self, bucket: str, key: str, *, expires: Lifetime | None = None,
+             process: str | None = None) -> str: ...
+
+    def lifetime(self, expires: Lifetime | None = None, now: datetime | None = None
+                 ) -> float: ...
+
+
+def item_url(item: Item, signer: UrlSigner | None, *, expires: Lifetime | None = None,
+             process: str | None = None) -> str | None:
+    """The one place a URL is made: signed by `signer` if one is given, else the recorded
+    URL (with `process` added); None until the item is uploaded."""
+    if item.url is None or item.bucket is None or item.key is None:
+        return None
+    if signer is None:
+        return with_process(item.url, process)
+    return signer.sign(item.bucket, item.key, expires=expires, process=process)
 
 
 def record(item: Item) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from ossync.intake.openfiles import OpenWriters
 from ossync.intake.watcher import Watcher
 from ossync.ledger import Ledger, LedgerUnavailable, WorkQueue
 from ossync.service.health import Liveness
-from ossync.service.intake_stages import Intake
+from ossync.service.intake_stages import IntakeStages
 from ossync.service.logsetup import register_secrets
 from ossync.service.sdnotify import watchdog_interval
 from ossync.service.supervise import Supervisor
@@ -108,7 +108,7 @@ class Daemon:
         while True:
             try:
                 self.ledger = Ledger.open(self.config.ledger, exclusive=True,
-                                          host=self.config.host)
+                                          host=self.config.host, groups=self._groups())
                 try:
                     self._recover()
                 except LedgerUnavailable:
@@ -127,11 +127,11 @@ class Daemon:
                 delay = min(delay * 2, LEDGER_OPEN_MAX)
 
     def _recover(self) -> None:
-        groups = tuple(sorted({w.group for w in self.config.watch if w.group}))
-        self.queue = self._queue(groups)
-        self.intake = Intake(self.queue, self.folders, self.stop_event,
+        self.queue = self._queue()
+        self.intake = IntakeStages(self.queue, self.folders, self.stop_event,
                              self._ledger_trouble.set)
-        interrupted = self.queue.reset_interrupted()
+        interrupted = self.ledger.reset_interrupted()
+        self.queue.notify()
         if interrupted:
             log.info("%d upload(s) interrupted by the last stop will be retried", interrupted)
         release_held(self.ledger, self.folders)  # strip_metadata may have changed
@@ -186,13 +186,14 @@ class Daemon:
         config = self.config
         return Limits(bucket=config.bucket, max_file_size=config.max_file_size,
                       timezone=zone(config.timezone), retry_base=config.retry_initial_delay,
-                      retry_max=config.retry_max_delay, host=config.host)
+                      retry_max=config.retry_max_delay, host=config.host,
+                      claim_across_hosts_from=config.multipart_threshold)
 
     def _start(self) -> None:
         self.writers = OpenWriters([str(w.path) for w in self.config.watch])
         self.hands = Hands(self.queue, self.stop_event, self.refresher,
                            self._ledger_trouble.set)
-        self.workers = [Worker(self.queue, self.target, self._limits(), self.folders,
+        self.workers = [Worker(self.queue, self.ledger, self.target, self._limits(), self.folders,
                                self.writers, self.stop_event)
                         for _ in range(self.config.workers)]
         for i, worker in enumerate(self.workers):
@@ -205,21 +206,25 @@ class Daemon:
         self._spawn("ossync-sweeper", functools.partial(sweep_every, SWEEP_INTERVAL,
                                                         self.stop_event, self.ledger,
                                                         self.target))
-        if self.queue.groups:  # other hosts of a group make rows due: hear them at once
+        if self.ledger.groups:  # other hosts of a group make rows due: hear them at once
             self._spawn("ossync-ledger-listen", functools.partial(
-                self.ledger.listen, self.queue.groups, self.queue.notify, self.stop_event))
+                self.ledger.listen, self.queue.notify, self.stop_event))
         self.watcher = Watcher(intake.paths, intake.request_scan, intake.request_scan_all)
         self.watcher.start(self.config.watch)
         intake.request_scan_all()
 
-    def _queue(self, groups: tuple[str, ...]) -> WorkQueue:
+    def _groups(self) -> tuple[str, ...]:
+        """The folder groups this host serves (rows other hosts of a group may take)."""
+        return tuple(sorted({w.group for w in self.config.watch if w.group}))
+
+    def _queue(self) -> WorkQueue:
         """The work queue; with `http:` one that counts every outcome for /metrics."""
         if self.config.http is None:
-            return WorkQueue(self.ledger, groups)
+            return self.ledger
         from ossync.http import Meter, MeteredQueue
 
         self.meter = Meter()
-        return MeteredQueue(self.ledger, groups, meter=self.meter)
+        return MeteredQueue(self.ledger, meter=self.meter)
 
     def _start_http(self) -> None:
         """Last to start, first to stop: metrics, health, the URL API, the status page."""
@@ -311,7 +316,7 @@ class Daemon:
             log.warning("the ledger answers again")
         self._ledger_away = False
         self._ledger_trouble.clear()
-        back = self.queue.reset_interrupted(keep=self.hands.in_hand())
+        back = self.ledger.reset_interrupted(keep=self.hands.in_hand())
         if back:
             log.warning("%d row(s) claimed while the ledger was away go back to the queue",
                         back)

@@ -18,15 +18,15 @@ from pathlib import Path
 from ossync.config import WatchConfig
 from ossync.core import failpoints
 from ossync.intake.scanner import scan, sight
-from ossync.ledger import LedgerUnavailable, Sighting, WorkQueue
+from ossync.ledger import Intake, LedgerUnavailable, Sighting
 
 log = logging.getLogger("ossync.service.intake")
 INTAKE_BATCH = 1000
 LEDGER_RETRY = 5.0  # seconds between tries while the ledger cannot be written
 
 
-class Intake:
-    def __init__(self, work: WorkQueue, folders: Mapping[str, WatchConfig],
+class IntakeStages:
+    def __init__(self, work: Intake, folders: Mapping[str, WatchConfig],
                  stop: threading.Event, on_ledger_trouble: Callable[[], None]) -> None:
         self.work = work
         self.folders = folders  # the daemon's, changed in place by a reload

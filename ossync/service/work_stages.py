@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from ossync.core import failpoints
 from ossync.credentials import RotatingCredentials
-from ossync.ledger import FileRow, LedgerUnavailable, WorkQueue
+from ossync.ledger import Deferred, FileRow, LedgerUnavailable, Queue
 from ossync.upload.worker import Worker
 
 log = logging.getLogger("ossync.service.daemon")
@@ -26,7 +26,7 @@ INTERNAL_ERROR_DELAY = 60.0  # a row that hit a bug waits this long before its n
 class Hands:
     """The workers' loop, and the rows they hold (claimed, processing or being put back)."""
 
-    def __init__(self, work: WorkQueue, stop: threading.Event,
+    def __init__(self, work: Queue, stop: threading.Event,
                  refresher: RotatingCredentials | None,
                  on_ledger_trouble: Callable[[], None]) -> None:
         self.work = work
@@ -96,7 +96,8 @@ class Hands:
         is recognised by its key on the next try: nothing goes twice.)"""
         while not self.stop.is_set():
             try:
-                self.work.defer(row, delay=delay, error=error, count_attempt=count_attempt)
+                self.work.settle(row, Deferred(delay, error=error,
+                                               count_attempt=count_attempt))
                 return
             except LedgerUnavailable:
                 self.stop.wait(LEDGER_RETRY)  # at worst reset_interrupted at next start

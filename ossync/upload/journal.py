@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import threading
 
-from ossync.ledger import Ledger
+from ossync.ledger import Checkpoints
 from ossync.targets.multipart import Checkpoint, Part
 
 
 class LedgerJournal:
-    def __init__(self, ledger: Ledger, *, host: str, path: str, bucket: str, sha256: str,
+    def __init__(self, ledger: Checkpoints, *, host: str, path: str, bucket: str, sha256: str,
                  stop: threading.Event | None = None) -> None:
         self.ledger = ledger
         self.host, self.path, self.bucket = host, path, bucket

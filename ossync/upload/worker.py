@@ -24,7 +24,17 @@ from ossync.core.credentials import CredentialsUnavailable
 from ossync.core.errors import StoreError
 from ossync.intake.media import jpeg_complete
 from ossync.intake.openfiles import OpenWriters
-from ossync.ledger import FileRow, Ledger, Upload, WorkQueue
+from ossync.ledger import (
+    Aliased,
+    Checkpoints,
+    Deferred,
+    FileRow,
+    Queue,
+    Settled,
+    Upload,
+    Uploaded,
+    Vanished,
+)
 from ossync.targets import FileChanged, KeyTaken, Target, UploadInterrupted, UploadResult
 from ossync.upload.journal import LedgerJournal
 from ossync.upload.outgoing import HELD, CannotStrip, Changed, Outgoing, outgoing
@@ -45,6 +55,9 @@ class Limits:
     retry_base: float = 2.0
     retry_max: float = 600.0
     host: str | None = None  # `{host}` in key templates
+    # Files this big hold their bytes against other hosts too (one more commit, which a
+    # second upload of a big file would cost far more than); smaller ones only here.
+    claim_across_hosts_from: int = 64 * 1024 * 1024
 
 
 def backoff(attempts: int, base: float, cap: float) -> float:
@@ -58,11 +71,11 @@ class NoValidKey(Exception):
 
 
 class Worker:
-    def __init__(self, queue: WorkQueue, target: Target, limits: Limits,
+    def __init__(self, queue: Queue, checkpoints: Checkpoints, target: Target, limits: Limits,
                  folders: dict[str, WatchConfig], writers: OpenWriters,
                  stop: threading.Event | None = None) -> None:
         self.queue = queue
-        self.ledger: Ledger = queue.ledger
+        self.checkpoints = checkpoints  # a big file's parts, as they land
         self.target = target
         self.limits = limits
         self.folders = folders
@@ -72,7 +85,7 @@ class Worker:
     def process(self, row: FileRow) -> None:
         folder = self.folders.get(row.folder)
         if folder is None:
-            self.queue.settle_terminal(row, "skipped", "its watch folder is no longer configured")
+            self.queue.settle(row, Settled("skipped", "its watch folder is no longer configured"))
             return
         try:
             self._process(row, folder)
@@ -80,7 +93,7 @@ class Worker:
             self._store_failed(row, err)
         except CredentialsUnavailable as exc:  # not the file's fault: it waits, not fails
             log.info("%s waits for credentials: %s", row.path, exc)
-            self.queue.defer(row, delay=CREDENTIALS_WAIT, error=f"held: {exc}")
+            self.queue.settle(row, Deferred(CREDENTIALS_WAIT, error=f"held: {exc}"))
         except OSError as exc:
             self._os_failed(row, exc)
         except NoValidKey as exc:
@@ -92,7 +105,7 @@ class Worker:
             pinned = PinnedFile(str(folder.path), row.path)
         except NotBeneath as exc:
             log.warning("skipped %s: %s (symlinks are never followed)", row.path, exc.strerror)
-            self.queue.settle_terminal(row, "skipped", f"{exc.strerror}: not followed")
+            self.queue.settle(row, Settled("skipped", f"{exc.strerror}: not followed"))
             return
         with pinned:
             self._pinned(row, folder, pinned)
@@ -103,12 +116,12 @@ class Worker:
         if (st.size, st.mtime_ns) != (row.size, row.mtime_ns) or (
             self.writers.is_open_for_writing(row.path)
         ):
-            self.queue.defer(row, delay=folder.settle_seconds, size=st.size,
-                             mtime_ns=st.mtime_ns)
+            self.queue.settle(row, Deferred(folder.settle_seconds, size=st.size,
+                                            mtime_ns=st.mtime_ns))
             return
         if st.size == 0:
-            self.queue.settle_terminal(row, "skipped", "empty file (0 bytes); it is uploaded "
-                                       "if it gets content")
+            self.queue.settle(row, Settled("skipped", "empty file (0 bytes); it is uploaded "
+                                           "if it gets content"))
             return
         if st.size > self.limits.max_file_size:
             self._fail(row, f"file is {st.size} bytes, over max_file_size "
@@ -119,16 +132,18 @@ class Worker:
             facts = read_facts(pinned.read_path, name=os.path.basename(row.path))
         except NotAnImage as exc:
             log.warning("skipped %s: %s", row.path, exc)
-            self.queue.settle_terminal(row, "skipped", str(exc))
+            self.queue.settle(row, Settled("skipped", str(exc)))
             return
         except ValueError:
-            self.queue.defer(row, delay=folder.settle_seconds)
+            self.queue.settle(row, Deferred(folder.settle_seconds))
             return
         if self._incomplete_jpeg(facts, folder, st.mtime_ns / 1e9):
-            self.queue.defer(row, delay=folder.settle_seconds)
+            self.queue.settle(row, Deferred(folder.settle_seconds))
             return
-        if not self.queue.claim_content(self.limits.bucket, facts.sha256):
-            self.queue.defer(row, delay=CLAIM_WAIT)  # the same bytes are on their way
+        across_hosts = row.grp is not None or facts.size >= self.limits.claim_across_hosts_from
+        if not self.queue.claim_content(self.limits.bucket, facts.sha256,
+                                        durable=across_hosts):
+            self.queue.settle(row, Deferred(CLAIM_WAIT))  # the same bytes are on their way
             return
         try:
             self._strip_and_send(row, folder, facts, pinned)
@@ -144,7 +159,7 @@ class Worker:
             self._fail(row, f"{HELD}{facts.name}: {exc}")
             return
         except Changed:
-            self.queue.defer(row, delay=folder.settle_seconds)
+            self.queue.settle(row, Deferred(folder.settle_seconds))
             return
         try:
             self._send_or_alias(row, folder, facts, sent, pinned)
@@ -155,9 +170,8 @@ class Worker:
                        sent: Outgoing, pinned: PinnedFile) -> None:
         existing = self._duplicate_of(row, folder, facts, sent.sha256)
         if existing is not None:
-            self._drop_stray(row, sent, existing)
-            self.queue.finish(row, size=facts.size, mtime_ns=facts.mtime_ns,
-                              sha256=facts.sha256, upload=existing)
+            self._drop_stray(row, folder, facts, sent, existing)
+            self.queue.settle(row, Aliased(existing, facts.size, facts.mtime_ns, facts.sha256))
             log.info("%s has the same content as %s: not uploaded again, %s", row.path,
                      existing.path, existing.url)
             self._after_upload(folder, row.path, facts, pinned)
@@ -165,11 +179,20 @@ class Worker:
         failpoints.hit("worker.hashed", self.stop)
         self._upload(row, folder, facts, sent, pinned)
 
-    def _drop_stray(self, row: FileRow, sent: Outgoing, existing: Upload) -> None:
+    def _drop_stray(self, row: FileRow, folder: WatchConfig, facts: FileFacts, sent: Outgoing,
+                    existing: Upload) -> None:
         """An interrupted attempt of ours may have stored these bytes under another key
-        before the same bytes were recorded from another path: remove that copy."""
-        key = row.pending_key
-        if not key or key == existing.key or row.sha256 != existing.sha256:
+        before the same bytes were recorded from another path: remove that copy. Only a
+        row with an earlier attempt (or put back after a crash) costs the HEAD."""
+        if row.pending_key:
+            if row.sha256 != existing.sha256:
+                return
+            key = row.pending_key
+        elif row.attempts or row.next_attempt == 0:
+            key = self._key(row, folder, facts, folder.name)  # what that attempt used
+        else:
+            return
+        if key == existing.key:
             return
         info = self.target.head(key)
         if info is not None and (info.size, info.crc64) == (sent.size, sent.crc64):
@@ -192,9 +215,9 @@ class Worker:
         """An object holding the same file, stored as the bytes we would send now (the
         same strip level's result), so a changed strip_metadata never reuses another's."""
         if folder.dedupe == "content":
-            return self.ledger.upload_by_sha256(facts.sha256, self.limits.bucket, sent_sha256)
+            return self.queue.stored(self.limits.bucket, facts.sha256, sent_sha256)
         if folder.dedupe == "path" and row.upload_id is not None:
-            previous = self.ledger.upload_by_id(row.upload_id)
+            previous = self.queue.upload_by_id(row.upload_id)
             if previous is not None and (previous.sha256, previous.sent_sha256) == (
                 facts.sha256, sent_sha256
             ):
@@ -219,8 +242,10 @@ class Worker:
         for name in (None, FALLBACK_NAME):
             if name is not None:
                 key = self._key(row, folder, facts, name)
-            self.queue.intend(row, sha256=facts.sha256, key=key)
-            journal = LedgerJournal(self.ledger, host=row.host or self.ledger.host,
+            if name is not None or not _reproducible(folder):
+                # A retry could not work this key out again: write it down first.
+                self.queue.intend(row, sha256=facts.sha256, key=key)
+            journal = LedgerJournal(self.checkpoints, host=row.host or self.queue.host,
                                     path=row.path, bucket=self.limits.bucket,
                                     sha256=sent.sha256, stop=self.stop)
             try:
@@ -231,35 +256,38 @@ class Worker:
                 log.warning("key %s holds other content; trying %s", key, FALLBACK_NAME)
                 continue
             except FileChanged:
-                self.queue.defer(row, delay=folder.settle_seconds)
+                self.queue.settle(row, Deferred(folder.settle_seconds))
                 return
             except UploadInterrupted as exc:  # stopping: the next start resumes it
                 log.info("%s", exc)
-                self.queue.defer(row, delay=0)
+                self.queue.settle(row, Deferred(0))
                 return
             if result.crc64 != sent.crc64:
                 # The bytes sent are not the bytes hashed: the file changed mid-upload.
                 self.target.delete(key)
-                self.queue.defer(row, delay=folder.settle_seconds)
+                self.queue.settle(row, Deferred(folder.settle_seconds))
                 return
-            upload = self._record(row, result, facts, sent)
-            log.info("uploaded %s -> %s", row.path, upload.url)
+            upload = self._record(row, result, folder, facts, sent)
+            if upload.key != key:  # another sender recorded these bytes first: theirs stands
+                self.target.delete(key)
+                log.info("%s has the same content as %s, recorded meanwhile: our copy %s "
+                         "removed, %s", row.path, upload.path, key, upload.url)
+            else:
+                log.info("uploaded %s -> %s", row.path, upload.url)
             failpoints.hit("worker.sent", self.stop)
             self._after_upload(folder, row.path, facts, pinned)
             return
         self._fail(row, f"both {key!r} and the short-name key hold other content")
 
-    def _record(self, row: FileRow, result: UploadResult, facts: FileFacts,
-                sent: Outgoing) -> Upload:
-        if sent.content is None:  # strip_metadata off: the bytes sent are the file's
-            return self.queue.record_upload(row, result, bucket=self.limits.bucket,
-                                            sha256=facts.sha256,
-                                            content_type=facts.media.content_type,
-                                            mtime_ns=facts.mtime_ns)
-        return self.queue.record_upload(row, result, bucket=self.limits.bucket,
-                                        sha256=facts.sha256,
-                                        content_type=facts.media.content_type,
-                                        mtime_ns=facts.mtime_ns, content=sent.content)
+    def _record(self, row: FileRow, result: UploadResult, folder: WatchConfig,
+                facts: FileFacts, sent: Outgoing) -> Upload:
+        """One transaction: the upload, the row, and the content claim's release.
+        `sent.content` is None with strip_metadata off: the bytes sent are the file's."""
+        upload = self.queue.settle(row, Uploaded(
+            result, self.limits.bucket, facts.sha256, facts.media.content_type,
+            facts.mtime_ns, sent.content, dedupe=folder.dedupe == "content"))
+        assert upload is not None
+        return upload
 
     def _after_upload(self, folder: WatchConfig, path: str, facts: FileFacts,
                       pinned: PinnedFile) -> None:
@@ -301,23 +329,29 @@ class Worker:
         if err.retryable:
             delay = backoff(row.attempts, self.limits.retry_base, self.limits.retry_max)
             log.warning("upload of %s failed, retrying in %.0fs: %s", row.path, delay, err)
-            self.queue.defer(row, delay=delay, error=str(err), count_attempt=True,
-                             code=err.code)
+            self.queue.settle(row, Deferred(delay, error=str(err), count_attempt=True,
+                                            code=err.code))
         else:
             self._fail(row, str(err))
 
     def _os_failed(self, row: FileRow, exc: OSError) -> None:
         if exc.errno == errno.ENOENT:
             log.info("%s vanished before upload", row.path)
-            self.queue.forget(row)
+            self.queue.settle(row, Vanished())
         elif exc.errno in (errno.EACCES, errno.EPERM):
             self._fail(row, f"cannot read: {exc.strerror}; give the ossync user read access")
         else:
             delay = backoff(row.attempts, self.limits.retry_base, self.limits.retry_max)
             log.warning("cannot read %s, retrying in %.0fs: %s", row.path, delay, exc)
-            self.queue.defer(row, delay=delay, error=f"cannot read: {exc.strerror or exc}",
-                             count_attempt=True, code=errno.errorcode.get(exc.errno or 0))
+            self.queue.settle(row, Deferred(delay, error=f"cannot read: {exc.strerror or exc}",
+                                            count_attempt=True,
+                                            code=errno.errorcode.get(exc.errno or 0)))
 
     def _fail(self, row: FileRow, reason: str) -> None:
         log.error("failed %s: %s", row.path, reason)
-        self.queue.settle_terminal(row, "failed", reason, attempts=1)
+        self.queue.settle(row, Settled("failed", reason, attempts=1))
+
+
+def _reproducible(folder: WatchConfig) -> bool:
+    """Whether a retry works out the same key again: all but an upload-time `{date}`."""
+    return folder.date_source != "upload" or "{date" not in folder.prefix + folder.name

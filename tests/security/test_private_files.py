@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ossync.ledger import Ledger, Sighting, WorkQueue
+from ossync.ledger import Ledger, Sighting
 from ossync.upload.strip import private_dir
 
 
@@ -31,7 +31,7 @@ def _mode(path: Path | str) -> int:
 def test_a_new_ledger_is_private_whatever_the_umask(tmp_path: Path, open_umask: None) -> None:
     location = tmp_path / "state" / "ossync" / "ledger.db"
     with Ledger.open(location, exclusive=True, host="h") as ledger:
-        WorkQueue(ledger).note([Sighting("/d/a.jpg", "d", 1, 1, 0.0)])  # writes the WAL
+        ledger.note([Sighting("/d/a.jpg", "d", 1, 1, 0.0)])  # writes the WAL
         for suffix in ("", "-wal", "-shm", ".lock"):
             path = Path(f"{location}{suffix}")
             assert path.exists(), path

@@ -15,16 +15,21 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from ossync.ledger.contract import Ledger, register_backend
+from ossync.ledger.catalog import CatalogViews
+from ossync.ledger.contract import DEFAULT_LEASE, Ledger, register_backend
 from ossync.ledger.errors import LedgerError
 from ossync.ledger.postgres.base import PgBase
 from ossync.ledger.postgres.connect import display_url
 from ossync.ledger.postgres.migrations import MIGRATIONS
+from ossync.ledger.present import UrlSigner
 from ossync.ledger.records import FileRow, now_text
 from ossync.ledger.sql.base import Executor, as_record
+from ossync.ledger.sql.claims import SqlClaims
+from ossync.ledger.sql.copying import SqlCopy
 from ossync.ledger.sql.multipart import SqlMultipart
-from ossync.ledger.sql.queue import SqlQueue
 from ossync.ledger.sql.reads import SqlReads
+from ossync.ledger.sql.settling import SqlSettle
+from ossync.ledger.waking import Waker
 
 log = logging.getLogger("ossync.ledger.postgres")
 MIGRATION_LOCK = 0x05_5C_00_01  # pg_advisory_xact_lock key while migrating
@@ -61,11 +66,16 @@ LISTEN_POLL = 1.0  # seconds between looks at the stop event while listening
 LISTEN_RETRY_FIRST, LISTEN_RETRY_MAX = 1.0, 30.0
 
 
-class PostgresLedger(SqlQueue, SqlReads, SqlMultipart, PgBase, Ledger):
+class PostgresLedger(Waker, SqlClaims, SqlSettle, SqlReads, SqlMultipart, SqlCopy,
+                     CatalogViews, PgBase, Ledger):
     def __init__(self, url: str, host: str, readonly: bool, exclusive: bool) -> None:
         super().__init__(url)
+        self._init_waking()
         self.location = display_url(url)
         self.host = host
+        self.groups: tuple[str, ...] = ()
+        self.signer: UrlSigner | None = None
+        self.lease = DEFAULT_LEASE
         self.readonly = readonly
         self.exclusive = exclusive
 
@@ -124,7 +134,8 @@ class PostgresLedger(SqlQueue, SqlReads, SqlMultipart, PgBase, Ledger):
 
     # --- what PostgreSQL does differently ------------------------------------------
 
-    def claim(self, now: float, groups: tuple[str, ...] = ()) -> FileRow | None:
+    def _claim(self, now: float) -> FileRow | None:
+        groups = self.groups
         params = {"me": self.host, "now": now, "groups": list(groups), "stamp": now_text(),
                   "clock": self.clock(), "lease": self.clock() + self.lease}
         with self.transaction() as conn:
@@ -135,15 +146,14 @@ class PostgresLedger(SqlQueue, SqlReads, SqlMultipart, PgBase, Ledger):
                     return as_record(FileRow, row)
         return None
 
-    def next_due(self, groups: tuple[str, ...] = ()) -> float | None:
-        if not groups:
-            return super().next_due()
-        row = self.query(_NEXT_DUE, {"me": self.host, "groups": list(groups),
+    def _next_due(self) -> float | None:
+        if not self.groups:
+            return SqlClaims._next_due(self)
+        row = self.query(_NEXT_DUE, {"me": self.host, "groups": list(self.groups),
                                      "offset": self.clock_offset})[0]
         return None if row["due"] is None else float(row["due"])
 
-    def listen(self, groups: tuple[str, ...], wake: Callable[[], None],
-               stop: threading.Event) -> None:
+    def listen(self, wake: Callable[[], None], stop: threading.Event) -> None:
         """Until `stop`: LISTEN on a connection of its own, and `wake` this host's workers
         when another host makes a row of one of `groups` pending (a new file on a shared
         mount, a row put back). Outages are waited out with back-off; after each
@@ -158,7 +168,7 @@ class PostgresLedger(SqlQueue, SqlReads, SqlMultipart, PgBase, Ledger):
                     while not stop.is_set():
                         for note in conn.notifies(timeout=LISTEN_POLL):
                             host, _, group = note.payload.partition("\t")
-                            if host != self.host and group in groups:
+                            if host != self.host and group in self.groups:
                                 wake()
             except (LedgerError, self.psycopg.Error) as exc:
                 log.warning("listening for other hosts' work: %s; trying again in %.0fs",

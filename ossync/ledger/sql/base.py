@@ -40,6 +40,7 @@ class SqlBase:
     host: str
     lease: float
 
+
     @abstractmethod
     def transaction(self) -> AbstractContextManager[Executor]:
         """BEGIN … COMMIT, rolled back on any exception; driver errors → LedgerUnavailable."""
@@ -52,6 +53,10 @@ class SqlBase:
     def stream(self, sql: str, params: tuple[Any, ...] = (), batch: int = 1000
                ) -> Iterator[Any]:
         """Rows in batches, so an export of millions never sits in memory at once."""
+
+    def _work_added(self, conn: Executor, groups: set[str]) -> None:
+        """Rows of these folder groups became pending: backends shared by several hosts
+        tell the other hosts of each group (PostgreSQL: NOTIFY), at commit."""
 
     def one(self, cls: type[_T], sql: str, params: Params = ()) -> _T | None:
         rows = self.query(sql, params)

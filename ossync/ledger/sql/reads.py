@@ -27,19 +27,8 @@ class SqlReads(SqlBase):
         return self.one(FileRow, "SELECT * FROM files WHERE host = ? AND path = ?",
                         (self.host, ledger_text(path)))
 
-    def file_by_id(self, file_id: int) -> FileRow | None:
-        return self.one(FileRow, "SELECT * FROM files WHERE id = ?", (file_id,))
-
     def upload_by_id(self, upload_id: int) -> Upload | None:
         return self.one(Upload, "SELECT * FROM uploads WHERE id = ?", (upload_id,))
-
-    def upload_by_sha256(self, sha256: str, bucket: str, sent_sha256: str | None = None
-                         ) -> Upload | None:
-        if sent_sha256 is None:
-            return self.one(Upload, "SELECT * FROM uploads WHERE sha256 = ? AND bucket = ? "
-                            "ORDER BY id LIMIT 1", (sha256, bucket))
-        return self.one(Upload, "SELECT * FROM uploads WHERE sha256 = ? AND bucket = ? AND "
-                        "sent_sha256 = ? ORDER BY id LIMIT 1", (sha256, bucket, sent_sha256))
 
     def upload_by_key(self, bucket: str, key: str) -> Upload | None:
         return self.one(Upload, "SELECT * FROM uploads WHERE bucket = ? AND key = ?",
@@ -110,23 +99,6 @@ class SqlReads(SqlBase):
             last_upload_at=uploads["last"],
             top_errors=[(r["last_error"] or "(no message)", r["n"]) for r in errors],
         )
-
-    def iter_uploads(self, after_id: int = 0) -> Iterator[Upload]:
-        for row in self.stream("SELECT * FROM uploads WHERE id > ? ORDER BY id", (after_id,)):
-            found = as_record(Upload, row)
-            assert found is not None
-            yield found
-
-    def iter_files(self, after_id: int = 0) -> Iterator[FileRow]:
-        for row in self.stream("SELECT * FROM files WHERE id > ? ORDER BY id", (after_id,)):
-            found = as_record(FileRow, row)
-            assert found is not None
-            yield found
-
-    def max_ids(self) -> tuple[int, int]:
-        row = self.query("SELECT (SELECT COALESCE(MAX(id), 0) FROM uploads) AS u, "
-                         "(SELECT COALESCE(MAX(id), 0) FROM files) AS f")[0]
-        return int(row["u"]), int(row["f"])
 
 
 def _item(row: object) -> Item:

@@ -12,28 +12,39 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-from collections.abc import Collection
+import threading
+from collections.abc import Callable, Collection
 from pathlib import Path
 
-from ossync.ledger.contract import Ledger, register_backend
+from ossync.ledger.catalog import CatalogViews
+from ossync.ledger.contract import DEFAULT_LEASE, Ledger, register_backend
 from ossync.ledger.errors import LedgerCorrupt, LedgerError, LedgerMissing, LedgerUnavailable
+from ossync.ledger.present import UrlSigner
 from ossync.ledger.records import now_text
+from ossync.ledger.sql.claims import SqlClaims, not_in
+from ossync.ledger.sql.copying import SqlCopy
 from ossync.ledger.sql.multipart import SqlMultipart
-from ossync.ledger.sql.queue import SqlQueue, not_in
 from ossync.ledger.sql.reads import SqlReads
+from ossync.ledger.sql.settling import SqlSettle
 from ossync.ledger.sqlite.base import SqliteBase
 from ossync.ledger.sqlite.migrations import MIGRATIONS
+from ossync.ledger.waking import Waker
 
 BUSY_TIMEOUT_MS = 10_000
 
 
-class SqliteLedger(SqlQueue, SqlReads, SqlMultipart, SqliteBase, Ledger):
+class SqliteLedger(Waker, SqlClaims, SqlSettle, SqlReads, SqlMultipart, SqlCopy, CatalogViews,
+                   SqliteBase, Ledger):
     def __init__(self, conn: sqlite3.Connection, path: Path, lock_fd: int | None,
                  host: str) -> None:
         super().__init__(conn)
+        self._init_waking()
         self.path = path
         self.location = str(path)
         self.host = host
+        self.groups: tuple[str, ...] = ()  # one daemon per file: no folder groups
+        self.signer: UrlSigner | None = None
+        self.lease = DEFAULT_LEASE
         self._lock_fd = lock_fd
 
     @classmethod
@@ -97,6 +108,10 @@ class SqliteLedger(SqlQueue, SqlReads, SqlMultipart, SqliteBase, Ledger):
             with self.transaction() as conn:
                 conn.execute("DELETE FROM content_claims")
         return self._reset(f"1 = 1{not_in(keep)}", tuple(keep), bool(keep))
+
+    def listen(self, wake: Callable[[], None], stop: threading.Event) -> None:
+        """One daemon per file: no other host to hear. Waits for `stop`."""
+        stop.wait()
 
     def data_version(self) -> int:
         return int(self.query("PRAGMA data_version")[0][0])

@@ -1,0 +1,177 @@
+"""The ledger's contracts, each sized by its caller.
+
+One backend (SQLite, PostgreSQL) implements them all, with the same shared SQL; each
+caller sees only the contract it needs, so what it may do is readable at once:
+
+| contract      | callers                                   | what for                       |
+|---------------|-------------------------------------------|--------------------------------|
+| `Intake`      | intake and scanner stages                 | note what the folders hold     |
+| `Queue`       | upload workers                            | take a row, say how it ended   |
+| `Upkeep`      | the daemon's main loop                    | leases, crashes, wake-ups      |
+| `Checkpoints` | multipart journal, the sweeper            | resume big files               |
+| `Catalog`     | CLI, HTTP API, Python API (read-only)     | paths, keys, URLs, status      |
+| `Requeue`     | `ossync retry`, the status page's Retry   | failed files back to the queue |
+| `Recorder`    | `ossync put`                              | uploads made outside the queue |
+| `Copier`      | `ossync ledger copy`                      | whole tables, by id            |
+
+The queue owns its clock and its wake-up: callers say "give me a due row" and how it
+ended, never "what is due when", so no caller sleeps on stale facts.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator
+from datetime import datetime
+from typing import Protocol
+
+from ossync.core.units import Lifetime
+from ossync.ledger.outcomes import Outcome
+from ossync.ledger.records import FileRow, Item, MultipartRow, Sighting, Status, Upload
+from ossync.targets import UploadResult
+from ossync.targets.multipart import Part
+
+
+class Intake(Protocol):
+    def note(self, sightings: Iterable[Sighting]) -> int:
+        """Record candidates in one transaction; returns how many are (re)queued. A new
+        path, or a known one whose size or mtime changed, is due after its settle time;
+        wakes idle workers."""
+        ...
+
+    def known_unchanged(self, path: str, size: int, mtime_ns: int) -> bool:
+        """This exact path, size and mtime is known (the scan's fast path)."""
+        ...
+
+
+class Queue(Protocol):
+    host: str  # whose rows: this daemon's name
+
+    def next_row(self, stop: threading.Event) -> FileRow | None:
+        """A due row, claimed under a lease; or None after sleeping until one may be due,
+        new work is noted, or `stop`. No wake-up is ever lost."""
+        ...
+
+    def notify(self) -> None:
+        """Something may be due: wake every idle worker."""
+        ...
+
+    def claim_content(self, bucket: str, sha256: str, *, durable: bool = False) -> bool:
+        """One sender per content: False while another worker sends these bytes.
+        `durable` also holds them against other hosts (for big files, where a second
+        upload costs more than a commit)."""
+        ...
+
+    def release_content(self, bucket: str, sha256: str) -> None: ...
+
+    def intend(self, row: FileRow, *, sha256: str, key: str) -> None:
+        """Write the key down before sending, for a key a retry could not work out again
+        (an upload date, a fallback name)."""
+        ...
+
+    def stored(self, bucket: str, sha256: str, sent_sha256: str | None = None
+               ) -> Upload | None:
+        """The object already holding these bytes (content dedupe)."""
+        ...
+
+    def upload_by_id(self, upload_id: int) -> Upload | None: ...
+
+    def settle(self, row: FileRow, outcome: Outcome) -> Upload | None:
+        """Record how the row ended (see ossync.ledger.outcomes), in one transaction;
+        for `Uploaded`, the upload that now holds the row. A verdict on the version that
+        was claimed never buries a newer one noted meanwhile."""
+        ...
+
+
+class WorkQueue(Intake, Queue, Protocol):
+    """The daemon's stages' view: intake notes rows, workers take and settle them (the
+    ledger itself, or the metrics' wrapper around it)."""
+
+
+class Upkeep(Protocol):
+    location: str
+    lease: float
+
+    def reset_interrupted(self, keep: Collection[int] = ()) -> int:
+        """Rows this host left claimed back to pending, but those in `keep` (in hand)."""
+        ...
+
+    def renew_leases(self) -> int: ...
+
+    def data_version(self) -> int:
+        """Changes when another connection commits (`ossync retry`, say)."""
+        ...
+
+    def listen(self, wake: Callable[[], None], stop: threading.Event) -> None:
+        """Until `stop`: `wake` when another host makes a row of this host's groups due."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Checkpoints(Protocol):
+    def multipart_of(self, host: str, path: str) -> tuple[MultipartRow, list[Part]] | None:
+        ...
+
+    def multipart_begin(self, *, host: str, path: str, bucket: str, key: str, sha256: str,
+                        size: int, part_size: int) -> int: ...
+
+    def multipart_started(self, record_id: int, upload_id: str) -> None: ...
+
+    def multipart_part_done(self, record_id: int, part: Part) -> None: ...
+
+    def multipart_end(self, record_id: int) -> None: ...
+
+    def multipart_rows(self, host: str) -> list[MultipartRow]: ...
+
+
+class Catalog(Protocol):
+    host: str
+
+    def item(self, path: str, host: str | None = None) -> Item | None: ...
+
+    def items_of(self, *, sha256: str | None = None, key: str | None = None) -> list[Item]:
+        ...
+
+    def iter_items(self, *, since: datetime | None = None, until: datetime | None = None,
+                   folder: str | None = None, state: str | None = "uploaded",
+                   limit: int | None = None) -> Iterator[Item]: ...
+
+    def folder_under(self, directory: str) -> str | None: ...
+
+    def status(self) -> Status: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+    def find(self, *, sha256: str | None = None, key: str | None = None,
+             path: str | None = None, host: str | None = None) -> list[Item]: ...
+
+    def url_for(self, path: str, *, signed: bool = False, expires: Lifetime | None = None,
+                process: str | None = None, host: str | None = None) -> str | None: ...
+
+
+class Requeue(Protocol):
+    def retry_failed(self, paths: list[str] | None = None) -> int: ...
+
+
+class Recorder(Protocol):
+    host: str
+
+    def stored(self, bucket: str, sha256: str, sent_sha256: str | None = None
+               ) -> Upload | None: ...
+
+    def record_direct(self, path: str, folder: str, *, mtime_ns: int, sha256: str,
+                      content_type: str, bucket: str, result: UploadResult | None = None,
+                      existing: Upload | None = None) -> Upload: ...
+
+
+class Copier(Protocol):
+    def iter_uploads(self, after_id: int = 0) -> Iterator[Upload]: ...
+
+    def iter_files(self, after_id: int = 0) -> Iterator[FileRow]: ...
+
+    def max_ids(self) -> tuple[int, int]: ...
+
+    def copy_in(self, uploads: Iterable[Upload], files: Iterable[FileRow]) -> None: ...
+
+    def refresh_statistics(self) -> None: ...
