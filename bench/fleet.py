@@ -60,25 +60,36 @@ def throughput(work: Path, endpoint: str, ledger: Path | str, hosts: int, files:
 
 
 def claim_and_commit(location: Path | str, n: int) -> tuple[float, float]:
-    """ms per file for the ledger's part of one upload: claim, key, content claim, record."""
+    """ms per file for the ledger's part of one upload, as a worker's happy path does it:
+    the claim, the dedupe look-up, and the record (which releases the content claim)."""
     with Ledger.open(location, host="bench-claims") as ledger:
-        queue = ledger
-        queue.note([Sighting(f"/bench/c{i}.jpg", "cam", 10, 1, 0.0) for i in range(n)])
+        ledger.note([Sighting(f"/bench/c{i}.jpg", "cam", 10, 1, 0.0) for i in range(n)])
         began = time.perf_counter()
         claims = 0.0
         for i in range(n):
             t0 = time.perf_counter()
-            row = claim(queue)
+            row = claim(ledger)
             claims += time.perf_counter() - t0
             assert row is not None
             sha = f"{i:064x}"
-            queue.intend(row, sha256=sha, key=f"k/{i}.jpg")
-            assert queue.claim_content("b", sha)
-            record(queue, row, UploadResult(f"k/{i}.jpg", f"u/{i}", 10, None, 1),
-                                bucket="b", sha256=sha, content_type="image/jpeg", mtime_ns=1)
-            queue.release_content("b", sha)
+            assert ledger.claim_content("b", sha)
+            assert ledger.stored("b", sha) is None
+            record(ledger, row, UploadResult(f"k/{i}.jpg", f"u/{i}", 10, None, 1),
+                   bucket="b", sha256=sha, content_type="image/jpeg", mtime_ns=1,
+                   dedupe=True)
+            ledger.release_content("b", sha)
         total = time.perf_counter() - began
     return claims / n * 1000, total / n * 1000
+
+
+def transactions(pg: PgServer, database: str) -> tuple[int, int]:
+    """(committed transactions, WAL bytes) of a database so far, from PostgreSQL's own
+    statistics (each backend reports within a second of its last transaction)."""
+    time.sleep(1.5)
+    out = pg.sql(f"SELECT xact_commit, pg_current_wal_lsn() - '0/0'::pg_lsn "
+                 f"FROM pg_stat_database WHERE datname = '{database}'")
+    commits, wal = out.strip().split("|")
+    return int(commits), int(float(wal))
 
 
 def main() -> None:
@@ -97,10 +108,17 @@ def main() -> None:
             sqlite_rate = throughput(work / "sqlite", server.endpoint, work / "ledger.db", 1,
                                      args.files)
             print(f"1 daemon on SQLite: {sqlite_rate:.0f} files/s ({args.files} files)")
-            pg_rate = throughput(work / "pg", server.endpoint, pg.new_database(), args.hosts,
-                                 args.files)
+            url = pg.new_database()
+            database = url.rsplit("/", 1)[1]
+            before = transactions(pg, database)
+            pg_rate = throughput(work / "pg", server.endpoint, url, args.hosts, args.files)
+            after = transactions(pg, database)
+            files = args.hosts * args.files
             print(f"{args.hosts} daemons on one PostgreSQL: {pg_rate:.0f} files/s "
-                  f"({args.hosts} x {args.files} files; {pg_rate / sqlite_rate:.2f}x)")
+                  f"({args.hosts} x {args.files} files; {pg_rate / sqlite_rate:.2f}x); "
+                  f"{(after[0] - before[0]) / files:.2f} committed transactions and "
+                  f"{(after[1] - before[1]) / files / 1024:.1f} KiB of WAL per file "
+                  "(pg_stat_database; the daemons' idle polls included)")
         for name, location in (("SQLite", work / "claims.db"), ("PostgreSQL", pg.new_database())):
             claim_ms, file_ms = claim_and_commit(location, 2000)
             print(f"{name}: claim {claim_ms:.3f} ms, ledger work per file (claim, key, "
