@@ -6,6 +6,7 @@ callers on loopback too — `auto` when other people can log in to the host."""
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 import requests
 
+from ossync.cli.main import main
 from ossync.config.http import HttpConfig, login_users
 from tests.daemon_helpers import jpeg_bytes, uploaded_paths, wait_for
 from tests.http_helpers import TOKEN, Running, http_daemon, write_token
@@ -110,6 +112,11 @@ def test_process_can_be_turned_off(make_config: Callable[..., Path], drop: Path,
 
 
 def test_require_token_shuts_loopback_too(make_config: Callable[..., Path]) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    config = make_config(http={"listen": "127.0.0.1:0", "require_token": "always"})
+    assert main(["check-config", "-c", str(config)], out, err) == 0, err.getvalue()
+    assert "warning: http: http.require_token is always, so /metrics, /v1/files and the " \
+           "status page need a token, and none is set" in out.getvalue()
     with http_daemon(make_config, {"require_token": "always"}) as run:
         for path in ("/v1/files", "/metrics", "/"):
             answer = run.get(path)
