@@ -50,8 +50,8 @@ log = logging.getLogger("ossync.http")
 PAGE_CSP = ("default-src 'none'; img-src http: https: data:; style-src 'self'; "
             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 UNAUTHORIZED = (("WWW-Authenticate", 'Bearer realm="ossync"'),)
-LOCKED = ("this host has other local users, so the token is required: set "
-          "http.token_file (or http.require_token: never)")
+LOCKED = ("a token is required here (http.require_token), and none is set: set "
+          "http.token_file")
 GUARDED = {"/metrics": "GET", "/v1/files": "GET", "/": "GET", "/retry": "POST",
            "/logout": "POST"}
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -91,7 +91,8 @@ class App:
         except HttpProblem as exc:
             return json_response({"error": exc.message}, exc.status)
         except LedgerError as exc:
-            log.warning("HTTP %s %s: the ledger did not answer: %s", req.method, req.path, exc)
+            log.warning("HTTP %s %s: the ledger did not answer: %s", req.method,
+                        printable(req.path), exc)
             return json_response({"error": "the ledger cannot be read right now"}, 503)
         except CredentialsUnavailable as exc:
             return json_response({"error": f"no URL can be signed right now: {exc}"}, 503)

@@ -70,6 +70,8 @@ class Channel(HTTPChannel):
         return bool(self.requests)
 
     def overdue(self, now: float, deadline: float) -> bool:
+        """Past its deadline? An answer still being read restarts the clock while the
+        client takes bytes of it (between two sweeps)."""
         if self.busy:
             return False
         if self.total_outbufs_len != self.unsent:  # the client reads its answer
@@ -95,7 +97,7 @@ class Server(TcpWSGIServer):
         self.policy = policy
         super().__init__(application, **kwargs)
 
-    def _open(self) -> Iterable[Channel]:
+    def _live(self) -> Iterable[Channel]:
         channels = cast(dict[int, Channel], self.active_channels)
         return [c for c in channels.values() if not (c.will_close or c.close_when_flushed)]
 
@@ -107,7 +109,7 @@ class Server(TcpWSGIServer):
             if wait:
                 new.turn_away("429 Too Many Requests", max(1, math.ceil(wait)))
                 return
-        others = [c for c in self._open() if c is not new]
+        others = [c for c in self._live() if c is not new]
         mine = [c for c in others if c.client == new.client]
         if len(mine) >= policy.per_client and not _close_oldest_waiting(mine):
             new.turn_away("503 Service Unavailable", 1)
@@ -120,7 +122,7 @@ class Server(TcpWSGIServer):
         """Close the connections past their deadline (waitress calls this every
         `cleanup_interval` seconds from its I/O thread)."""
         moment = time.monotonic()
-        for channel in self._open():
+        for channel in self._live():
             if channel.overdue(moment, self.policy.deadline):
                 channel.will_close = True
 
