@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -23,37 +22,18 @@ from PIL import Image, ImageDraw
 
 from ossync.ledger import Ledger
 from tests.daemon_helpers import file_states, wait_for
-from tests.http_helpers import http_daemon
+from tests.http_helpers import TOKEN, headless_chromium, http_daemon, write_token
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 # Called as a function, not a string that the page's CSP (no eval) would refuse.
 LOADED = "() => [...document.images].filter(i => i.complete && i.naturalWidth > 0).length"
 COLOURS = {"harbour.jpg": (32, 96, 160), "meadow.jpg": (60, 150, 70),
            "sunset.jpg": (220, 110, 40)}
 
 
-def _missing(why: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{why} (CI must run the browser test: .ci/run installs chromium)")
-    pytest.skip(why)
-
-
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        _missing("chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the playwright package is not installed (pip install -e '.[test]')")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with headless_chromium() as chromium:
+        yield chromium
 
 
 def photo(colour: tuple[int, int, int], label: str) -> bytes:
@@ -151,3 +131,30 @@ def test_the_retry_button_needs_its_csrf_token(make_config: Callable[..., Path])
                                    headers={"Origin": "https://attacker.example"}, timeout=10,
                                    allow_redirects=False)
         assert other_site.status_code == 403
+
+
+def test_signing_in_and_out_in_a_browser(make_config: Callable[..., Path], tmp_path: Path,
+                                         browser: Any) -> None:
+    """The token typed into the form starts a session (a strict, HttpOnly cookie named
+    after the port, never the token); Sign out ends it."""
+    with http_daemon(make_config, {"token_file": str(write_token(tmp_path))}) as run:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(run.base + "/")
+        page.fill("#token", "not the token at all, no")
+        page.get_by_role("button", name="Sign in").click()
+        assert page.locator(".flash").inner_text() == "That is not the token."
+        page.fill("#token", TOKEN)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(run.base + "/")
+        assert page.locator("h2", has_text="Folders").count() == 1
+        [cookie] = context.cookies()
+        port = run.base.rsplit(":", 1)[1]
+        assert cookie["name"] == f"ossync_session_{port}" and cookie["value"] != TOKEN
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert page.evaluate("() => document.cookie") == ""  # no script can read it
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url(run.base + "/")
+        assert page.locator("#token").count() == 1
+        assert context.cookies() == []
+        context.close()

@@ -48,9 +48,21 @@ def cmd_check_config(args: argparse.Namespace, stdout: TextIO) -> int:
     stdout.write(f"  host: {config.host}\n")
     for w in config.watch:
         stdout.write(f"  watch {w.label}: {printable(str(w.path))} -> {w.prefix}{w.name}\n")
-    for warning in (*config.warnings, *secrets_written_out(args.config)):
+    for warning in (*config.warnings, *secrets_written_out(args.config), *_token_missing(config)):
         stdout.write(f"  warning: {warning}\n")
     return ExitStatus.OK
+
+
+def _token_missing(config: Config) -> list[str]:
+    """The listener will answer 401 on its guarded routes: a token is required, none set."""
+    http = config.http
+    if http is None or not http.locked:
+        return []
+    why = (f"this host has other login users ({', '.join(http.other_users[:5])})"
+           if http.require_token == "auto" else "http.require_token is always")
+    return [f"http: {why}, so /metrics, /v1/files and the status page need a token, and "
+            "none is set: they will answer 401 until http.token_file is set (or "
+            "http.require_token: never)"]
 
 
 _VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")

@@ -4,8 +4,11 @@ status page.
 
 `meter` counts what the daemon's threads do (`MeteredQueue` wraps its queue),
 `collect` reads the gauges at scrape time, `ready` decides /readyz, `guard` the token,
-rate limit and CSRF checks, `api` the `/v1/files` API, `page` the status page, `app`
-the routes, `server` runs them (waitress, bounded threads). `view.DaemonView` is what
+Host and CSRF checks, `sessions` the status page's sign-ins, `limits` who a client is
+and its rate limit, `api` the `/v1/files` API (`query` reads its values strictly,
+`process` is the allow-list of image processing), `page` the status page, `app` the
+routes, `server` runs them (waitress, bounded threads) and `conns` admits and times
+each connection, so slow clients cannot take the listener. `view.DaemonView` is what
 it reads of the daemon: this package never imports `ossync.service` or `ossync.cli`.
 """
 

@@ -3,9 +3,12 @@
 One look-up (`path=`, `sha256=` or `key=`), or a page of the newest files
 (`since`, `until`, `folder`, `state`, `limit`, and `cursor` from the `Link` header of
 the page before). Answers come from the ledger alone: a path is text to look up,
-never a file to open, so nothing outside the ledger can be asked about. URLs are
-chosen as the CLI chooses them: the config's `oss.url_mode`, or `signed=true|false`,
-with `expires=` and `process=`.
+never a file to open, so nothing outside the ledger can be asked about; it may be
+written in the ledger form or the printable form (`ossync.core.textforms`), as the
+CLI takes it. URLs are chosen as the CLI chooses them: the config's `oss.url_mode`,
+or `signed=true|false`, with `expires=` (at most `http.max_url_expires`, by default
+`oss.url_expires`) and `process=` (an allow-list, `ossync.http.process`, or off).
+Values are read strictly (`ossync.http.query`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
-from ossync.core.units import parse_duration, parse_time
+from ossync.config import HttpConfig
+from ossync.core.textforms import os_path
+from ossync.core.units import format_duration
+from ossync.http import query
+from ossync.http.process import checked
 from ossync.http.view import DaemonView, current_credentials
 from ossync.http.wsgi import HttpProblem, Request, Response, json_response
 from ossync.ledger import STATES, Item, Ledger
@@ -27,28 +34,11 @@ from ossync.targets.oss.presign import UrlSigner, lifetime_seconds
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-MAX_TEXT = 4096  # characters of a path, key or processing spec
-_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
-_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+MAX_SKIP = 1_000_000
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}", re.ASCII)
+_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z",
+                    re.ASCII)
 LOOKUPS = ("path", "sha256", "key")
-
-
-def _text(req: Request, name: str) -> str | None:
-    value = req.arg(name)
-    if value is not None and (len(value) > MAX_TEXT or "\x00" in value):
-        raise HttpProblem(400, f"{name}: too long, or not text")
-    return value
-
-
-def _flag(req: Request, name: str) -> bool | None:
-    value = req.arg(name)
-    if value is None:
-        return None
-    if value.lower() in ("1", "true", "yes"):
-        return True
-    if value.lower() in ("0", "false", "no"):
-        return False
-    raise HttpProblem(400, f"{name}: must be true or false")
 
 
 def url_choice(daemon: DaemonView, *, signed: bool | None = None,
@@ -74,23 +64,43 @@ def url_choice(daemon: DaemonView, *, signed: bool | None = None,
     return UrlChoice(signer, oss.url_expires if expires is None else expires, process)
 
 
-def _choice(daemon: DaemonView, req: Request) -> UrlChoice:
-    expires_text = req.arg("expires")
-    expires = None
-    if expires_text is not None:
+def _most(daemon: DaemonView, config: HttpConfig) -> float | None:
+    """The longest lifetime a caller may ask for (None: no OSS target, nothing signed)."""
+    oss = daemon.config.oss
+    if oss is None:
+        return None
+    return oss.url_expires if config.max_url_expires is None else config.max_url_expires
+
+
+def _choice(daemon: DaemonView, req: Request, config: HttpConfig) -> UrlChoice:
+    expires = query.seconds(req, "expires")
+    most = _most(daemon, config)
+    if expires is not None:
         try:
-            expires = float(lifetime_seconds(parse_duration(expires_text)))
+            expires = float(lifetime_seconds(expires))
         except ValueError as exc:
             raise HttpProblem(400, f"expires: {exc}") from None
-    return url_choice(daemon, signed=_flag(req, "signed"), expires=expires,
-                      process=_text(req, "process"))
+        if most is not None and expires > most:
+            raise HttpProblem(400, f"expires: at most {format_duration(most)} here "
+                                   "(http.max_url_expires)")
+    elif most is not None and daemon.config.oss is not None \
+            and daemon.config.oss.url_expires > most:
+        expires = most
+    process = query.text(req, "process")
+    if process is not None:
+        if not config.allow_process:
+            raise HttpProblem(400, "process: image processing is off here "
+                                   "(http.allow_process)")
+        process = checked(process)
+    return url_choice(daemon, signed=query.flag(req, "signed"), expires=expires,
+                      process=process)
 
 
-def files(daemon: DaemonView, ledger: Ledger, req: Request) -> Response:
+def files(daemon: DaemonView, ledger: Ledger, req: Request, config: HttpConfig) -> Response:
     asked = [name for name in LOOKUPS if req.arg(name) is not None]
     if len(asked) > 1:
         raise HttpProblem(400, "ask for one of path=, sha256= and key= at a time")
-    choice = _choice(daemon, req)
+    choice = _choice(daemon, req, config)
     if asked:
         items = _lookup(ledger, req, asked[0])
         if not items:
@@ -99,23 +109,29 @@ def files(daemon: DaemonView, ledger: Ledger, req: Request) -> Response:
     page = _page(ledger, req)
     headers: tuple[tuple[str, str], ...] = ()
     if page.next_cursor is not None:
-        query = {k: v[0] for k, v in req.query.items() if k != "cursor"}
-        link = "/v1/files?" + urlencode({**query, "cursor": page.next_cursor})
+        kept = {k: v[0] for k, v in req.query.items() if k != "cursor"}
+        link = "/v1/files?" + urlencode({**kept, "cursor": page.next_cursor})
         headers = (("Link", f'<{link}>; rel="next"'),)
     return json_response([choice.row(i) for i in page.items], headers=headers)
 
 
 def _lookup(ledger: Ledger, req: Request, name: str) -> list[Item]:
-    value = _text(req, name) or ""
     if name == "sha256":
-        if not _SHA256.match(value):
+        value = query.word(req, name) or ""
+        if not _SHA256.fullmatch(value):
             raise HttpProblem(400, "sha256: must be 64 hexadecimal digits")
         return ledger.find(sha256=value)
     if name == "key":
-        return ledger.find(key=value)
+        return ledger.find(key=query.text(req, name) or "")
+    value = query.text(req, name, names_a_file=True) or ""
+    host = query.text(req, "host")
     if not value.startswith("/"):
         raise HttpProblem(400, "path: must be absolute, as the daemon recorded it")
-    return ledger.find(path=posixpath.normpath(value), host=_text(req, "host"))
+    for reading in dict.fromkeys((os_path(value), value)):  # the escaped forms, then as is
+        found = ledger.find(path=posixpath.normpath(reading), host=host)
+        if found:
+            return found
+    return []
 
 
 @dataclass(frozen=True)
@@ -124,26 +140,16 @@ class Page:
     next_cursor: str | None
 
 
-def _time(req: Request, name: str) -> datetime | None:
-    value = req.arg(name)
-    if value is None:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError as exc:
-        raise HttpProblem(400, f"{name}: {exc}") from None
-
-
 def _page(ledger: Ledger, req: Request) -> Page:
-    limit = _limit(req.arg("limit"))
-    state = req.arg("state") or "uploaded"
+    limit = query.whole(req, "limit", 1, MAX_LIMIT) or DEFAULT_LIMIT
+    state = query.word(req, "state") or "uploaded"
     if state not in (*STATES, "all"):
         raise HttpProblem(400, f"state: must be one of {', '.join(STATES)}, all")
-    folder = _text(req, "folder")
+    folder = query.text(req, "folder", names_a_file=True)
     if folder is not None and "/" in folder:
-        folder = ledger.folder_under(posixpath.normpath(folder)) or folder
-    since, until = _time(req, "since"), _time(req, "until")
-    after, skip = decode_cursor(req.arg("cursor"))
+        folder = ledger.folder_under(posixpath.normpath(os_path(folder))) or folder
+    since, until = query.moment(req, "since"), query.moment(req, "until")
+    after, skip = decode_cursor(query.word(req, "cursor"))
     if after is not None:  # rows at or before the last one shown, minus those shown
         bound = _moment(after) + timedelta(milliseconds=1)
         until = bound if until is None else min(until, bound)
@@ -161,14 +167,6 @@ def _page(ledger: Ledger, req: Request) -> Page:
     return Page(items, encode_cursor(last, shown))
 
 
-def _limit(text: str | None) -> int:
-    if text is None:
-        return DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        raise HttpProblem(400, f"limit: must be a whole number from 1 to {MAX_LIMIT}")
-    return int(text)
-
-
 def _moment(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
@@ -182,11 +180,16 @@ def encode_cursor(updated_at: str, skip: int) -> str:
 def decode_cursor(text: str | None) -> tuple[str | None, int]:
     if text is None:
         return None, 0
+    bad = HttpProblem(400, "cursor: not one this API gave out")
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
         stamp, _, skip = raw.partition("|")
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise HttpProblem(400, "cursor: not one this API gave out") from None
-    if not _STAMP.match(stamp) or not skip.isdigit() or int(skip) > 1_000_000:
-        raise HttpProblem(400, "cursor: not one this API gave out")
+        if not _STAMP.fullmatch(stamp) or not re.fullmatch(r"[0-9]{1,7}", skip, re.ASCII) \
+                or int(skip) > MAX_SKIP:
+            raise bad
+        moment = _moment(stamp)
+    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
+        raise bad from None
+    if not query.EARLIEST <= moment < query.LATEST:
+        raise bad
     return stamp, int(skip)

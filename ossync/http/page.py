@@ -1,6 +1,10 @@
 """The status page: plain server-rendered HTML, every value escaped, a little CSS, no
 script. Queue counts, the watch folders, failures with a retry button (a POST that
-carries a CSRF token), and the last uploads as thumbnails."""
+carries a CSRF token), and the last uploads as thumbnails.
+
+File names are shown, and sent back by the retry button, in their printable form
+(`ossync.core.textforms`): one line, valid UTF-8, and read back exactly by `os_path`,
+whatever bytes the name holds."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from ossync.core.textforms import printable
 from ossync.http.ready import Verdict
 from ossync.http.view import FolderState
 from ossync.ledger import Item, Status
@@ -61,6 +66,7 @@ class PageData:
     verdict: Verdict
     csrf: str
     flash: str | None = None
+    signed_in: bool = False  # a session: the page offers to sign out
 
 
 def _head(title: str) -> str:
@@ -74,7 +80,7 @@ def render(data: PageData) -> str:
     status = data.status
     parts = [_head(f"ossync · {data.host}"), "<body><header>",
              f'<h1>ossync <span class="host">{esc(data.host)}</span></h1>', _badge(data.verdict),
-             "</header><main>"]
+             _sign_out(data.csrf) if data.signed_in else "", "</header><main>"]
     if data.flash:
         parts.append(f'<p class="flash" role="status">{esc(data.flash)}</p>')
     parts.append(_counts(status))
@@ -86,6 +92,12 @@ def render(data: PageData) -> str:
     parts.append(_recent(data.recent))
     parts.append("</main></body></html>\n")
     return "".join(parts)
+
+
+def _sign_out(csrf: str) -> str:
+    return ('<form method="post" action="/logout" class="signout">'
+            f'<input type="hidden" name="csrf" value="{esc(csrf)}">'
+            '<button type="submit">Sign out</button></form>')
 
 
 def _badge(verdict: Verdict) -> str:
@@ -107,7 +119,7 @@ def _counts(status: Status) -> str:
 
 def _folders(folders: Iterable[FolderState]) -> str:
     rows = "".join(
-        f'<tr><td>{esc(f.label)}</td><td class="path">{esc(f.path)}</td>'
+        f'<tr><td>{esc(f.label)}</td><td class="path">{esc(printable(str(f.path)))}</td>'
         f'<td><span class="state {esc(f.state)}">{esc(f.state)}</span></td>'
         f"<td>{esc(size_text(f.avail_bytes))} free</td></tr>" for f in folders)
     return ('<section><h2>Folders</h2><div class="scroll"><table><thead><tr><th>label</th>'
@@ -119,14 +131,14 @@ def _failures(failures: list[Item], total: int, csrf: str) -> str:
     if not failures:
         return '<section><h2>Failures</h2><p class="none">None.</p></section>'
     rows = "".join(
-        f'<li class="failure"><div class="path">{esc(i.path)}</div>'
-        f'<div class="reason">{esc(i.last_error or "(no message)")}</div>'
+        f'<li class="failure"><div class="path">{esc(printable(i.path))}</div>'
+        f'<div class="reason">{esc(printable(i.last_error or "(no message)"))}</div>'
         f'<div class="when">{esc(i.attempts)} attempt(s), {time_text(i.updated_at)}</div>'
         '<form method="post" action="/retry">'
-        f'<input type="hidden" name="path" value="{esc(i.path)}">'
+        f'<input type="hidden" name="path" value="{esc(printable(i.path))}">'
         f'<input type="hidden" name="csrf" value="{esc(csrf)}">'
-        f'<button type="submit" aria-label="retry {esc(i.path)}">Retry</button></form></li>'
-        for i in failures)
+        f'<button type="submit" aria-label="retry {esc(printable(i.path))}">Retry</button>'
+        "</form></li>" for i in failures)
     more = (f'<p class="meta">{esc(total - len(failures))} more: <code>ossync retry '
             "--all</code></p>" if total > len(failures) else "")
     return (f'<section><h2>Failures ({esc(total)})</h2><ul class="failures">{rows}</ul>'
@@ -138,12 +150,13 @@ def _recent(shown: list[Shown]) -> str:
         return '<section><h2>Last uploads</h2><p class="none">Nothing uploaded yet.</p></section>'
     cells = []
     for s in shown:
-        name = PurePosixPath(s.item.path).name
+        name = printable(PurePosixPath(s.item.path).name)
         image = (f'<img src="{esc(s.thumbnail)}" alt="{esc(name)}" loading="lazy" width="160">'
                  if s.thumbnail else '<span class="noimg">no preview</span>')
         link = f'<a href="{esc(s.url)}">{image}</a>' if s.url else image
-        cells.append(f'<li>{link}<span class="name" title="{esc(s.item.path)}">{esc(name)}'
-                     f"</span><span class=\"folder\">{esc(s.item.folder)}</span>"
+        cells.append(f'<li>{link}<span class="name" title="{esc(printable(s.item.path))}">'
+                     f"{esc(name)}"
+                     f'</span><span class="folder">{esc(s.item.folder)}</span>'
                      f"{time_text(s.item.updated_at)}</li>")
     return (f"<section><h2>Last {len(shown)} uploads</h2><ul class=\"grid\">{''.join(cells)}"
             "</ul></section>")
@@ -156,6 +169,12 @@ def login_page(message: str | None = None) -> str:
             '</label><input id="token" name="token" type="password" autocomplete="current-'
             'password" required><button type="submit">Sign in</button></form></main>'
             "</body></html>\n")
+
+
+def locked_page(message: str) -> str:
+    """What the page says while the token is required and none is configured."""
+    return (_head("ossync · token required") + '<body><main class="login"><h1>ossync</h1>'
+            f'<p class="flash bad" role="alert">{esc(message)}</p></main></body></html>\n')
 
 
 STYLE = """\
@@ -203,4 +222,5 @@ text-overflow:ellipsis}
 .grid .folder,.grid time{display:block;color:var(--muted);font-size:.8rem}
 .login{max-width:22rem;padding-top:3rem}.login form{display:grid;gap:.5rem}
 .login input{font:inherit;padding:.4rem}
+.signout{margin:0}
 """

@@ -3,9 +3,10 @@
 The server is waitress (Pylons' pure-Python WSGI server): one I/O thread
 (`ossync-http`) parses requests without blocking on slow clients, and a fixed pool
 of `THREADS` handler threads answers them, so threading is bounded whatever the
-load. Limits: `CONNECTIONS` open connections, idle ones closed after
-`IDLE_TIMEOUT`, request headers and bodies capped. The listener reads the ledger
-through a read-only handle of its own, so a scrape never waits behind a worker's write.
+load. Connections are admitted, capped and timed by `conns` (a deadline for each whole
+request, caps per client and in all, the rate limit counting connections); request
+headers and bodies are capped in size. The listener reads the ledger through a
+read-only handle of its own, so a scrape never waits behind a worker's write.
 
 Stop: the I/O loop is asked (through waitress' trigger) to close every socket, the
 handler threads are joined, then the read-only ledger is closed.
@@ -18,20 +19,22 @@ import threading
 from typing import Any, cast
 
 from waitress import wasyncore
-from waitress.server import BaseWSGIServer, create_server
+from waitress.adjustments import Adjustments
+from waitress.task import ThreadedTaskDispatcher
 
 from ossync.config import HttpConfig
 from ossync.core.errors import OssyncError
 from ossync.http.app import App
 from ossync.http.collect import DaemonCollector
+from ossync.http.conns import MAX_CONNECTIONS, SWEEP_EVERY, Policy, Server
+from ossync.http.limits import RateLimiter
 from ossync.http.meter import Meter
 from ossync.http.view import DaemonView
 from ossync.ledger import Ledger
 
 log = logging.getLogger("ossync.http")
 THREADS = 4
-CONNECTIONS = 64
-IDLE_TIMEOUT = 30  # seconds an idle keep-alive connection stays open
+SLACK = 32  # connections waitress still accepts while evicted ones close (a backstop)
 MAX_HEADERS = 16 * 1024
 MAX_BODY = 64 * 1024
 
@@ -41,7 +44,7 @@ class HttpService:
         self.daemon = daemon
         self.config = config
         self.meter = meter
-        self._server: BaseWSGIServer | None = None
+        self._server: Server | None = None
         self._sockets: dict[int, Any] = {}  # waitress' socket map: its loop ends when empty
         self._thread: threading.Thread | None = None
         self._ledger: Ledger | None = None
@@ -53,28 +56,58 @@ class HttpService:
         for label in daemon.folders:
             self.meter.folder(label)
         self._ledger = Ledger.open(daemon.config.ledger, readonly=True, host=daemon.config.host)
-        self._app = App(daemon, self._ledger, self.meter, self.config)
-        self.meter.registry.register(DaemonCollector(daemon, self._ledger, self.meter))
-        host = "127.0.0.1" if self.config.host == "localhost" else self.config.host
         try:
-            server = create_server(
-                self._app, self._sockets, host=host, port=self.config.port, threads=THREADS,
-                connection_limit=CONNECTIONS, channel_timeout=IDLE_TIMEOUT,
-                max_request_header_size=MAX_HEADERS, max_request_body_size=MAX_BODY,
-                ident="ossync", expose_tracebacks=False, clear_untrusted_proxy_headers=True)
+            server = self._bind()
         except OSError as exc:
             self._ledger.close()
             self._ledger = None
             raise OssyncError(f"http.listen {self.config.listen}: cannot listen there: "
                               f"{exc.strerror or exc}") from None
-        assert isinstance(server, BaseWSGIServer)  # one address: one server, not several
+        self.meter.registry.register(DaemonCollector(daemon, self._ledger, self.meter))
         self._server = server
-        self.port = int(server.getsockname()[1])
         self._thread = threading.Thread(target=server.run, name="ossync-http", daemon=True)
         self._thread.start()
-        auth = "bearer token" if self.config.token else "no token: loopback only"
+        host = server.adj.host
         log.info("HTTP listener on http://%s:%d (metrics, health, API, status page; %s)",
-                 f"[{host}]" if ":" in host else host, self.port, auth)
+                 f"[{host}]" if ":" in host else host, self.port, self._auth())
+
+    def _bind(self) -> Server:
+        """The socket first, then the app (the session cookie's name holds the port); no
+        request is read before `run` starts the I/O loop."""
+        assert self._ledger is not None
+        config = self.config
+        host = "127.0.0.1" if config.host == "localhost" else config.host
+        adj = Adjustments(
+            host=host, port=config.port, threads=THREADS,
+            connection_limit=MAX_CONNECTIONS + SLACK, channel_timeout=config.request_timeout,
+            cleanup_interval=SWEEP_EVERY, asyncore_use_poll=True,
+            max_request_header_size=MAX_HEADERS, max_request_body_size=MAX_BODY,
+            ident="ossync", expose_tracebacks=False, clear_untrusted_proxy_headers=True)
+        dispatcher = ThreadedTaskDispatcher()
+        dispatcher.set_thread_count(THREADS)
+        ledger = self._ledger
+
+        def serve(environ: dict[str, Any], start_response: Any) -> Any:
+            assert self._app is not None
+            return self._app(environ, start_response)
+
+        limiter = RateLimiter(config.rate_limit, config.rate_burst)  # requests, connections
+        policy = Policy(config.client_connections, config.request_timeout, limiter)
+        server = Server(serve, policy, map=self._sockets, dispatcher=dispatcher, adj=adj,
+                        sockinfo=adj.listen[0])
+        self.port = int(server.getsockname()[1])
+        self._app = App(self.daemon, ledger, self.meter, config, self.port, limiter)
+        return server
+
+    def _auth(self) -> str:
+        config = self.config
+        if config.token:
+            return "bearer token"
+        if config.locked:
+            return (f"no token, but this host has other login users "
+                    f"({', '.join(config.other_users[:5])}): /metrics, /v1/files and the "
+                    "status page answer 401 until http.token_file is set")
+        return "no token: loopback only"
 
     def stop(self) -> None:
         server, thread = self._server, self._thread

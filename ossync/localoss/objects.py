@@ -1,5 +1,10 @@
 """The header-signed object operations: GetObject, HeadObject, PutObject, DeleteObject,
 ListObjects (V1), with the headers and XML shapes the official SDK parses.
+
+An object a browser would render as a page or run (HTML, SVG, XML, JavaScript — by its
+stored type, or by its first bytes whatever the type says) is served as a download
+(`Content-Disposition: attachment`), and nothing is sniffed (`nosniff`): whoever may
+upload must not get a page of their own on the endpoint's origin.
 """
 
 from __future__ import annotations
@@ -7,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 from collections.abc import Callable, Mapping
 from email.utils import formatdate
 from typing import TYPE_CHECKING
@@ -31,6 +37,10 @@ UNSUPPORTED_PUT_HEADERS = ("x-oss-copy-source", "x-oss-server-side-encryption-ke
 # Accepted on GetObject/HeadObject and ignored: image processing is OSS's server-side
 # feature, so local-oss serves the original bytes (the parameter is still signed).
 IGNORED_READ_PARAMS = ("x-oss-process",)
+ACTIVE_TYPES = ("html", "svg", "xml", "javascript", "ecmascript")  # in a Content-Type
+ACTIVE_STARTS = (b"<!doctype", b"<html", b"<head", b"<body", b"<svg", b"<?xml", b"<script",
+                 b"<iframe", b"<!--")
+SNIFFED = 512  # bytes looked at
 Encoder = Callable[[str], str]
 
 
@@ -66,16 +76,28 @@ def object_headers(meta: ObjectMeta) -> dict[str, str]:
     }
 
 
+def renders_as_page(content_type: str, start: bytes) -> bool:
+    """Would a browser show this as a page, or run it, rather than as an image?"""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if any(word in kind for word in ACTIVE_TYPES):
+        return True
+    return start.lstrip(b"\xef\xbb\xbf \t\r\n\x0c").lower().startswith(ACTIVE_STARTS)
+
+
 def get_object(bucket: Bucket, key: str, *, head: bool) -> Reply:
     validate_key(key)
     found = bucket.open(key)
     if found is None:
         raise no_such_key()
     meta, data = found
+    headers = {**object_headers(meta), "X-Content-Type-Options": "nosniff"}
+    start = data.peek(SNIFFED)[:SNIFFED] if isinstance(data, io.BufferedReader) else b""
+    if renders_as_page(meta.content_type, start):
+        headers["Content-Disposition"] = "attachment"
     if head:
         data.close()
-        return Reply(200, object_headers(meta), length=meta.size)
-    return Reply(200, object_headers(meta), stream=data, length=meta.size)
+        return Reply(200, headers, length=meta.size)
+    return Reply(200, headers, stream=data, length=meta.size)
 
 
 def delete_object(bucket: Bucket, key: str) -> Reply:
