@@ -33,15 +33,23 @@ def given_location(text: str, flag: str) -> str:
         raise UsageError(f"{where}: not a ledger location; give a file path or a URL like "
                          f"{URL_SHAPE}")
     try:
-        urlsplit(text).port  # noqa: B018 - parsing it is the check
-    except ValueError as exc:
+        parts = urlsplit(text)
+    except ValueError as exc:  # an IPv6 address whose bracket is not closed
         raise UsageError(f"{where}: {exc} (a URL looks like {URL_SHAPE})") from None
+    try:
+        parts.port  # noqa: B018 - reading it is the check
+    except ValueError:
+        raise UsageError(f"{where}: the port is not a number from 0 to 65535 (a URL looks "
+                         f"like {URL_SHAPE})") from None
     return text
 
 
 def settings(args: argparse.Namespace) -> LedgerSettings:
     """--ledger, else $OSSYNC_LEDGER, else the config's; --host, else the config's host:."""
     host = args.host
+    if args.ledger == "":
+        raise UsageError("--ledger: empty; give a ledger file or a postgresql:// URL (or "
+                         "leave --ledger out to use the config's)")
     if args.ledger:
         given = given_location(args.ledger, "--ledger")
     elif os.environ.get("OSSYNC_LEDGER"):

@@ -221,8 +221,9 @@ def url(value: Any) -> str:
                          "https://oss-cn-hangzhou.aliyuncs.com)")
     try:
         parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as exc:
-        raise ValueError(f"{shown(written)}: {exc}") from exc
+    except ValueError:
+        raise ValueError(f"{shown(written)}: the port is not a number from 0 to 65535 "
+                         "(e.g. http://127.0.0.1:9000)") from None
     return written.rstrip("/")
 
 

@@ -30,11 +30,23 @@ class Problems:
     """Collects `path: reason` lines (errors, warnings) and the settings read."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
-        self.errors: list[str] = []
+        self.errors: list[str] = []  # read them with reported(): one per key
         self.warnings: list[str] = []
         self.env = env
         self.strict = True  # unknown keys are errors (`unknown_keys: error`)
         self.settings: dict[str, object] = {}
+
+    def reported(self) -> list[str]:
+        """The errors, the first one per key path only: a key whose value was refused is
+        not blamed again for the default that stood in for it."""
+        seen: set[str] = set()
+        kept = []
+        for problem in self.errors:
+            key = problem.split(": ", 1)[0]
+            if key not in seen:
+                seen.add(key)
+                kept.append(problem)
+        return kept
 
     def get(self, raw: Mapping[Any, Any], where: str, name: str,
             convert: Callable[[Any], _T]) -> _T:

@@ -195,7 +195,7 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
         settings=MappingProxyType(dict(p.settings)),
     )
     if p.errors:
-        raise ConfigError(p.errors, str(source or "config"))
+        raise ConfigError(p.reported(), str(source or "config"))
     return config
 
 
@@ -280,7 +280,7 @@ def ledger_from_config(path: Path, env: Mapping[str, str] | None = None) -> Ledg
                         partial(ledger_location, path.resolve().parent), fallback)
     host = p.get_or(raw, "", "host", host_name, default_host())
     if p.errors:
-        raise ConfigError(p.errors, str(path))
+        raise ConfigError(p.reported(), str(path))
     return LedgerSettings(location, host)
 
 
@@ -297,5 +297,5 @@ def url_mode_from_config(path: Path, env: Mapping[str, str] | None = None) -> st
     public_url = p.optional(oss, "oss.", "public_url", text)
     mode = p.choice(oss, "oss.", "url_mode", "public" if public_url else "signed")
     if p.errors:
-        raise ConfigError(p.errors, str(path))
+        raise ConfigError(p.reported(), str(path))
     return mode

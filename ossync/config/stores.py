@@ -94,6 +94,12 @@ def _endpoint(raw: Mapping[Any, Any], p: Problems, section: str, example: str) -
     endpoint = p.get_or(raw, f"{section}.", "endpoint", url, "")
     if "endpoint" not in raw:
         p.errors.append(f"{section}.endpoint: missing (e.g. {example})")
+    parts = urlsplit(endpoint)
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        p.errors.append(f"{section}.endpoint: {shown(endpoint)} has a path or query; give "
+                        f"the endpoint alone ({parts.scheme}://{parts.netloc}) and put a "
+                        "folder in the key templates (prefix:)")
+        return f"{parts.scheme}://{parts.netloc}"
     return endpoint
 
 
@@ -121,7 +127,9 @@ def _oss(raw: Any, p: Problems, env: Mapping[str, str], base: Path | None = None
         return OssConfig("", "", "", None)
     endpoint = _endpoint(raw, p, "oss", "https://oss-cn-hangzhou.aliyuncs.com")
     bucket = p.get_or(raw, "oss.", "bucket", text, "")
-    if not _BUCKET.match(bucket):
+    if raw.get("bucket") is None:
+        p.errors.append("oss.bucket: missing: the bucket's name (e.g. my-bucket)")
+    elif bucket and not _BUCKET.match(bucket):
         p.errors.append(f"oss.bucket: {shown(bucket)} is not a valid bucket name "
                         "(3-63 lower-case letters, digits and hyphens)")
     cname = p.flag(raw, "oss.", "cname")
@@ -155,7 +163,9 @@ def _s3(raw: Any, p: Problems, env: Mapping[str, str], base: Path | None = None)
         return S3Config("", "", "", None)
     endpoint = _endpoint(raw, p, "s3", "https://s3.eu-west-1.amazonaws.com")
     bucket = p.get_or(raw, "s3.", "bucket", text, "")
-    if not _S3_BUCKET.match(bucket):
+    if raw.get("bucket") is None:
+        p.errors.append("s3.bucket: missing: the bucket's name (e.g. my-bucket)")
+    elif bucket and not _S3_BUCKET.match(bucket):
         p.errors.append(f"s3.bucket: {shown(bucket)} is not a valid bucket name "
                         "(3-63 lower-case letters, digits, dots and hyphens)")
     host = urlsplit(endpoint).hostname or ""

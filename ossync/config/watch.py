@@ -88,7 +88,7 @@ def parse_watch(raw: Any, i: int, p: Problems, base: Path,
         prefix=p.get_or(raw, where, "prefix", template, defaults["prefix"]),
         name=p.get_or(raw, where, "name", template, defaults["name"]),
         recursive=p.flag(raw, where, "recursive"),
-        include=p.get(raw, where, "include", globs),
+        include=_some(p.get(raw, where, "include", globs), where, p),
         exclude=p.get(raw, where, "exclude", globs),
         settle_seconds=p.duration(raw, where, "settle_seconds", defaults["settle_seconds"]),
         dedupe=p.choice(raw, where, "dedupe"),
@@ -99,3 +99,11 @@ def parse_watch(raw: Any, i: int, p: Problems, base: Path,
         group=p.optional(raw, where, "group", host_name),
         strip_metadata=p.choice(raw, where, "strip_metadata"),
     )
+
+
+def _some(include: tuple[str, ...], where: str, p: Problems) -> tuple[str, ...]:
+    """An empty `include` would never let a file through: a mistake, not a wish."""
+    if not include:
+        p.errors.append(f"{where}include: empty: no file would ever be uploaded (leave it out "
+                        "for the image and RAW types)")
+    return include

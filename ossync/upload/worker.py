@@ -120,8 +120,9 @@ class Worker:
                                             mtime_ns=st.mtime_ns))
             return
         if st.size == 0:
-            self.queue.settle(row, Settled("skipped", "empty file (0 bytes); it is uploaded "
-                                           "if it gets content"))
+            reason = "empty file (0 bytes); it is uploaded if it gets content"
+            log.info("skipped %s: %s", row.path, reason)
+            self.queue.settle(row, Settled("skipped", reason))
             return
         if st.size > self.limits.max_file_size:
             self._fail(row, f"file is {st.size} bytes, over max_file_size "

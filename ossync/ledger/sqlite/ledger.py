@@ -58,6 +58,9 @@ class SqliteLedger(Waker, SqlClaims, SqlSettle, SqlReads, SqlMultipart, SqlCopy,
         if readonly and not exists:
             raise LedgerMissing(f"ledger {path} does not exist (has the daemon run yet? "
                                 "check the ledger: setting)")
+        if exists and not path.is_file() and not path.is_dir():
+            raise LedgerCorrupt(f"ledger {path} is not a regular file (a device, a FIFO?); "
+                                "name a file for the ledger")
         try:
             lock_fd = _take_lock(path) if exclusive else None
         except OSError as exc:
@@ -66,7 +69,8 @@ class SqliteLedger(Waker, SqlClaims, SqlSettle, SqlReads, SqlMultipart, SqlCopy,
         try:
             conn = _connect(path, readonly)
             ledger = cls(conn, path, lock_fd, host)
-            ledger._check_schema()  # before any write: a newer ossync's ledger stays as it is
+            ledger._check_ours(readonly)  # before any write: another program's database,
+            ledger._check_schema()  # or a newer ossync's ledger, stays as it is
             if not readonly:
                 ledger._migrate()
             if exclusive:  # the daemon: its rows take its current name
@@ -131,6 +135,19 @@ class SqliteLedger(Waker, SqlClaims, SqlSettle, SqlReads, SqlMultipart, SqlCopy,
                 conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, now_text()))
                 conn.execute(f"PRAGMA user_version = {number}")
 
+    def _check_ours(self, readonly: bool) -> None:
+        """A database of another program is never written to; an empty file is a new
+        ledger (but has nothing to read yet)."""
+        tables = {str(r[0]) for r in self.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+        if tables and "migrations" not in tables:
+            listed = ", ".join(sorted(tables)[:5])
+            raise LedgerCorrupt(f"{self.path} is not an ossync ledger (it holds another "
+                                f"program's tables: {listed}); name another file in ledger:")
+        if readonly and not tables:
+            raise LedgerMissing(f"ledger {self.path} has no ossync tables yet (has the daemon "
+                                "run yet? it creates them)")
+
     def _check_schema(self) -> None:
         version = self.query("PRAGMA user_version")[0][0]
         if version > len(MIGRATIONS):
@@ -161,6 +178,10 @@ def _open_failure(path: Path, exc: BaseException) -> LedgerError:
 
 
 def _cannot_open(path: Path, exc: OSError) -> LedgerError:
+    for parent in path.parents:
+        if parent.is_file():
+            return LedgerError(f"cannot use the ledger {path}: {parent} is a file, not a "
+                               "folder; choose another ledger:")
     where = exc.filename or path
     return LedgerError(f"cannot use the ledger {path}: {exc.strerror or exc} ({where}); "
                        "give this user write access to its folder, or choose another ledger:")
