@@ -298,7 +298,7 @@ def repeat(name: str) -> str | None:
 BOMB = 'a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]\n' + "".join(  # 9**9 values
     f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi",
                                                                strict=True))
-CONFIG_FILES = {
+FILES = {  # the stand-ins that are plain files, byte for byte
     "latin-1.yaml": b"oss: caf\xe9\n",
     "utf-16.yaml": "oss:\n  bucket: my-bucket\n".encode("utf-16"),
     "bomb.yaml": BOMB.encode(),
@@ -373,7 +373,7 @@ class Place:
 def _file(name: str) -> Callable[[Place], str]:
     def make(place: Place) -> str:
         path = place.base / name
-        path.write_bytes(CONFIG_FILES[name])
+        path.write_bytes(FILES[name])
         return str(path)
     return make
 
@@ -445,7 +445,7 @@ STAND_INS: dict[str, Callable[[Place], str]] = {
     "text.jpg": _file("text.jpg"),
     "expired-keys.json": _expired_keys,
     "nowatch.yaml": _nowatch,
-    **{name: _file(name) for name in CONFIG_FILES if name.endswith(".yaml")},
+    **{name: _file(name) for name in FILES if name.endswith(".yaml")},
 }
 
 
