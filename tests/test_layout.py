@@ -21,7 +21,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "config": frozenset({"core", "credentials"}),
     "targets": frozenset({"core", "config"}),
     "localoss": frozenset({"core", "targets"}),  # own_signers: only without the SDK
-    "ledger": frozenset({"core", "targets"}),
+    "ledger": frozenset({"core"}),
     "intake": frozenset({"core", "config", "ledger"}),
     "upload": frozenset({"core", "config", "targets", "ledger", "intake"}),
     "http": frozenset({"core", "config", "targets", "ledger"}),

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from ossync.core.addressing import with_process
 from ossync.core.host import default_host
+from ossync.core.objects import Part, UploadResult
 from ossync.core.units import Lifetime
 from ossync.ledger.errors import SignerMissing
 from ossync.ledger.records import (
@@ -29,8 +30,6 @@ from ossync.ledger.records import (
     Status,
     Upload,
 )
-from ossync.targets import UploadResult
-from ossync.targets.multipart import Part
 
 
 class UrlSigner(Protocol):

@@ -5,16 +5,26 @@ puts the chosen URL in it (the recorded one, or one signed at one moment)."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from ossync.core.textforms import ledger_text
-from ossync.ledger.contract import item_url
+from ossync.core.units import Lifetime
+from ossync.ledger.contract import UrlSigner, item_url
 from ossync.ledger.records import Item, stamp
 
-if TYPE_CHECKING:
-    from ossync.targets.oss.presign import UrlSigner
+
+class TimedSigner(UrlSigner, Protocol):
+    """A signer that tells how long its URLs live (`ossync.targets.oss.presign.UrlSigner`;
+    named by shape, so the ledger needs no store)."""
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+    def lifetime(self, expires: Lifetime | None = None, now: datetime | None = None
+                 ) -> float: ...
 
 
 def record(item: Item) -> dict[str, Any]:
@@ -32,7 +42,7 @@ def record(item: Item) -> dict[str, Any]:
 class UrlChoice:
     """Which URLs a command prints: recorded ones, or signed at one moment for `expires`."""
 
-    signer: UrlSigner | None = None
+    signer: TimedSigner | None = None
     expires: float = 0.0
     process: str | None = None
 

@@ -13,9 +13,9 @@ import time
 from collections.abc import Collection, Iterable
 
 from ossync.core import failpoints
+from ossync.core.objects import UploadResult
 from ossync.ledger.contract import Ledger
 from ossync.ledger.records import Content, FileRow, Sighting, Upload
-from ossync.targets import UploadResult
 
 MAX_IDLE_WAIT = 300.0  # re-check at least this often, whatever the queue says
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import threading
 
+from ossync.core.objects import Checkpoint, Part
 from ossync.ledger import Ledger
-from ossync.targets.multipart import Checkpoint, Part
 
 
 class LedgerJournal:

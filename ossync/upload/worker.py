@@ -22,10 +22,11 @@ from ossync.core import failpoints
 from ossync.core.beneath import NotBeneath, PinnedFile
 from ossync.core.credentials import CredentialsUnavailable
 from ossync.core.errors import StoreError
+from ossync.core.objects import FileChanged, KeyTaken, UploadInterrupted, UploadResult
 from ossync.intake.media import jpeg_complete
 from ossync.intake.openfiles import OpenWriters
 from ossync.ledger import FileRow, Ledger, Upload, WorkQueue
-from ossync.targets import FileChanged, KeyTaken, Target, UploadInterrupted, UploadResult
+from ossync.targets import Target
 from ossync.upload.journal import LedgerJournal
 from ossync.upload.outgoing import HELD, CannotStrip, Changed, Outgoing, outgoing
 from ossync.upload.prepare import FileFacts, NotAnImage, choose_date, key_for, read_facts

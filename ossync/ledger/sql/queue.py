@@ -12,10 +12,10 @@ from collections.abc import Collection, Iterable
 from dataclasses import fields
 from typing import Any
 
+from ossync.core.objects import UploadResult
 from ossync.core.textforms import ledger_text, printable
 from ossync.ledger.records import Content, FileRow, Sighting, Upload, now_text
 from ossync.ledger.sql.base import Executor, SqlBase, as_record
-from ossync.targets import UploadResult
 
 MINE = "claimed_by = :me"
 # The row still describes the version of the file that was claimed (no newer one noted).

@@ -30,16 +30,16 @@ from typing import BinaryIO, Protocol
 
 from ossync.core.crc64 import crc64_of_parts
 from ossync.core.errors import StoreError
-from ossync.targets import FileChanged, KeyTaken, UploadInterrupted, UploadResult
-from ossync.targets.multipart.documents import PendingUpload
-from ossync.targets.multipart.plan import (
+from ossync.core.objects import (
     Checkpoint,
-    Journal,
-    MultipartSettings,
+    FileChanged,
+    KeyTaken,
     Part,
-    PartPlan,
-    plan_parts,
+    UploadInterrupted,
+    UploadResult,
 )
+from ossync.targets.multipart.documents import PendingUpload
+from ossync.targets.multipart.plan import Journal, MultipartSettings, PartPlan, plan_parts
 from ossync.targets.reader import digest_slice
 
 log = logging.getLogger("ossync.targets.multipart")

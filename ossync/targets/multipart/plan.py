@@ -1,15 +1,16 @@
 """How a big file is cut into parts, and what is remembered about them.
 
 `plan_parts` picks the part size: the configured one, raised to the store's minimum
-and to what fits the file into 10,000 parts (rounded up to whole MiB). `Part` is one
-part the store holds; `Checkpoint` is what a `Journal` remembers of an upload in
-progress, so that a later attempt (after a kill -9, a reboot, a dropped link) sends
-only the parts the store does not already hold.
+and to what fits the file into 10,000 parts (rounded up to whole MiB). A `Journal`
+remembers an upload in progress as a `Checkpoint` of `Part`s (plain values in
+`ossync.core.objects`, which the ledger stores), so that a later attempt (after a
+kill -9, a reboot, a dropped link) sends only the parts the store does not already
+hold.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from ossync.core.limits import (
@@ -20,6 +21,7 @@ from ossync.core.limits import (
     MIB,
     SINGLE_REQUEST_MAX,
 )
+from ossync.core.objects import Checkpoint, Part
 
 
 @dataclass(frozen=True)
@@ -56,36 +58,6 @@ def plan_parts(size: int, preferred: int | None, minimum: int) -> PartPlan:
     if part > SINGLE_REQUEST_MAX:
         raise ValueError(f"{size} bytes do not fit in {MAX_PARTS} parts of at most 5GiB")
     return PartPlan(size, part)
-
-
-@dataclass(frozen=True)
-class Part:
-    """One part the store holds: its number, size, ETag (as the store gave it) and the
-    CRC-64 of its bytes (None when only the store's listing is known)."""
-
-    number: int
-    size: int
-    etag: str
-    crc64: int | None = None
-
-    def same_etag(self, other: str) -> bool:
-        return _bare(self.etag) == _bare(other)
-
-
-def _bare(etag: str) -> str:
-    return etag.strip().strip('"').lower()
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """An upload in progress as a journal remembers it."""
-
-    key: str
-    upload_id: str | None  # None: it was being started when the last attempt ended
-    sha256: str  # of the bytes being sent
-    size: int
-    part_size: int
-    parts: dict[int, Part] = field(default_factory=dict)
 
 
 class Journal(Protocol):

@@ -18,9 +18,8 @@ from ossync.core.crc64 import crc64_of_parts
 from ossync.core.credentials import Credentials
 from ossync.core.errors import StoreError
 from ossync.core.limits import OSS_MIN_PART
+from ossync.core.objects import Part, UploadResult
 from ossync.core.throttle import Throttle
-from ossync.targets import UploadResult
-from ossync.targets.multipart import Part
 from ossync.targets.multipart import documents as xml
 from ossync.targets.multipart.engine import Completed, ObjectExists
 from ossync.targets.multipart.requests import PartRequests

@@ -19,8 +19,8 @@ from ossync.core.chunks import chunks
 from ossync.core.crc64 import Crc64
 from ossync.core.credentials import Credentials, CredentialSupply
 from ossync.core.errors import StoreError
+from ossync.core.objects import FileChanged, KeyTaken, ObjectInfo, UploadResult
 from ossync.core.throttle import Throttle
-from ossync.targets import FileChanged, KeyTaken, ObjectInfo, UploadResult
 from ossync.targets.form_body import MultipartFileBody
 from ossync.targets.http import HttpTarget
 from ossync.targets.multipart import Journal, MultipartSettings

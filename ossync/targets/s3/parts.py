@@ -20,9 +20,9 @@ import requests
 from ossync.core.credentials import Credentials
 from ossync.core.errors import StoreError
 from ossync.core.limits import S3_MIN_PART
+from ossync.core.objects import FileChanged, KeyTaken, Part, UploadResult
 from ossync.core.throttle import Throttle
-from ossync.targets import FileChanged, KeyTaken, UploadResult
-from ossync.targets.multipart import MultipartSettings, Part, plan_parts
+from ossync.targets.multipart import MultipartSettings, plan_parts
 from ossync.targets.multipart import documents as xml
 from ossync.targets.multipart.engine import Completed, ObjectExists
 from ossync.targets.multipart.requests import PartRequests

@@ -24,8 +24,8 @@ import requests
 from ossync.core.addressing import object_url, with_query
 from ossync.core.credentials import Credentials, CredentialSupply
 from ossync.core.errors import StoreError
+from ossync.core.objects import FileChanged, KeyTaken, UploadResult
 from ossync.core.throttle import Throttle
-from ossync.targets import FileChanged, KeyTaken, UploadResult
 from ossync.targets.form_body import MultipartFileBody
 from ossync.targets.http import HttpTarget
 from ossync.targets.multipart import Journal, MultipartSettings
