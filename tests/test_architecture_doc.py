@@ -3,6 +3,7 @@ layer, row state, ledger method and failpoint it names exists as it says."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import re
 from pathlib import Path
@@ -15,7 +16,7 @@ from ossync.service.daemon import Daemon
 from ossync.service.health import HealthMonitor
 from ossync.targets.oss.target import OssTarget
 from ossync.upload.worker import Worker
-from tests.test_layout import ALLOWED
+from tests.test_layout import ALLOWED, SRC, import_graph, modules, package_of, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
@@ -86,3 +87,22 @@ def test_state_diagram_covers_every_state_with_ledger_methods() -> None:
 def test_every_failpoint_is_named() -> None:
     assert failpoints.ENV in DOC
     assert not [p for p in failpoints.POINTS if f"`{p}`" not in DOC]
+
+
+def test_a_new_target_needs_a_leaf_a_section_and_one_registry_entry() -> None:
+    """The Seams section's recipe is all a target takes: targets never see config, the
+    registry it names maps sections to them, and the commands and the daemon never ask
+    which kind of target a config has (`config.oss`, `.s3`, `.local`)."""
+    seam = section("Seams").split("- **A new target**", 1)[1].split("\n- **", 1)[0]
+    assert "`ossync/stores/registry.py`" in seam and "`STORES`" in seam
+    assert importlib.import_module("ossync.stores.registry").STORES
+    graph = import_graph(SRC)
+    assert not sorted(f"{m} -> {t}" for m, imported in graph.items() for t in imported
+                      if package_of(m) == "targets" and package_of(t) == "config")
+    kinds = {"oss", "s3", "local"}
+    asked = sorted(f"{path.relative_to(SRC.parent)}:{node.lineno}: .{node.attr}"
+                   for name, path in modules(SRC).items()
+                   if package_of(name) in ("cli", "service")
+                   for node in ast.walk(parse(path))
+                   if isinstance(node, ast.Attribute) and node.attr in kinds)
+    assert not asked

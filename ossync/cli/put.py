@@ -18,8 +18,8 @@ from ossync.core.errors import OssyncError
 from ossync.core.objects import FileChanged, KeyTaken, UploadResult
 from ossync.core.textforms import ledger_text, printable
 from ossync.ledger import Ledger, LedgerError, Upload, WorkQueue
+from ossync.stores import make_target
 from ossync.targets import Target
-from ossync.targets.factory import make_target
 from ossync.upload.journal import LedgerJournal
 from ossync.upload.prepare import NotAnImage, choose_date, key_for, read_facts
 

@@ -309,7 +309,7 @@ class Ledger(ABC):
         """The URL of the object holding this path's current content, if uploaded.
 
         By default the recorded (unsigned) URL. `signed=True` mints a presigned URL
-        with `self.signer` (set it to `UrlSigner.from_config(config)`), valid for
+        with `self.signer` (set it to `ossync.stores.url_signer(config)`), valid for
         `expires` (seconds or a timedelta; default the config's `url_expires`).
         `process` adds `x-oss-process` (e.g. `image/resize,w_300`), signed when signing.
         """
@@ -323,7 +323,7 @@ class Ledger(ABC):
         """An item's URL as `url_for` gives it (None until it is uploaded)."""
         if signed and self.signer is None:
             raise SignerMissing("signed URLs need credentials: set ledger.signer = "
-                                "UrlSigner.from_config(load_config(path)) first")
+                                "url_signer(load_config(path)) (ossync.stores) first")
         return item_url(item, self.signer if signed else None, expires=expires,
                         process=process)
 

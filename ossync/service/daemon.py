@@ -29,8 +29,8 @@ from ossync.service.logsetup import register_secrets
 from ossync.service.sdnotify import watchdog_interval
 from ossync.service.supervise import Supervisor
 from ossync.service.work_stages import Hands
+from ossync.stores import make_target
 from ossync.targets import Target
-from ossync.targets.factory import make_target
 from ossync.upload.outgoing import release_held
 from ossync.upload.sweep import sweep_every
 from ossync.upload.worker import Limits, Worker

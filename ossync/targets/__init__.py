@@ -1,7 +1,7 @@
 """The contract every upload target meets; the daemon and `put` only talk to this.
 
-Targets are leaf modules that never read YAML: `ossync.targets.factory` maps
-config to constructor arguments. There are three: `oss.OssTarget` (Alibaba Cloud
+Targets are leaf modules that never see config: `ossync.stores` maps each config
+section to constructor arguments. There are three: `oss.OssTarget` (Alibaba Cloud
 OSS), `s3.S3Target` (S3-compatible stores, SigV4 POST or PUT) and
 `local.LocalTarget` (a folder). Files over `multipart_threshold` go to OSS and S3 as
 multipart uploads (`ossync.targets.multipart`), resumable through a `Journal`.
