@@ -10,6 +10,7 @@ hold.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -61,11 +62,13 @@ def plan_parts(size: int, preferred: int | None, minimum: int) -> PartPlan:
 
 
 class Journal(Protocol):
-    """Where a multipart upload writes down its progress as it goes, and asks whether
+    """Where a multipart upload writes down its progress as it goes, and learns whether
     to go on. `sha256` names the bytes about to be sent: a checkpoint for other bytes
-    is stale."""
+    is stale. `stop` is the owner's stop event (None: nothing stops it): once set, no
+    new part is sent, what is done is kept, and a part's retry wait ends at once."""
 
     sha256: str
+    stop: threading.Event | None
 
     def load(self) -> Checkpoint | None:
         """What an earlier attempt left for this file, if anything (maybe stale)."""
@@ -81,8 +84,4 @@ class Journal(Protocol):
 
     def end(self) -> None:
         """The upload completed or was aborted: nothing to resume."""
-        ...
-
-    def stopping(self) -> bool:
-        """True when the daemon is stopping: send no new part, keep what is done."""
         ...
