@@ -193,8 +193,6 @@ class S3Target(HttpTarget):
         try:
             return self.session.request(method, url, data=body, headers=headers,
                                         timeout=self.timeout, allow_redirects=False)
-        except FileChanged:
-            raise
         except requests.RequestException as exc:
             if isinstance(exc.__context__, FileChanged):
                 raise exc.__context__ from None
