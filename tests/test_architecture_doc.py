@@ -3,25 +3,33 @@ layer, row state, ledger method and failpoint it names exists as it says."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import re
 from pathlib import Path
 
 from ossync.cli.main import ExitStatus
 from ossync.core import failpoints
+from ossync.credentials import RotatingCredentials
 from ossync.intake.watcher import Watcher
 from ossync.ledger import STATES, Ledger
 from ossync.ledger.outcomes import Outcome
 from ossync.service.daemon import Daemon
 from ossync.service.health import HealthMonitor
+from ossync.targets.http import HttpTarget
+from ossync.targets.multipart.engine import MultipartUploader
+from ossync.targets.oss.parts import OssParts
 from ossync.targets.oss.target import OssTarget
+from ossync.targets.s3.parts import S3Parts
+from ossync.targets.s3.target import S3Target
 from ossync.upload.worker import Worker
-from tests.test_layout import ALLOWED
+from tests.test_layout import ALLOWED, SRC, import_graph, modules, package_of, parse
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
-CLASSES = {c.__name__: c for c in (Daemon, ExitStatus, HealthMonitor, Ledger, OssTarget,
-                                   Watcher, Worker)}
+CLASSES = {c.__name__: c for c in (Daemon, ExitStatus, HealthMonitor, HttpTarget, Ledger,
+                                   MultipartUploader, OssParts, OssTarget, RotatingCredentials,
+                                   S3Parts, S3Target, Watcher, Worker)}
 MERMAID = re.search(r"```mermaid\n(.*?)```", DOC, re.DOTALL)
 EDGE = re.compile(r"^\s*(\[\*\]|\w+) --> (\[\*\]|\w+) : (\w+)", re.MULTILINE)
 
@@ -94,3 +102,45 @@ def test_every_failpoint_is_named() -> None:
 
 def outcome_names() -> list[str]:
     return [cls.__name__ for cls in Outcome.__args__]
+
+
+def test_a_new_target_needs_a_leaf_a_section_and_one_registry_entry() -> None:
+    """The Seams section's recipe is all a target takes: targets never see config, the
+    registry it names maps sections to them, and the commands and the daemon never ask
+    which kind of target a config has (`config.oss`, `.s3`, `.local`)."""
+    seam = section("Seams").split("- **A new target**", 1)[1].split("\n- **", 1)[0]
+    assert "`ossync/stores/registry.py`" in seam and "`STORES`" in seam
+    assert importlib.import_module("ossync.stores.registry").STORES
+    graph = import_graph(SRC)
+    assert not sorted(f"{m} -> {t}" for m, imported in graph.items() for t in imported
+                      if package_of(m) == "targets" and package_of(t) == "config")
+    kinds = {"oss", "s3", "local"}
+    asked = sorted(f"{path.relative_to(SRC.parent)}:{node.lineno}: .{node.attr}"
+                   for name, path in modules(SRC).items()
+                   if package_of(name) in ("cli", "service")
+                   for node in ast.walk(parse(path))
+                   if isinstance(node, ast.Attribute) and node.attr in kinds)
+    assert not asked
+
+
+def _sleeps(tree: ast.Module) -> list[int]:
+    """Lines that call `time.sleep`, or import `sleep` from `time`."""
+    return sorted(node.lineno for node in ast.walk(tree)
+            if (isinstance(node, ast.Attribute) and node.attr == "sleep"
+                and isinstance(node.value, ast.Name) and node.value.id == "time")
+            or (isinstance(node, ast.ImportFrom) and node.module == "time"
+                and any(a.name == "sleep" for a in node.names)))
+
+
+def test_retries_have_one_home() -> None:
+    """The doc names the one retry policy, it exists, and no store or upload code waits
+    on its own: every retry's wait is the policy's, which a stop cuts short."""
+    retries = section("Retries")
+    assert "`ossync/core/retry.py`" in retries and "`RetryPolicy`" in retries
+    policy = importlib.import_module("ossync.core.retry").RetryPolicy
+    assert callable(policy.wait) and callable(policy.delay)
+    found = [f"{path.relative_to(SRC.parent)}:{line}"
+             for name, path in modules(SRC).items() if package_of(name) in ("targets", "upload")
+             for line in _sleeps(parse(path))]
+    assert not found, f"sleeps outside the retry policy: {found}"
+    assert _sleeps(ast.parse("import time\ntime.sleep(1)\nfrom time import sleep\n")) == [2, 3]

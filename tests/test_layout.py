@@ -19,16 +19,17 @@ ALLOWED: dict[str, frozenset[str]] = {
     "core": frozenset(),
     "credentials": frozenset({"core"}),
     "config": frozenset({"core", "credentials"}),
-    "targets": frozenset({"core", "config"}),
+    "targets": frozenset({"core"}),  # never config: ossync.stores maps it
     "localoss": frozenset({"core", "targets"}),  # own_signers: only without the SDK
-    "ledger": frozenset({"core", "targets"}),
+    "ledger": frozenset({"core"}),
+    "stores": frozenset({"core", "config", "targets"}),
     "intake": frozenset({"core", "config", "ledger"}),
     "upload": frozenset({"core", "config", "targets", "ledger", "intake"}),
     "http": frozenset({"core", "config", "targets", "ledger"}),
-    "service": frozenset({"core", "credentials", "config", "targets", "ledger", "intake",
-                          "upload", "http"}),
+    "service": frozenset({"core", "credentials", "config", "targets", "ledger", "stores",
+                          "intake", "upload", "http"}),
     "cli": frozenset({"core", "credentials", "config", "targets", "localoss", "ledger",
-                      "intake", "upload", "service", "root"}),
+                      "stores", "intake", "upload", "service", "root"}),
     "root": frozenset({"ledger", "cli"}),
 }
 

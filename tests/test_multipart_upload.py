@@ -94,8 +94,8 @@ class StopAfter(LedgerJournal):
         super().part_done(part)
         self.count -= 1
         if self.count <= 0:
-            assert self._stop is not None
-            self._stop.set()
+            assert self.stop is not None
+            self.stop.set()
 
 
 @pytest.mark.parametrize("version", [4, 1])

@@ -33,6 +33,7 @@ from ossync.core.credentials import Credentials
 from ossync.core.errors import ConfigError
 from ossync.ledger import SignerMissing
 from ossync.localoss import LocalOSS
+from ossync.stores import url_signer
 from ossync.targets.oss.presign import (
     UrlSigner,
     lifetime_seconds,
@@ -499,9 +500,9 @@ def test_python_api(make_world: Callable[..., World]) -> None:
     with Ledger.open(world.ledger, readonly=True) as ledger:
         plain = ledger.url_for(world.path("a.jpg"))
         assert plain and "?" not in plain  # unchanged by default
-        with pytest.raises(SignerMissing, match=r"UrlSigner\.from_config"):
+        with pytest.raises(SignerMissing, match=r"url_signer\(.*\(ossync\.stores\)"):
             ledger.url_for(world.path("a.jpg"), signed=True)
-        ledger.signer = UrlSigner.from_config(config_for(world.cfg))
+        ledger.signer = url_signer(config_for(world.cfg))
         url = ledger.url_for(world.path("a.jpg"), signed=True,
                              expires=timedelta(minutes=5), process="image/resize,w_300")
         assert url and _query(url)["x-oss-expires"] == "300"
@@ -524,7 +525,7 @@ def test_the_endpoint_accepts_the_official_sdks_presigned_urls(
         assert _get(get.url).status_code == 200
         head = client.presign(oss_v2.HeadObjectRequest(bucket=BUCKET, key=key))
         assert _get(head.url, "HEAD").status_code == 200
-    signer = UrlSigner.from_config(config_for(world.cfg))
+    signer = url_signer(config_for(world.cfg))
     assert _get(signer.sign(BUCKET, keys[0], method="HEAD"), "HEAD").status_code == 200
 
 
@@ -535,7 +536,7 @@ def test_malformed_presigned_queries(make_world: Callable[..., World]) -> None:
         resp = _get(_with_query(url, x_oss_expires=value))
         assert _error(resp) == (400, "InvalidArgument"), value
     assert _error(_get(_with_query(url, x_oss_signature=None))) == (400, "InvalidArgument")
-    signer = UrlSigner.from_config(config_for(world.cfg))
+    signer = url_signer(config_for(world.cfg))
     ahead = datetime.now(timezone.utc) + timedelta(minutes=30)
     key = _key_of(world, "a.jpg")
     assert _error(_get(signer.sign(BUCKET, key, now=ahead))) == (403, "RequestTimeTooSkewed")

@@ -80,7 +80,7 @@ def test_top_level_live_keys_apply_at_once(
                     "retry_max_delay", "timezone"):
             assert key in said  # named as applied
         assert daemon.config.scan_interval == 420.0
-        limits = {(w.limits.max_file_size, w.limits.retry_base, w.limits.retry_max)
+        limits = {(w.limits.max_file_size, w.limits.retry.initial, w.limits.retry.longest)
                   for w in daemon.workers}
         assert limits == {(1_000_000, 3.0, 240.0)}
 

@@ -42,7 +42,7 @@ class Rig:
         (tmp_path / "store").mkdir()
         self.store = FaultyStore(tmp_path / "store")
         self.limits = Limits(bucket="b", max_file_size=10_000_000, timezone=timezone.utc,
-                             retry_base=2.0, retry_max=600.0, host="h")
+                             host="h")
         self.worker = Worker(self.queue, NoCheckpoints(), self.store, self.limits,
                              {"drop": self.folder}, OpenWriters([str(self.drop)]))
 

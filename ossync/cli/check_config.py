@@ -30,6 +30,7 @@ from ossync.core.textforms import printable
 from ossync.credentials import CredentialError
 from ossync.ledger import Ledger, LedgerError, display_location
 from ossync.service.logsetup import register_secrets
+from ossync.stores import describe_target
 
 _SQLITE_SIDECARS = "SQLite writes its -wal and -shm files beside the ledger"
 
@@ -38,7 +39,7 @@ def cmd_check_config(args: argparse.Namespace, stdout: TextIO) -> int:
     config = load(args.config)
     keys = _fetch_once(config, args.config)
     ledger = _ledger_summary(config, args.config)  # a ledger that fails stops here
-    stdout.write(f"{printable(str(args.config))}: OK\n  target: {_target_summary(config)}\n")
+    stdout.write(f"{printable(str(args.config))}: OK\n  target: {describe_target(config)}\n")
     if keys is not None and config.credential_source is not None:
         until = f", valid until {rfc3339(keys.expires_at)}" if keys.expires_at else ""
         stdout.write(f"  access key id: {_mask(keys.access_key_id)}"
@@ -161,20 +162,6 @@ def sqlite_problem(path: Path) -> str | None:
         return (f"cannot create {path}: {folder} is read-only for this user; create the "
                 "folder with write access for this user, or choose another ledger:")
     return None
-
-
-def _target_summary(config: Config) -> str:
-    if config.s3 is not None:
-        s3 = config.s3
-        return (f"s3 bucket {s3.bucket} in {s3.region} at {s3.endpoint} ({s3.addressing}-style, "
-                f"SigV4 {s3.method.upper()})")
-    if config.local is not None:
-        local = config.local
-        return f"local folder {local.path} (URLs {local.base_url or 'file://'})"
-    oss = config.oss
-    assert oss is not None
-    return (f"oss bucket {oss.bucket} in {oss.region} at {oss.endpoint} "
-            f"(signature V{oss.signature_version}{', custom domain' if oss.cname else ''})")
 
 
 def _mask(key_id: str) -> str:

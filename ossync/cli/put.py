@@ -15,10 +15,11 @@ from ossync.cli.output import machine
 from ossync.config import Config
 from ossync.core.clock import zone
 from ossync.core.errors import OssyncError
+from ossync.core.objects import FileChanged, KeyTaken, UploadResult
 from ossync.core.textforms import ledger_text, printable
 from ossync.ledger import Ledger, LedgerError, Upload
-from ossync.targets import FileChanged, KeyTaken, Target, UploadResult
-from ossync.targets.factory import make_target
+from ossync.stores import make_target
+from ossync.targets import Target
 from ossync.upload.journal import LedgerJournal
 from ossync.upload.prepare import NotAnImage, choose_date, key_for, read_facts
 

@@ -18,7 +18,8 @@ from ossync.core.units import parse_duration
 from ossync.ledger import Item
 from ossync.ledger.present import UrlChoice
 from ossync.service.logsetup import register_secrets
-from ossync.targets.oss.presign import UrlSigner, lifetime_seconds
+from ossync.stores import signing_stores, store_of, url_signer
+from ossync.targets.oss.presign import lifetime_seconds
 
 
 def add_url_options(parser: argparse.ArgumentParser) -> None:
@@ -55,10 +56,10 @@ def url_choice(args: argparse.Namespace) -> UrlChoice:
         raise UsageError(f"signed URLs need a loadable config (-c CONFIG) for the "
                          f"credentials and endpoint, and {exc.source} does not load: "
                          f"{'; '.join(exc.problems)} (or use --public)") from None
-    if config.oss is None:
-        raise UsageError(f"signed URLs are made for oss: targets only, and this config's "
-                         f"target is {config.target_name}: (use --public)")
-    signer = UrlSigner.from_config(config)
+    if store_of(config).signer is None:
+        raise UsageError(f"signed URLs are made for {signing_stores()} targets only, and "
+                         f"this config's target is {config.target_name}: (use --public)")
+    signer = url_signer(config)
     register_secrets(signer.credentials.secrets())
     moment = signer.clock()  # one moment for every URL of this command
     signer = dataclasses.replace(signer, clock=lambda: moment)

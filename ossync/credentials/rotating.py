@@ -21,7 +21,6 @@ raises CredentialsUnavailable, one error line is logged, and `hold_reason()` say
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from typing import Protocol
 from ossync.core import failpoints
 from ossync.core.clock import rfc3339, utc_now
 from ossync.core.credentials import Credentials, CredentialsUnavailable
+from ossync.core.retry import RetryPolicy
 from ossync.credentials.documents import CredentialError, masked_key_id
 
 log = logging.getLogger("ossync.credentials")
@@ -93,7 +93,7 @@ class RotatingCredentials:
         self.ready = threading.Event()  # set while valid keys are at hand
         self._on_rotate = on_rotate
         self._clock = clock
-        self._retry = (retry_first, retry_max)
+        self._retry = RetryPolicy(initial=retry_first, longest=retry_max, jitter=0.2)
         self._issued: _Issued | None = None  # the one reference workers read
         self._cond = threading.Condition()
         self._wake = threading.Event()
@@ -274,9 +274,7 @@ class RotatingCredentials:
     def _reject(self, problem: str) -> None:
         self._failures += 1
         self._problem = problem
-        first, most = self._retry
-        delay = min(most, first * 2 ** min(self._failures - 1, 16))
-        delay *= random.uniform(0.8, 1.0)
+        delay = self._retry.delay(self._failures)
         now = self._clock()
         self._next_try = now + timedelta(seconds=delay)
         issued = self._issued
@@ -302,4 +300,4 @@ class RotatingCredentials:
             self._held = True
             log.error("uploads held: %s; files stay queued, and uploads resume by "
                       "themselves once a refresh works (retrying every %.0fs at most)",
-                      self.hold_reason(), self._retry[1])
+                      self.hold_reason(), self._retry.longest)

@@ -64,7 +64,7 @@ class CatalogViews:
         """The URL of the object holding this path's current content, if uploaded.
 
         By default the recorded (unsigned) URL. `signed=True` mints a presigned URL with
-        the signer given to `Ledger.open(..., signer=UrlSigner.from_config(config))`,
+        the signer given to `Ledger.open(..., signer=url_signer(config))` (ossync.stores),
         valid for `expires` (seconds or a timedelta; default the config's `url_expires`).
         `process` adds `x-oss-process` (e.g. `image/resize,w_300`), signed when signing.
         """
@@ -78,6 +78,7 @@ class CatalogViews:
         """An item's URL as `url_for` gives it (None until it is uploaded)."""
         if signed and self.signer is None:
             raise SignerMissing("signed URLs need credentials: open the ledger with "
-                                "Ledger.open(..., signer=UrlSigner.from_config(config))")
+                                "Ledger.open(..., signer=url_signer(config)) "
+                                "(ossync.stores)")
         return item_url(item, self.signer if signed else None, expires=expires,
                         process=process)

@@ -25,11 +25,10 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from datetime import datetime
 from typing import Protocol
 
+from ossync.core.objects import Part, UploadResult
 from ossync.core.units import Lifetime
 from ossync.ledger.outcomes import Outcome
 from ossync.ledger.records import FileRow, Item, MultipartRow, Sighting, Status, Upload
-from ossync.targets import UploadResult
-from ossync.targets.multipart import Part
 
 
 class Intake(Protocol):

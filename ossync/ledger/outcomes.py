@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ossync.core.objects import UploadResult
 from ossync.ledger.records import Content, Upload
-from ossync.targets import UploadResult
 
 
 @dataclass(frozen=True)

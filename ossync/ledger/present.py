@@ -5,6 +5,7 @@ puts the chosen URL in it (the recorded one, or one signed at one moment)."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from ossync.config import Config, WatchConfig, applied, load_config, reload_plan
 from ossync.core.clock import zone
 from ossync.core.credentials import CredentialSupply
+from ossync.core.retry import LEDGER_OPEN, RetryPolicy
 from ossync.core.throttle import Throttle, describe
 from ossync.credentials import RotatingCredentials
 from ossync.intake.openfiles import OpenWriters
@@ -29,8 +30,8 @@ from ossync.service.logsetup import register_secrets
 from ossync.service.sdnotify import watchdog_interval
 from ossync.service.supervise import Supervisor
 from ossync.service.work_stages import Hands
+from ossync.stores import make_target
 from ossync.targets import Target
-from ossync.targets.factory import make_target
 from ossync.upload.outgoing import release_held
 from ossync.upload.sweep import sweep_every
 from ossync.upload.worker import Limits, Worker
@@ -40,7 +41,6 @@ if TYPE_CHECKING:  # the listener's libraries are an extra: imported only when c
 
 log = logging.getLogger("ossync.service.daemon")
 STOP_GRACE = 30.0  # seconds in-flight uploads get to finish on shutdown
-LEDGER_OPEN_FIRST, LEDGER_OPEN_MAX = 1.0, 30.0  # back-off while a shared ledger is away
 LEASE_RENEWALS = 5  # renewals per lease period, so one missed renewal never loses a row
 SWEEP_INTERVAL = 3600.0  # seconds between sweeps of unfinished multipart uploads
 FATAL_GRACE = 30.0  # seconds a stage given up on is tolerated without a systemd watchdog
@@ -104,7 +104,7 @@ class Daemon:
         """Open the ledger and put back what the last stop left in hand. A shared ledger
         that cannot be reached (a database restarting, a failover) is waited for, with
         back-off, rather than given up on; False when a signal stopped the wait."""
-        delay, told = LEDGER_OPEN_FIRST, False
+        failures, told = 0, False
         while True:
             try:
                 self.ledger = Ledger.open(self.config.ledger, exclusive=True,
@@ -120,11 +120,11 @@ class Daemon:
             except LedgerUnavailable as exc:
                 if not told:
                     log.error("%s; waiting for it (retrying, up to every %.0fs)", exc,
-                              LEDGER_OPEN_MAX)
+                              LEDGER_OPEN.longest)
                     told = True
-                if self.stop_event.wait(delay):
+                failures += 1
+                if not LEDGER_OPEN.wait(failures, self.stop_event):
                     return False
-                delay = min(delay * 2, LEDGER_OPEN_MAX)
 
     def _recover(self) -> None:
         self.queue = self._queue()
@@ -185,8 +185,9 @@ class Daemon:
     def _limits(self) -> Limits:
         config = self.config
         return Limits(bucket=config.bucket, max_file_size=config.max_file_size,
-                      timezone=zone(config.timezone), retry_base=config.retry_initial_delay,
-                      retry_max=config.retry_max_delay, host=config.host,
+                      timezone=zone(config.timezone), host=config.host,
+                      retry=RetryPolicy(initial=config.retry_initial_delay,
+                                        longest=config.retry_max_delay),
                       claim_across_hosts_from=config.multipart_threshold)
 
     def _start(self) -> None:

@@ -1,7 +1,7 @@
 """The contract every upload target meets; the daemon and `put` only talk to this.
 
-Targets are leaf modules that never read YAML: `ossync.targets.factory` maps
-config to constructor arguments. There are three: `oss.OssTarget` (Alibaba Cloud
+Targets are leaf modules that never see config: `ossync.stores` maps each config
+section to constructor arguments. There are three: `oss.OssTarget` (Alibaba Cloud
 OSS), `s3.S3Target` (S3-compatible stores, SigV4 POST or PUT) and
 `local.LocalTarget` (a folder). Files over `multipart_threshold` go to OSS and S3 as
 multipart uploads (`ossync.targets.multipart`), resumable through a `Journal`.
@@ -9,56 +9,21 @@ multipart uploads (`ossync.targets.multipart`), resumable through a `Journal`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+# The values and exceptions of the contract live on the floor, where the ledger
+# records them too; they are re-exported here with the contract that uses them.
+from ossync.core.objects import (
+    FileChanged,
+    KeyTaken,
+    ObjectInfo,
+    UploadInterrupted,
+    UploadResult,
+)
+
 if TYPE_CHECKING:
     from ossync.targets.multipart.plan import Journal
-
-
-@dataclass(frozen=True)
-class UploadResult:
-    """What landed: the object's key and URL, and the checksums the store confirmed.
-
-    `crc64` is the CRC-64 of the bytes stored (returned by OSS; for S3 and local, of
-    the bytes sent, which the store's MD5 confirmed or which were copied): callers
-    compare it with the file they hashed to catch a file that changed mid-upload.
-    """
-
-    key: str
-    url: str
-    size: int
-    etag: str | None
-    crc64: int | None
-    request_id: str | None = None
-    already_present: bool = False  # an earlier attempt of ours had stored it
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    key: str
-    size: int
-    etag: str | None
-    crc64: int | None
-    content_type: str | None
-
-
-class KeyTaken(Exception):
-    """The key holds a different object; the caller must choose another key."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(f"object key {key!r} already holds different content")
-        self.key = key
-
-
-class FileChanged(Exception):
-    """The local file changed size or content while it was being sent."""
-
-
-class UploadInterrupted(Exception):
-    """The daemon is stopping: a multipart upload ended between parts, its journal
-    keeps what was sent, and the next attempt resumes it."""
 
 
 class Target(Protocol):
@@ -88,3 +53,7 @@ class Target(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+__all__ = ["FileChanged", "KeyTaken", "ObjectInfo", "Target", "UploadInterrupted",
+           "UploadResult"]

@@ -5,7 +5,8 @@ the keys it signs with.
 Keys come from a `CredentialSupply`: each request is signed with one complete triple
 read from it, and a request the store refuses for its keys (an expired STS token, a
 key id it no longer knows, as right after a rotation) is signed again and sent once
-more when the supply has fresh keys. Forms never outlive the keys they carry.
+more when the supply has fresh keys (`ossync.core.retry.FRESH_KEYS`). Forms never
+outlive the keys they carry.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ossync.core.credentials import (
     supply_of,
 )
 from ossync.core.errors import StoreError
+from ossync.core.retry import FRESH_KEYS
 from ossync.core.throttle import Throttle
 
 USER_AGENT = "ossync"
@@ -94,26 +96,31 @@ class HttpTarget:
         return signing_lifetime(creds, now, self.policy_lifetime)
 
     def with_keys(self, send: Callable[[Credentials], _T]) -> _T:
-        """`send(keys)`; if the store refuses the keys themselves, once more with fresh
-        ones. When no fresh ones come and the keys rotate, the refusal is retryable: the
-        file waits for the next refresh instead of failing."""
-        creds = self.supply.current()
-        try:
-            return send(creds)
-        except StoreError as err:
-            refused = err.code in REFUSED_KEYS
-            # A HEAD answer has no body to name the cause: with keys that rotate, a bare
-            # 400/403 may be an expired token too.
-            if not refused and not (self.supply.rotates and err.operation == "head"
-                                    and err.http_status in (400, 403)):
-                raise
-            if not self.supply.renew(creds):
-                if refused and self.supply.rotates and not err.retryable:
-                    raise dataclasses.replace(err, retryable=True, hint=(
-                        "the store refused keys from a rotating source; retrying once they "
-                        "are refreshed")) from None
-                raise
-        return send(self.supply.current())
+        """`send(keys)`; if the store refuses the keys themselves, again with fresh ones
+        as `FRESH_KEYS` says (once, at once). When no fresh ones come and the keys
+        rotate, the refusal is retryable: the file waits for the next refresh instead of
+        failing."""
+        failures = 0
+        while True:
+            creds = self.supply.current()
+            try:
+                return send(creds)
+            except StoreError as err:
+                failures += 1
+                if not (self._refused_keys(err) and FRESH_KEYS.again(failures)):
+                    raise
+                if not self.supply.renew(creds):
+                    if err.code in REFUSED_KEYS and self.supply.rotates and not err.retryable:
+                        raise dataclasses.replace(err, retryable=True, hint=(
+                            "the store refused keys from a rotating source; retrying once "
+                            "they are refreshed")) from None
+                    raise
+
+    def _refused_keys(self, err: StoreError) -> bool:
+        """The store refused the keys, not the request. A HEAD answer has no body to name
+        the cause: with keys that rotate, a bare 400/403 may be an expired token too."""
+        return err.code in REFUSED_KEYS or (self.supply.rotates and err.operation == "head"
+                                            and err.http_status in (400, 403))
 
     def url_for(self, key: str) -> str:
         return object_url(self.public_base, key)

@@ -21,7 +21,7 @@ from ossync.core.addressing import object_url
 from ossync.core.chunks import chunks
 from ossync.core.crc64 import Crc64
 from ossync.core.errors import StoreError
-from ossync.targets import FileChanged, KeyTaken, ObjectInfo, UploadResult
+from ossync.core.objects import FileChanged, KeyTaken, ObjectInfo, UploadResult
 from ossync.targets.multipart import Journal
 
 # Where hard links are not supported (some FUSE, SMB and FAT mounts), a rename after

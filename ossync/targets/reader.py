@@ -13,8 +13,8 @@ from typing import BinaryIO
 
 from ossync.core.chunks import CHUNK, chunks
 from ossync.core.crc64 import Crc64
+from ossync.core.objects import FileChanged
 from ossync.core.throttle import Throttle
-from ossync.targets import FileChanged
 
 
 class SliceReader:

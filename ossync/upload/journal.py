@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import threading
 
+from ossync.core.objects import Checkpoint, Part
 from ossync.ledger import Checkpoints
-from ossync.targets.multipart import Checkpoint, Part
 
 
 class LedgerJournal:
@@ -20,7 +20,7 @@ class LedgerJournal:
         self.ledger = ledger
         self.host, self.path, self.bucket = host, path, bucket
         self.sha256 = sha256
-        self._stop = stop
+        self.stop = stop  # the daemon's: the engine stops between parts, and retries
         self._id: int | None = None
 
     def load(self) -> Checkpoint | None:
@@ -48,9 +48,6 @@ class LedgerJournal:
         if self._id is not None:
             self.ledger.multipart_end(self._id)
             self._id = None
-
-    def stopping(self) -> bool:
-        return self._stop is not None and self._stop.is_set()
 
     def _current(self) -> int:
         if self._id is None:

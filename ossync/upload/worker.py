@@ -1,8 +1,9 @@
 """One queue row through the pipeline: settled? → hash → dedupe → key → POST → verify → record.
 
 Every outcome ends in the ledger: uploaded, deferred (not settled, or a
-retryable failure with back-off), failed (needs a person), skipped (not for
-upload), or forgotten (the file vanished). A failure belongs to one file.
+retryable failure with back-off: `Limits.retry`, waited out as the row's due time, so
+no worker sleeps), failed (needs a person), skipped (not for upload), or forgotten
+(the file vanished). A failure belongs to one file.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import random
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
 
@@ -22,6 +22,8 @@ from ossync.core import failpoints
 from ossync.core.beneath import NotBeneath, PinnedFile
 from ossync.core.credentials import CredentialsUnavailable
 from ossync.core.errors import StoreError
+from ossync.core.objects import FileChanged, KeyTaken, UploadInterrupted, UploadResult
+from ossync.core.retry import RetryPolicy
 from ossync.intake.media import jpeg_complete
 from ossync.intake.openfiles import OpenWriters
 from ossync.ledger import (
@@ -35,7 +37,7 @@ from ossync.ledger import (
     Uploaded,
     Vanished,
 )
-from ossync.targets import FileChanged, KeyTaken, Target, UploadInterrupted, UploadResult
+from ossync.targets import Target
 from ossync.upload.journal import LedgerJournal
 from ossync.upload.outgoing import HELD, CannotStrip, Changed, Outgoing, outgoing
 from ossync.upload.prepare import FileFacts, NotAnImage, choose_date, key_for, read_facts
@@ -52,18 +54,12 @@ class Limits:
     bucket: str
     max_file_size: int
     timezone: tzinfo
-    retry_base: float = 2.0
-    retry_max: float = 600.0
+    # a whole file's retries: retry_initial_delay doubling to retry_max_delay, with jitter
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     host: str | None = None  # `{host}` in key templates
     # Files this big hold their bytes against other hosts too (one more commit, which a
     # second upload of a big file would cost far more than); smaller ones only here.
     claim_across_hosts_from: int = 64 * 1024 * 1024
-
-
-def backoff(attempts: int, base: float, cap: float) -> float:
-    """Capped exponential back-off with jitter (half to full of the step)."""
-    step = min(cap, base * (2 ** min(attempts, 30)))
-    return random.uniform(step / 2, step)
 
 
 class NoValidKey(Exception):
@@ -328,7 +324,7 @@ class Worker:
 
     def _store_failed(self, row: FileRow, err: StoreError) -> None:
         if err.retryable:
-            delay = backoff(row.attempts, self.limits.retry_base, self.limits.retry_max)
+            delay = self.limits.retry.delay(row.attempts + 1)
             log.warning("upload of %s failed, retrying in %.0fs: %s", row.path, delay, err)
             self.queue.settle(row, Deferred(delay, error=str(err), count_attempt=True,
                                             code=err.code))
@@ -342,7 +338,7 @@ class Worker:
         elif exc.errno in (errno.EACCES, errno.EPERM):
             self._fail(row, f"cannot read: {exc.strerror}; give the ossync user read access")
         else:
-            delay = backoff(row.attempts, self.limits.retry_base, self.limits.retry_max)
+            delay = self.limits.retry.delay(row.attempts + 1)
             log.warning("cannot read %s, retrying in %.0fs: %s", row.path, delay, exc)
             self.queue.settle(row, Deferred(delay, error=f"cannot read: {exc.strerror or exc}",
                                             count_attempt=True,

@@ -8,10 +8,10 @@ is aborted. Not copied by `ossync ledger copy`: they describe work in flight.
 
 from __future__ import annotations
 
+from ossync.core.objects import Part
 from ossync.core.textforms import ledger_text
 from ossync.ledger.records import MultipartRow, now_text
 from ossync.ledger.sql.base import SqlBase, as_record
-from ossync.targets.multipart import Part
 
 
 class SqlMultipart(SqlBase):

@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from ossync.core.objects import UploadResult
 from ossync.core.textforms import ledger_text, printable
 from ossync.ledger.outcomes import Aliased, Deferred, Outcome, Settled, Uploaded, Vanished
 from ossync.ledger.records import Content, FileRow, Upload, now_text
 from ossync.ledger.sql.base import Executor, SqlBase, as_record
 from ossync.ledger.sql.claims import MINE, SAME, claimed
-from ossync.targets import UploadResult
 
 
 class SqlSettle(SqlBase):

@@ -11,7 +11,7 @@ from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
 from ossync.core.limits import MAX_PARTS
-from ossync.targets.multipart.plan import Part
+from ossync.core.objects import Part
 
 MAX_UPLOAD_PAGES = 1000  # a bucket's open uploads are read at most this many pages deep
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,21 +29,20 @@ from typing import BinaryIO, Protocol
 
 from ossync.core.crc64 import crc64_of_parts
 from ossync.core.errors import StoreError
-from ossync.targets import FileChanged, KeyTaken, UploadInterrupted, UploadResult
-from ossync.targets.multipart.documents import PendingUpload
-from ossync.targets.multipart.plan import (
+from ossync.core.objects import (
     Checkpoint,
-    Journal,
-    MultipartSettings,
+    FileChanged,
+    KeyTaken,
     Part,
-    PartPlan,
-    plan_parts,
+    UploadInterrupted,
+    UploadResult,
 )
+from ossync.core.retry import PARTS, RetryPolicy
+from ossync.targets.multipart.documents import PendingUpload
+from ossync.targets.multipart.plan import Journal, MultipartSettings, PartPlan, plan_parts
 from ossync.targets.reader import digest_slice
 
 log = logging.getLogger("ossync.targets.multipart")
-PART_TRIES = 3  # a part that fails for a passing reason is sent again at once, this often
-PART_RETRY_DELAY = 1.0
 
 
 class ObjectExists(Exception):
@@ -100,6 +98,8 @@ class PartStore(Protocol):
 class MemoryJournal:
     """For callers with nowhere to keep progress (`ossync put`): nothing to resume."""
 
+    stop: threading.Event | None = None
+
     def __init__(self, sha256: str = "") -> None:
         self.sha256 = sha256
 
@@ -118,14 +118,13 @@ class MemoryJournal:
     def end(self) -> None:
         pass
 
-    def stopping(self) -> bool:
-        return False
-
 
 class MultipartUploader:
-    def __init__(self, store: PartStore, settings: MultipartSettings) -> None:
+    def __init__(self, store: PartStore, settings: MultipartSettings,
+                 retry: RetryPolicy = PARTS) -> None:
         self.store = store
         self.settings = settings
+        self.retry = retry  # for one part; then the whole file's (the worker's) takes over
 
     def wants(self, size: int) -> bool:
         return size >= self.settings.threshold
@@ -247,12 +246,12 @@ class MultipartUploader:
         with ThreadPoolExecutor(workers, thread_name_prefix=prefix) as pool:
             running: set[Future[Part]] = set()
             while True:
-                while failure is None and len(running) < workers and not journal.stopping():
+                while failure is None and len(running) < workers and not _stopping(journal):
                     number = next(todo, None)
                     if number is None:
                         break
                     running.add(pool.submit(self._one_part, path, key, upload_id, plan,
-                                            number))
+                                            number, journal.stop))
                 if not running:
                     break
                 finished, running = wait(running, return_when=FIRST_COMPLETED)
@@ -272,20 +271,25 @@ class MultipartUploader:
         return [done[n] for n in range(1, plan.count + 1)]
 
     def _one_part(self, path: Path, key: str, upload_id: str, plan: PartPlan,
-                  number: int) -> Part:
+                  number: int, stop: threading.Event | None) -> Part:
+        """Send one part; a retryable failure is sent again as `self.retry` says, and a
+        stop during the wait ends it at once (the journal keeps the other parts)."""
         offset, length = plan.span(number)
-        for attempt in range(1, PART_TRIES + 1):
+        failures = 0
+        while True:
             with path.open("rb") as fh:
                 fh.seek(offset)
                 try:
                     return self.store.upload_part(key, upload_id, number, fh, length)
                 except StoreError as err:
-                    if not err.retryable or attempt == PART_TRIES:
+                    failures += 1
+                    if not (err.retryable and self.retry.again(failures)):
                         raise
                     log.info("part %d of %s failed (%s); sending it again", number, key,
                              err.code)
-            time.sleep(PART_RETRY_DELAY * attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
+            if not self.retry.wait(failures, stop):
+                raise UploadInterrupted(f"stopping before part {number} of {key} was sent "
+                                        "again; it follows after the restart")
 
     def _verified(self, key: str, plan: PartPlan, parts: list[Part], answer: Completed
                   ) -> UploadResult:
@@ -298,6 +302,10 @@ class MultipartUploader:
                              hint="the data was damaged in transit; will retry")
         return UploadResult(key=key, url=self.store.url_for(key), size=plan.size,
                             etag=answer.etag, crc64=crc, request_id=answer.request_id)
+
+
+def _stopping(journal: Journal) -> bool:
+    return journal.stop is not None and journal.stop.is_set()
 
 
 def _crc(part: Part) -> int:

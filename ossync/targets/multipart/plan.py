@@ -1,15 +1,17 @@
 """How a big file is cut into parts, and what is remembered about them.
 
 `plan_parts` picks the part size: the configured one, raised to the store's minimum
-and to what fits the file into 10,000 parts (rounded up to whole MiB). `Part` is one
-part the store holds; `Checkpoint` is what a `Journal` remembers of an upload in
-progress, so that a later attempt (after a kill -9, a reboot, a dropped link) sends
-only the parts the store does not already hold.
+and to what fits the file into 10,000 parts (rounded up to whole MiB). A `Journal`
+remembers an upload in progress as a `Checkpoint` of `Part`s (plain values in
+`ossync.core.objects`, which the ledger stores), so that a later attempt (after a
+kill -9, a reboot, a dropped link) sends only the parts the store does not already
+hold.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass
 from typing import Protocol
 
 from ossync.core.limits import (
@@ -20,6 +22,7 @@ from ossync.core.limits import (
     MIB,
     SINGLE_REQUEST_MAX,
 )
+from ossync.core.objects import Checkpoint, Part
 
 
 @dataclass(frozen=True)
@@ -58,42 +61,14 @@ def plan_parts(size: int, preferred: int | None, minimum: int) -> PartPlan:
     return PartPlan(size, part)
 
 
-@dataclass(frozen=True)
-class Part:
-    """One part the store holds: its number, size, ETag (as the store gave it) and the
-    CRC-64 of its bytes (None when only the store's listing is known)."""
-
-    number: int
-    size: int
-    etag: str
-    crc64: int | None = None
-
-    def same_etag(self, other: str) -> bool:
-        return _bare(self.etag) == _bare(other)
-
-
-def _bare(etag: str) -> str:
-    return etag.strip().strip('"').lower()
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """An upload in progress as a journal remembers it."""
-
-    key: str
-    upload_id: str | None  # None: it was being started when the last attempt ended
-    sha256: str  # of the bytes being sent
-    size: int
-    part_size: int
-    parts: dict[int, Part] = field(default_factory=dict)
-
-
 class Journal(Protocol):
-    """Where a multipart upload writes down its progress as it goes, and asks whether
+    """Where a multipart upload writes down its progress as it goes, and learns whether
     to go on. `sha256` names the bytes about to be sent: a checkpoint for other bytes
-    is stale."""
+    is stale. `stop` is the owner's stop event (None: nothing stops it): once set, no
+    new part is sent, what is done is kept, and a part's retry wait ends at once."""
 
     sha256: str
+    stop: threading.Event | None
 
     def load(self) -> Checkpoint | None:
         """What an earlier attempt left for this file, if anything (maybe stale)."""
@@ -109,8 +84,4 @@ class Journal(Protocol):
 
     def end(self) -> None:
         """The upload completed or was aborted: nothing to resume."""
-        ...
-
-    def stopping(self) -> bool:
-        """True when the daemon is stopping: send no new part, keep what is done."""
         ...

@@ -11,9 +11,9 @@ from typing import Any, ClassVar
 import requests
 
 from ossync.core.errors import StoreError
+from ossync.core.objects import Part
 from ossync.targets.multipart import documents as xml
 from ossync.targets.multipart.documents import PendingUpload
-from ossync.targets.multipart.plan import Part
 
 
 class PartRequests(ABC):

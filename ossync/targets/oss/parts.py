@@ -18,9 +18,9 @@ from ossync.core.crc64 import crc64_of_parts
 from ossync.core.credentials import Credentials
 from ossync.core.errors import StoreError
 from ossync.core.limits import OSS_MIN_PART
+from ossync.core.objects import Part, UploadResult
+from ossync.core.retry import RESIGN
 from ossync.core.throttle import Throttle
-from ossync.targets import UploadResult
-from ossync.targets.multipart import Part
 from ossync.targets.multipart import documents as xml
 from ossync.targets.multipart.engine import Completed, ObjectExists
 from ossync.targets.multipart.requests import PartRequests
@@ -125,20 +125,22 @@ class OssParts(PartRequests):
               headers: Mapping[str, str] | None = None,
               body: Callable[[], object] | None = None, accept: tuple[int, ...] = ()
               ) -> requests.Response:
-        """Sign and send (signed again once if the clock was off, or with fresh keys
-        if the store refused them); an error answer not in `accept` raises StoreError."""
+        """Sign and send (signed again once if the clock was off, `RESIGN`; with fresh
+        keys if the store refused them); an error answer not in `accept` raises
+        StoreError."""
 
         def attempt(creds: Credentials) -> requests.Response:
-            for first in (True, False):
+            failures = 0
+            while True:
                 resp = self.target.signed(creds, method, key, query=query, headers=headers,
                                           data=body() if body else b"")
                 if resp.status_code < 300 or resp.status_code in accept:
                     return resp
                 err = error_from_response(operation, key, resp)
-                if not (first and err.code == "RequestTimeTooSkewed"
+                failures += 1
+                if not (RESIGN.again(failures) and err.code == "RequestTimeTooSkewed"
                         and self.target.learn_clock(resp)):
                     raise err
-            raise AssertionError("unreachable")  # pragma: no cover
 
         return self.target.with_keys(attempt)
 

@@ -4,8 +4,9 @@ OSS buckets are private by default: the plain object URL the ledger records answ
 403 there. A presigned URL carries its own time-limited signature in the query
 string, so a browser can fetch it as is. `presign_v4` and `presign_v1` are pure
 functions of (credentials, bucket, key, base URL, time, lifetime, process), checked
-byte for byte against the official SDKs; `UrlSigner` binds them to a config and a
-clock. Signed URLs are minted on demand and never stored: they expire.
+byte for byte against the official SDKs; `UrlSigner` binds them to keys, an endpoint
+and a clock (`ossync.stores.url_signer` makes one from a config). Signed URLs are
+minted on demand and never stored: they expire.
 
 `process` adds OSS's `x-oss-process` parameter (`image/resize,w_300` and friends);
 it is signed into the URL, so a thumbnail URL cannot be turned into another one.
@@ -16,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
 
 from ossync.core.addressing import PROCESS, bucket_url, object_url, with_query
 from ossync.core.credentials import Credentials, CredentialsUnavailable, signing_lifetime
@@ -31,9 +31,6 @@ from ossync.targets.oss.signing import (
     v4_signature,
     v4_string_to_sign,
 )
-
-if TYPE_CHECKING:
-    from ossync.config import Config
 
 MAX_URL_LIFETIME = timedelta(days=7)  # x-oss-expires: 1 s to 604800 s
 DEFAULT_URL_LIFETIME = timedelta(hours=1)
@@ -119,21 +116,6 @@ class UrlSigner:
     signature_version: int = 4
     expires: float = DEFAULT_URL_LIFETIME.total_seconds()
     clock: Callable[[], datetime] = field(default=_utcnow, repr=False, compare=False)
-
-    @classmethod
-    def from_config(cls, config: Config) -> UrlSigner:
-        """A signer with the config's keys; a rotating source is asked once, now
-        (CredentialError when it cannot answer)."""
-        oss = config.oss
-        if oss is None:
-            raise ValueError(f"signed URLs are made for oss: targets only, not "
-                             f"{config.target_name}:")
-        creds = oss.credentials
-        if creds is None:
-            assert oss.credential_source is not None
-            creds = oss.credential_source.fetch()
-        return cls(creds, oss.endpoint, oss.region, cname=oss.cname,
-                   signature_version=oss.signature_version, expires=oss.url_expires)
 
     def lifetime(self, expires: Lifetime | None = None, now: datetime | None = None) -> float:
         """Seconds a URL signed at `now` lives: `expires` (default: the configured

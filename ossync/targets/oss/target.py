@@ -19,8 +19,9 @@ from ossync.core.chunks import chunks
 from ossync.core.crc64 import Crc64
 from ossync.core.credentials import Credentials, CredentialSupply
 from ossync.core.errors import StoreError
+from ossync.core.objects import FileChanged, KeyTaken, ObjectInfo, UploadResult
+from ossync.core.retry import RESIGN
 from ossync.core.throttle import Throttle
-from ossync.targets import FileChanged, KeyTaken, ObjectInfo, UploadResult
 from ossync.targets.form_body import MultipartFileBody
 from ossync.targets.http import HttpTarget
 from ossync.targets.multipart import Journal, MultipartSettings
@@ -66,14 +67,15 @@ class OssTarget(HttpTarget):
         UploadInterrupted or StoreError."""
         if self.multipart.wants(path.stat().st_size):
             return self.multipart.upload(path, key, content_type, journal)
-        return self.with_keys(lambda creds: self._post(creds, path, key, content_type,
-                                                       retry_on_skew=True))
+        return self.with_keys(lambda creds: self._post(creds, path, key, content_type))
 
     def abandon(self, key: str, upload_id: str | None) -> None:
         self.multipart.abandon(key, upload_id)
 
-    def _post(self, creds: Credentials, path: Path, key: str, content_type: str, *,
-              retry_on_skew: bool) -> UploadResult:
+    def _post(self, creds: Credentials, path: Path, key: str, content_type: str,
+              failures: int = 0) -> UploadResult:
+        """One signed POST; a clock-skew answer teaches us the server's clock, and the
+        form is signed again and sent once more (`RESIGN`)."""
         with path.open("rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             now = self.now()
@@ -96,10 +98,9 @@ class OssTarget(HttpTarget):
                 return self.existing(path, key, size)
             if resp.status_code >= 300:
                 err = error_from_response("upload", key, resp)
-                if err.code == "RequestTimeTooSkewed" and retry_on_skew and self.learn_clock(
-                    resp
-                ):
-                    return self._post(creds, path, key, content_type, retry_on_skew=False)
+                if (err.code == "RequestTimeTooSkewed" and RESIGN.again(failures + 1)
+                        and self.learn_clock(resp)):
+                    return self._post(creds, path, key, content_type, failures + 1)
                 raise err
             return self._verified(key, size, body.crc.value, resp)
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from ossync.core.addressing import is_ip_or_localhost
 from ossync.core.chunks import chunks
 from ossync.core.crc64 import Crc64
-from ossync.targets import ObjectInfo
+from ossync.core.objects import ObjectInfo
 
 _MD5_ETAG = re.compile(r'^"?([0-9a-fA-F]{32})"?$')
 # Objects encrypted with SSE-KMS or SSE-C have ETags that are not their MD5.

@@ -20,9 +20,10 @@ import requests
 from ossync.core.credentials import Credentials
 from ossync.core.errors import StoreError
 from ossync.core.limits import S3_MIN_PART
+from ossync.core.objects import FileChanged, KeyTaken, Part, UploadResult
+from ossync.core.retry import RESIGN
 from ossync.core.throttle import Throttle
-from ossync.targets import FileChanged, KeyTaken, UploadResult
-from ossync.targets.multipart import MultipartSettings, Part, plan_parts
+from ossync.targets.multipart import MultipartSettings, plan_parts
 from ossync.targets.multipart import documents as xml
 from ossync.targets.multipart.engine import Completed, ObjectExists
 from ossync.targets.multipart.requests import PartRequests
@@ -185,11 +186,13 @@ class S3Parts(PartRequests):
               headers: Mapping[str, str] | None = None,
               body: Callable[[], Any] | None = None, accept: tuple[int, ...] = (),
               payload: str = EMPTY_SHA256) -> requests.Response:
-        """Sign and send (again once, signed anew, if our clock was off; with fresh keys
-        if the store refused them); an error answer not in `accept` raises StoreError."""
+        """Sign and send (again once, signed anew, if our clock was off: `RESIGN`; with
+        fresh keys if the store refused them); an error answer not in `accept` raises
+        StoreError."""
 
         def attempt(creds: Credentials) -> requests.Response:
-            for first in (True, False):
+            failures = 0
+            while True:
                 resp = self.target.signed(creds, method, key, query=query, headers=headers,
                                           data=body() if body else b"",
                                           payload_sha256=payload)
@@ -198,9 +201,9 @@ class S3Parts(PartRequests):
                 try:
                     self.target.check(operation, key, resp)
                 except StoreError as err:
-                    if not (first and err.code == "RequestTimeTooSkewed"):
+                    failures += 1
+                    if not (err.code == "RequestTimeTooSkewed" and RESIGN.again(failures)):
                         raise
-            raise AssertionError("unreachable")  # pragma: no cover
 
         return self.target.with_keys(attempt)
 

@@ -24,8 +24,9 @@ import requests
 from ossync.core.addressing import object_url, with_query
 from ossync.core.credentials import Credentials, CredentialSupply
 from ossync.core.errors import StoreError
+from ossync.core.objects import FileChanged, KeyTaken, UploadResult
+from ossync.core.retry import RESIGN
 from ossync.core.throttle import Throttle
-from ossync.targets import FileChanged, KeyTaken, UploadResult
 from ossync.targets.form_body import MultipartFileBody
 from ossync.targets.http import HttpTarget
 from ossync.targets.multipart import Journal, MultipartSettings
@@ -83,12 +84,14 @@ class S3Target(HttpTarget):
         send = self._put if self.method == "put" else self._post
 
         def attempt(creds: Credentials) -> UploadResult:
-            try:
-                return send(creds, path, key, content_type)
-            except StoreError as err:
-                if err.code != "RequestTimeTooSkewed":
-                    raise
-            return send(creds, path, key, content_type)  # signed again: the server's clock
+            failures = 0
+            while True:  # after a clock-skew answer, signed again with the server's clock
+                try:
+                    return send(creds, path, key, content_type)
+                except StoreError as err:
+                    failures += 1
+                    if err.code != "RequestTimeTooSkewed" or not RESIGN.again(failures):
+                        raise
 
         return self.with_keys(attempt)
 
@@ -190,8 +193,6 @@ class S3Target(HttpTarget):
         try:
             return self.session.request(method, url, data=body, headers=headers,
                                         timeout=self.timeout, allow_redirects=False)
-        except FileChanged:
-            raise
         except requests.RequestException as exc:
             if isinstance(exc.__context__, FileChanged):
                 raise exc.__context__ from None

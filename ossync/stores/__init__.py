@@ -1,0 +1,20 @@
+"""Which stores ossync knows: each target section of the config mapped to its target,
+its `check-config` line and its URL signer, in one registry (`registry.STORES`).
+
+A new target is a leaf under `ossync/targets/` (it never sees config), its section in
+`ossync/config/stores.py`, and one entry here.
+"""
+
+from ossync.stores.registry import (
+    STORES,
+    Store,
+    Wiring,
+    describe_target,
+    make_target,
+    signing_stores,
+    store_of,
+    url_signer,
+)
+
+__all__ = ["STORES", "Store", "Wiring", "describe_target", "make_target", "signing_stores",
+           "store_of", "url_signer"]
