@@ -41,8 +41,9 @@ def _query_args(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="ossync",
-        description="Watch drop folders and upload new images to Alibaba Cloud OSS "
-                    "with signed form POSTs, recorded in a SQLite ledger.",
+        description="Watch drop folders and upload every new image to Alibaba Cloud OSS, "
+                    "an S3-compatible store or a folder, recorded in a SQLite or "
+                    "PostgreSQL ledger.",
     )
     parser.add_argument("--version", action="version", version=f"ossync {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
