@@ -4,6 +4,7 @@ and failures"). The daemon keeps running and names the file and the cause."""
 from __future__ import annotations
 
 import io
+import logging
 import os
 import signal
 import sqlite3
@@ -325,14 +326,17 @@ def test_inotify_watch_limit_falls_back_to_polling(make_config: Callable[..., Pa
 
 
 def test_jpeg_without_its_end_marker_waits(make_config: Callable[..., Path],
-                                           local_oss: LocalOSS, drop: Path) -> None:
+                                           local_oss: LocalOSS, drop: Path,
+                                           caplog: pytest.LogCaptureFixture) -> None:
     """A scanner that creates the file first: the end marker comes last, then it goes."""
     cfg = make_config(settle_seconds=0.2)
     whole = jpeg_bytes(5000)
     path = drop / "scan.jpg"
-    with daemon_thread(config_for(cfg)):
+    with caplog.at_level(logging.DEBUG, "ossync.upload.worker"), daemon_thread(
+            config_for(cfg)):
         path.write_bytes(whole[:-2])  # no FF D9 yet
-        time.sleep(1.5)  # several settle periods
+        wait_for(lambda: caplog.text.count(f"{path} waits: no JPEG end marker yet") >= 3, 30,
+                 "the worker to look three times and wait")  # the reason, not a clock
         assert str(path) not in uploaded_paths(_ledger(cfg))
         with path.open("ab") as fh:
             fh.write(whole[-2:])
@@ -341,7 +345,8 @@ def test_jpeg_without_its_end_marker_waits(make_config: Callable[..., Path],
 
 
 def test_a_file_held_open_for_writing_waits(make_config: Callable[..., Path],
-                                            local_oss: LocalOSS, drop: Path) -> None:
+                                            local_oss: LocalOSS, drop: Path,
+                                            caplog: pytest.LogCaptureFixture) -> None:
     """A local writer (Samba, an FTP server) pausing longer than the settle time, with the
     file still open for writing: seen in /proc, so nothing is sent until it closes."""
     cfg = make_config(settle_seconds=0.2)
@@ -352,12 +357,15 @@ def test_a_file_held_open_for_writing_waits(make_config: Callable[..., Path],
               "    fh.write(bytes.fromhex(sys.argv[2])); fh.flush()\n"
               "    sys.stdin.readline()\n"  # paused, file still open for writing
               "    fh.write(bytes.fromhex(sys.argv[3]))\n")
-    with daemon_thread(config_for(cfg)):
+    with caplog.at_level(logging.DEBUG, "ossync.upload.worker"), daemon_thread(
+            config_for(cfg)):
         writer = subprocess.Popen([sys.executable, "-c", script, str(path), first.hex(),
                                    rest.hex()], stdin=subprocess.PIPE)
         try:
             wait_for(path.exists, 10, "the writer to start")
-            time.sleep(2)  # ten settle periods with the size and mtime still
+            held = f"{path} waits to settle: a local process has it open for writing"
+            wait_for(lambda: caplog.text.count(held) >= 3, 30,
+                     "the worker to see the writer three times")  # the reason, not a clock
             assert str(path) not in uploaded_paths(_ledger(cfg))
         finally:
             assert writer.stdin is not None

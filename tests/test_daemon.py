@@ -261,13 +261,23 @@ def test_outage_backlog_drains_without_busy_looping(
     config = config_for(cfg)
     cpu_before = time.process_time()
     with daemon_thread(config):
+        began = time.monotonic()
         for i in range(20):
             (drop / f"o{i}.jpg").write_bytes(jpeg_bytes(3000 + i))
-        time.sleep(4)
+
+        def tried_twice() -> bool:  # every file failed twice, with the cause written down
+            with Ledger.open(config.ledger, readonly=True) as ledger:
+                rows = list(ledger.iter_files())
+            return len(rows) == 20 and all(r.attempts >= 2 and r.last_error and
+                                           "connect" in r.last_error.lower() for r in rows)
+
+        wait_for(tried_twice, 60, "every file tried twice against the down store")
+        elapsed = time.monotonic() - began
         assert not uploaded_paths(config.ledger)
         with Ledger.open(config.ledger, readonly=True) as ledger:
             attempts = ledger.query("SELECT MAX(attempts) AS n FROM files")[0]["n"]
-        assert 1 <= attempts <= 10  # backing off, not hammering
+        # backing off (0.2 s doubling to 1 s, half to full of each step), not hammering
+        assert attempts <= 2 + elapsed / 0.1
         assert time.process_time() - cpu_before < 3.0
         port = int(endpoint.rsplit(":", 1)[1])
         with LocalOSS(tmp_path / "root", [BUCKET], creds, region=REGION, port=port) as server:

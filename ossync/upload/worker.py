@@ -109,9 +109,11 @@ class Worker:
     def _pinned(self, row: FileRow, folder: WatchConfig, pinned: PinnedFile) -> None:
         """Everything from here reads the one file opened beneath the folder."""
         st = pinned.identity
-        if (st.size, st.mtime_ns) != (row.size, row.mtime_ns) or (
-            self.writers.is_open_for_writing(row.path)
-        ):
+        waiting = ("it changed since it was seen" if (st.size, st.mtime_ns) != (
+            row.size, row.mtime_ns) else "a local process has it open for writing"
+            if self.writers.is_open_for_writing(row.path) else None)
+        if waiting is not None:
+            log.debug("%s waits to settle: %s", row.path, waiting)
             self.queue.settle(row, Deferred(folder.settle_seconds, size=st.size,
                                             mtime_ns=st.mtime_ns))
             return
@@ -135,6 +137,7 @@ class Worker:
             self.queue.settle(row, Deferred(folder.settle_seconds))
             return
         if self._incomplete_jpeg(facts, folder, st.mtime_ns / 1e9):
+            log.debug("%s waits: no JPEG end marker yet", row.path)
             self.queue.settle(row, Deferred(folder.settle_seconds))
             return
         across_hosts = row.grp is not None or facts.size >= self.limits.claim_across_hosts_from
