@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -31,6 +32,19 @@ def jpeg(size: int, seed: int) -> bytes:
         seed.to_bytes(8, "big") + os.urandom(max(size - 32, 0)))
     return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + body + (
         b"\xff\xd9")
+
+
+def camera_jpeg(size: int, seed: int, taken: str = "2024:05:06 07:08:09") -> bytes:
+    """Like `jpeg`, with the APP1 EXIF segment a camera writes first (DateTimeOriginal),
+    so `date_source: exif` finds a date, as it does in a camera's files."""
+    text = taken.encode() + b"\x00"  # 20 bytes: ASCII, stored at offset 44
+    tiff = (b"II*\x00" + struct.pack("<I", 8)
+            + struct.pack("<HHHII", 1, 0x8769, 4, 1, 26) + struct.pack("<I", 0)
+            + struct.pack("<HHHII", 1, 0x9003, 2, len(text), 44) + struct.pack("<I", 0)
+            + text)
+    app1 = b"Exif\x00\x00" + tiff
+    body = jpeg(size - len(app1) - 4, seed)
+    return body[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + body[2:]
 
 
 def write_config(path: Path, endpoint: str, watch: list[dict[str, Any]], **top: Any) -> Path:
