@@ -26,7 +26,8 @@ from typing import Any
 
 import requests
 
-sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parent.parent)]  # common, tests
+sys.path.insert(0, str(Path(__file__).parent.parent))  # tests
+sys.path.insert(0, str(Path(__file__).parent))
 from common import (
     BUCKET,
     CREDS,
