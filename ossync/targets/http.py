@@ -7,11 +7,19 @@ read from it, and a request the store refuses for its keys (an expired STS token
 key id it no longer knows, as right after a rotation) is signed again and sent once
 more when the supply has fresh keys (`ossync.core.retry.FRESH_KEYS`). Forms never
 outlive the keys they carry.
+
+The environment (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE,
+CURL_CA_BUNDLE) is read once, when the target is made: every request goes to one host,
+so the answer is the same for each, and requests' own per-request look-up (the
+environment, netrc files on disk, settings merges) cost more CPU than a small upload's
+hashing. A netrc entry is never used: every request carries its own signature, which a
+netrc password would have replaced.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -20,6 +28,7 @@ from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.utils import get_environ_proxies
 
 from ossync.core.addressing import object_url
 from ossync.core.credentials import (
@@ -54,6 +63,13 @@ def server_offset(resp: requests.Response) -> timedelta | None:
     return server - datetime.now(timezone.utc)
 
 
+def environment_settings(url: str) -> tuple[dict[str, str], bool | str]:
+    """The proxies and the TLS trust requests would take from the environment for a
+    request to `url` (NO_PROXY honoured): the proxies by scheme, and True or a CA bundle."""
+    verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return get_environ_proxies(url), verify
+
+
 class _Adapter(HTTPAdapter):
     """Request bodies go out in 256 KiB blocks, not urllib3's 16 KiB: a big file costs a
     sixteenth of the reads, hash updates and throttle checks (CPU per GB sent)."""
@@ -82,6 +98,8 @@ class HttpTarget:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = USER_AGENT
+        self.session.trust_env = False  # read once here, not again for every request
+        self.session.proxies, self.session.verify = environment_settings(base_url)
 
     def now(self) -> datetime:
         return datetime.now(timezone.utc) + self.clock_offset
