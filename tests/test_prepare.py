@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,62 @@ def test_not_an_image(tmp_path: Path) -> None:
     path.write_text("hello")
     with pytest.raises(NotAnImage):
         read_facts(path)
+
+
+def _layouts() -> dict[str, bytes]:
+    """JPEGs whose EXIF date the file reader finds, or rightly does not."""
+    from .test_media import DT, DTO, JFIF, SCAN, STAMP, jpeg, segment, tiff
+
+    app2 = segment(0xE2, b"\0" * 65000)
+    return {
+        "date": jpeg(tiff({}, {DTO: STAMP})),
+        "big-endian": jpeg(tiff({DT: STAMP}, order=">")),
+        "no-exif": jpeg(None),
+        "exif-after-scan": b"\xff\xd8" + JFIF + SCAN[:-2] + segment(
+            0xE1, b"Exif\x00\x00" + tiff({DT: STAMP})),
+        "exif-near-the-limit": jpeg(tiff({DT: STAMP}), before=JFIF + app2),
+        "exif-beyond-the-limit": jpeg(tiff({DT: STAMP}), before=JFIF + app2 * 3),
+        "exif-across-the-limit": jpeg(tiff({DT: STAMP}, {DTO: STAMP}),
+                                      before=JFIF + app2 * 2 + segment(0xE2, b"\0" * 1018)),
+        "big-file": jpeg(tiff({}, {DTO: STAMP}), after=b"\0" * (3 << 20)),
+    }
+
+
+@pytest.mark.parametrize("layout", list(_layouts()))
+def test_a_jpegs_date_comes_from_the_bytes_hashed(tmp_path: Path, layout: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The date read with the hash is the one reading the file again would give."""
+    from zoneinfo import ZoneInfo
+
+    from ossync.intake.media import exif_datetime
+    from ossync.upload import prepare
+
+    path = tmp_path / "x.jpg"
+    path.write_bytes(_layouts()[layout])
+    tz = ZoneInfo("Asia/Shanghai")
+    expected = exif_datetime(path, tz=tz)
+    fallback = datetime.fromtimestamp(path.stat().st_mtime_ns / 1e9, tz)
+    facts = read_facts(path)
+
+    def no_second_read(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the file was read again for its date")
+
+    monkeypatch.setattr(prepare, "exif_datetime", no_second_read)
+    assert prepare.choose_date(facts, "exif", tz) == (expected or fallback)
+    assert (expected is not None) == (layout in ("date", "big-endian", "exif-near-the-limit",
+                                                 "big-file"))
+
+
+def test_other_types_still_read_their_date_from_the_file(tmp_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    from ossync.upload.prepare import choose_date
+
+    from .test_media import DT, STAMP, tiff
+
+    path = tmp_path / "x.tif"
+    path.write_bytes(tiff({DT: STAMP}) + b"\0" * 1000)
+    tz = ZoneInfo("Asia/Shanghai")
+    facts = read_facts(path)
+    assert facts.exif is None
+    assert choose_date(facts, "exif", tz) == datetime(2024, 5, 6, 7, 8, 9, tzinfo=tz)

@@ -165,30 +165,44 @@ def _bytes_reader(data: bytes) -> _Read:
     return lambda offset, n: data[offset : offset + n] if offset >= 0 else b""
 
 
-def _jpeg_datetime(data: bytes, tz: tzinfo) -> datetime | None:
-    """Walk the markers up to SOS to the `Exif\\0\\0` APP1 segment."""
-    if not data.startswith(b"\xff\xd8"):
+def exif_block_datetime(block: bytes, *, tz: tzinfo) -> datetime | None:
+    """`exif_datetime` of a JPEG whose EXIF block (`jpeg_exif`) is already in hand."""
+    try:
+        return _pick(*_tiff_tags(_bytes_reader(block)), tz) if block else None
+    except (struct.error, ValueError, IndexError, OverflowError):
         return None
+
+
+def _jpeg_datetime(data: bytes, tz: tzinfo) -> datetime | None:
+    block = jpeg_exif(data)
+    return _pick(*_tiff_tags(_bytes_reader(block)), tz) if block else None
+
+
+def jpeg_exif(data: bytes) -> bytes:
+    """The TIFF block of the `Exif\\0\\0` APP1 segment, found by walking the markers of
+    `data` (a JPEG's first EXIF_SCAN_BYTES) up to SOS; b"" when there is none."""
+    if not data.startswith(b"\xff\xd8"):
+        return b""
     pos = 2
     while pos + 4 <= len(data):  # pos grows every turn
         if data[pos] != 0xFF:
-            return None
+            return b""
         marker = data[pos + 1]
         if marker == 0xFF:  # fill byte
             pos += 1
         elif marker == 0x01 or 0xD0 <= marker <= 0xD7:  # no length field
             pos += 2
         elif marker in (0xDA, 0xD9):  # start of scan / end of image: no EXIF ahead
-            return None
+            return b""
         else:
             length = struct.unpack_from(">H", data, pos + 2)[0]
             if length < 2:
-                return None
+                return b""
             body = data[pos + 4 : pos + 2 + length]
             if marker == 0xE1 and body.startswith(b"Exif\x00\x00"):
-                return _pick(*_tiff_tags(_bytes_reader(body[6:])), tz)
+                return body[6:]
             pos += 2 + length
-    return None
+    return b""
 
 
 def _tiff_tags(read: _Read) -> tuple[_Tags, _Tags]:

@@ -1,4 +1,5 @@
-"""Read a file once: its size, SHA-256, CRC-64 and real type; then choose its date and key.
+"""Read a file once: its size, SHA-256, CRC-64, real type and (a JPEG's) EXIF block; then
+choose its date and key.
 
 One place for what `ossync put` and the daemon's workers both do to a file
 before it is sent.
@@ -9,19 +10,23 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 
-from ossync.core.chunks import chunks
+from ossync.core.chunks import CHUNK, chunks
 from ossync.core.crc64 import Crc64
 from ossync.core.host import default_host
 from ossync.core.keys import KeyInputs, render_key
 from ossync.intake.media import (
+    EXIF_SCAN_BYTES,
+    JPEG,
     JPEG_TAIL_BYTES,
     SNIFF_BYTES,
     MediaType,
+    exif_block_datetime,
     exif_datetime,
+    jpeg_exif,
     sniff_with_name,
 )
 
@@ -42,6 +47,9 @@ class FileFacts:
     media: MediaType
     tail: bytes = b""  # the last JPEG_TAIL_BYTES, for the end-marker check
     name: str = ""  # the file's own name (`path` may be a /proc/self/fd/N that pins it)
+    # A JPEG's EXIF block as read with the hash (b"": none), so its date costs no second
+    # read of the file; None for other types, whose EXIF may lie anywhere in the file.
+    exif: bytes | None = field(default=None, repr=False)
 
 
 def read_facts(path: Path, name: str | None = None) -> FileFacts:
@@ -63,7 +71,11 @@ def read_facts(path: Path, name: str | None = None) -> FileFacts:
         crc.update(head)
         total = len(head)
         tail = head[-JPEG_TAIL_BYTES:]
-        for chunk in chunks(fh):
+        first = head if media == JPEG else None  # the first EXIF_SCAN_BYTES, for jpeg_exif
+        # A buffer no bigger than the file: zeroing 1 MiB cost more than hashing a photo.
+        for chunk in chunks(fh, min(CHUNK, max(before.st_size - len(head), 0) + 1)):
+            if first is not None and len(first) < EXIF_SCAN_BYTES:
+                first += bytes(chunk[: EXIF_SCAN_BYTES - len(first)])
             sha.update(chunk)
             crc.update(chunk)
             total += len(chunk)
@@ -74,7 +86,7 @@ def read_facts(path: Path, name: str | None = None) -> FileFacts:
     ):
         raise ValueError(f"{name}: changed while it was read")
     return FileFacts(path, total, after.st_mtime_ns, sha.hexdigest(), crc.value, media, tail,
-                     name)
+                     name, None if first is None else jpeg_exif(first))
 
 
 def real_ext(filename: str, media: MediaType) -> str:
@@ -89,7 +101,8 @@ def choose_date(facts: FileFacts, source: str, tz: tzinfo) -> datetime:
     """The moment `{date}` renders, in the configured zone."""
     if source == "exif":
         try:
-            taken = exif_datetime(facts.path, tz=tz)
+            taken = (exif_datetime(facts.path, tz=tz) if facts.exif is None else
+                     exif_block_datetime(facts.exif, tz=tz))
         except OSError:
             taken = None
         if taken is not None:
