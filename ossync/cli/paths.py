@@ -45,7 +45,10 @@ def on_disk(arg: str) -> bool:
 
 def existing(arg: str) -> str:
     """The spelling of `arg` that names a file on disk (as given when none does)."""
-    for reading in spellings(arg):
+    readings = spellings(arg)
+    if len(readings) == 1:  # nothing to choose between: no look on disk
+        return arg
+    for reading in readings:
         if os.path.lexists(reading):
             return reading
     return arg
