@@ -230,3 +230,26 @@ def kw_lifetime(policy: dict[str, Any], fields: dict[str, str]) -> float:
     signed = datetime.strptime(fields["x-oss-date"], "%Y%m%dT%H%M%SZ")
     expires = datetime.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%S.000Z")
     return (expires - signed).total_seconds()
+
+
+@pytest.mark.parametrize("block", [1, 700, 4096, 65_536, 256 * 1024, 1 << 20])
+@pytest.mark.parametrize("size", [0, 1, 5_000, 200_000])
+def test_form_body_is_the_same_bytes_whatever_the_read_size(tmp_path: Path, size: int,
+                                                            block: int) -> None:
+    from ossync.targets.form_body import MultipartFileBody
+
+    path = tmp_path / "f.jpg"
+    path.write_bytes(os.urandom(size))
+    whole = []
+    with path.open("rb") as fh:
+        body = MultipartFileBody({"key": "k", "policy": "p"}, fh, size, "image/jpeg")
+        while piece := body.read(block):
+            assert len(piece) <= block
+            whole.append(piece)
+    data = b"".join(whole)
+    assert len(data) == len(body)
+    assert f'--{body.boundary}\r\nContent-Disposition: form-data; name="key"'.encode() in data
+    assert data.endswith(f"\r\n--{body.boundary}--\r\n".encode())
+    assert path.read_bytes() in data
+    if len(body) <= block:
+        assert len(whole) == 1  # a small photo goes out in one write

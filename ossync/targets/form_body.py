@@ -55,7 +55,16 @@ class MultipartFileBody:
         return len(self._head) + self.file.size + len(self._tail)
 
     def read(self, size: int = -1) -> bytes:
+        """Up to `size` bytes: the form fields, the file and the closing boundary joined
+        when they fit, so a small photo goes out in one write, not three."""
         size = 1 << 20 if size is None or size < 0 else size
+        pieces = []
+        while size > 0 and (piece := self._next(size)):
+            pieces.append(piece)
+            size -= len(piece)
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    def _next(self, size: int) -> bytes:
         if self._pos < len(self._head):
             chunk = bytes(self._head[self._pos : self._pos + size])
             self._pos += len(chunk)

@@ -30,6 +30,7 @@ from ossync.targets.oss.errors import error_from_exception, error_from_response
 from ossync.targets.oss.parts import OssParts
 from ossync.targets.oss.signing import post_form_fields, v1_header_auth, v4_header_auth
 from ossync.targets.post_policy import PostUpload
+from ossync.targets.reader import open_for_sending
 
 
 def crc64_of_file(path: Path) -> int:
@@ -76,7 +77,7 @@ class OssTarget(HttpTarget):
               failures: int = 0) -> UploadResult:
         """One signed POST; a clock-skew answer teaches us the server's clock, and the
         form is signed again and sent once more (`RESIGN`)."""
-        with path.open("rb") as fh:
+        with open_for_sending(path) as fh:
             size = os.fstat(fh.fileno()).st_size
             now = self.now()
             fields = post_form_fields(
