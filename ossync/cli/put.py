@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -12,18 +12,20 @@ from typing import TextIO
 from ossync.cli import paths
 from ossync.cli.errors import line
 from ossync.cli.output import machine
+from ossync.cli.put_records import BatchRecorder
 from ossync.config import Config
 from ossync.core.clock import zone
 from ossync.core.errors import OssyncError
 from ossync.core.objects import FileChanged, KeyTaken, UploadResult
 from ossync.core.textforms import ledger_text, printable
-from ossync.ledger import Ledger, LedgerError, Upload
+from ossync.ledger import DirectRecord, Ledger, LedgerError, Upload
 from ossync.stores import make_target
 from ossync.targets import Target
 from ossync.upload.journal import LedgerJournal
 from ossync.upload.prepare import NotAnImage, choose_date, key_for, read_facts
 
 PUT_FOLDER = "put"  # the ledger's folder label for one-shot uploads
+_FILE_ERRORS = (NotAnImage, KeyTaken, FileChanged, ValueError, OssyncError)  # one file's
 
 
 @dataclass(frozen=True)
@@ -31,27 +33,31 @@ class PutOutcome:
     path: Path
     result: UploadResult | None = None
     error: str | None = None
+    recorded: Future[Upload] | None = None  # the ledger's record, committed in a batch
 
 
 def upload_one(target: Target, config: Config, path: Path,
-               ledger: Ledger | None) -> UploadResult:
+               records: BatchRecorder | None,
+               ledger: Ledger | None = None) -> tuple[UploadResult, Future[Upload] | None]:
     """Hash; reuse an object with the same bytes; else key, POST (on a key clash once more
-    under the full-hash name); record the path in the ledger when there is one."""
+    under the full-hash name); hand the path's record to the ledger when there is one."""
     facts = read_facts(path)
     if facts.size > config.max_file_size:
         raise ValueError(f"{facts.size} bytes is over max_file_size ({config.max_file_size})")
 
-    def remember(result: UploadResult | None = None, existing: Upload | None = None) -> None:
-        if ledger is not None:
-            ledger.record_direct(str(path), PUT_FOLDER, mtime_ns=facts.mtime_ns,
-                                sha256=facts.sha256, content_type=facts.media.content_type,
-                                bucket=config.bucket, result=result, existing=existing)
+    def remember(result: UploadResult | None = None,
+                 existing: Upload | None = None) -> Future[Upload] | None:
+        if records is None:
+            return None
+        return records.record(DirectRecord(str(path), PUT_FOLDER, facts.mtime_ns,
+                                           facts.sha256, facts.media.content_type,
+                                           config.bucket, result, existing))
 
-    existing = ledger.stored(config.bucket, facts.sha256) if ledger else None
+    existing = records.stored(config.bucket, facts.sha256) if records else None
     if existing is not None:
-        remember(existing=existing)
         return UploadResult(key=existing.key, url=existing.url, size=existing.size,
-                            etag=existing.etag, crc64=facts.crc64, already_present=True)
+                            etag=existing.etag, crc64=facts.crc64,
+                            already_present=True), remember(existing=existing)
     when = choose_date(facts, config.date_source, zone(config.timezone))
     key = key_for(facts, prefix=config.prefix, name=config.name, relpath=path.name, when=when,
                   host=config.host)
@@ -66,8 +72,7 @@ def upload_one(target: Target, config: Config, path: Path,
                       relpath=path.name, when=when)
         result = target.upload(path, key, content_type=facts.media.content_type,
                                journal=journal)
-    remember(result=result)
-    return result
+    return result, remember(result=result)
 
 
 def _open_ledger(config: Config, stderr: TextIO) -> Ledger | None:
@@ -95,18 +100,30 @@ def _not_a_file(path: Path) -> str | None:
     return None
 
 
-def _attempt(target: Target, config: Config, path: Path,
+def _attempt(target: Target, config: Config, path: Path, records: BatchRecorder | None,
              ledger: Ledger | None) -> PutOutcome:
     found = Path(paths.existing(str(path)))  # a name pasted from a log line: its OS form
     refused = _not_a_file(found)
     if refused is not None:
         return PutOutcome(path, error=refused)
     try:
-        return PutOutcome(path, result=upload_one(target, config, found.absolute(), ledger))
+        result, recorded = upload_one(target, config, found.absolute(), records, ledger)
     except OSError as exc:
         return PutOutcome(path, error=f"cannot read: {exc.strerror or exc}")
-    except (NotAnImage, KeyTaken, FileChanged, ValueError, OssyncError) as exc:
+    except _FILE_ERRORS as exc:
         return PutOutcome(path, error=str(exc))  # a store's, the ledger's: this file's
+    return PutOutcome(path, result=result, recorded=recorded)
+
+
+def _settled(outcome: PutOutcome) -> PutOutcome:
+    """The outcome once its record is committed: a file the ledger could not record
+    failed, as when it was recorded on the spot."""
+    try:
+        if outcome.recorded is not None:
+            outcome.recorded.result()
+    except _FILE_ERRORS as exc:
+        return PutOutcome(outcome.path, error=str(exc))
+    return outcome
 
 
 def run_put(config: Config, files: list[Path], *, as_json: bool, stdout: TextIO,
@@ -114,12 +131,13 @@ def run_put(config: Config, files: list[Path], *, as_json: bool, stdout: TextIO,
     """Returns 0 when every file landed, 1 when any failed (each named on stderr)."""
     target = make_target(config)
     ledger = _open_ledger(config, stderr)
+    records = None if ledger is None else BatchRecorder(ledger)
     progress = stderr.isatty() and len(files) > 1
     outcomes: list[PutOutcome] = []
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(config.workers, len(files)))) as pool:
             for done, outcome in enumerate(
-                pool.map(lambda p: _attempt(target, config, p, ledger), files), 1
+                pool.map(lambda p: _attempt(target, config, p, records, ledger), files), 1
             ):
                 outcomes.append(outcome)
                 if progress:
@@ -128,10 +146,13 @@ def run_put(config: Config, files: list[Path], *, as_json: bool, stdout: TextIO,
                     stderr.flush()
     finally:
         target.close()
+        if records is not None:
+            records.close()  # every record handed in is committed (or failed) by now
         if ledger is not None:
             ledger.close()
     if progress:
         stderr.write("\r" + " " * 60 + "\r")
+    outcomes = [_settled(o) for o in outcomes]
     _report(outcomes, as_json=as_json, stdout=stdout, stderr=stderr)
     return 1 if any(o.error for o in outcomes) else 0
 

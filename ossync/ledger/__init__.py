@@ -36,6 +36,7 @@ from ossync.ledger.present import UrlSigner, item_url
 from ossync.ledger.records import (
     STATES,
     Content,
+    DirectRecord,
     FileRow,
     Item,
     MultipartRow,
@@ -55,6 +56,7 @@ __all__ = [
     "Content",
     "Copier",
     "Deferred",
+    "DirectRecord",
     "FileRow",
     "Intake",
     "Item",

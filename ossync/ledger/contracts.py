@@ -21,14 +21,22 @@ ended, never "what is due when", so no caller sleeps on stale facts.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from ossync.core.objects import Part, UploadResult
 from ossync.core.units import Lifetime
 from ossync.ledger.outcomes import Outcome
-from ossync.ledger.records import FileRow, Item, MultipartRow, Sighting, Status, Upload
+from ossync.ledger.records import (
+    DirectRecord,
+    FileRow,
+    Item,
+    MultipartRow,
+    Sighting,
+    Status,
+    Upload,
+)
 
 
 class Intake(Protocol):
@@ -162,6 +170,10 @@ class Recorder(Protocol):
     def record_direct(self, path: str, folder: str, *, mtime_ns: int, sha256: str,
                       content_type: str, bucket: str, result: UploadResult | None = None,
                       existing: Upload | None = None) -> Upload: ...
+
+    def record_direct_many(self, records: Sequence[DirectRecord]) -> list[Upload]:
+        """`record_direct` for each, in order, in one transaction: all or none."""
+        ...
 
 
 class Copier(Protocol):

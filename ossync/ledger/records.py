@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from ossync.core.objects import UploadResult
+
 STATES = ("pending", "uploading", "uploaded", "failed", "skipped")
 
 
@@ -58,6 +60,21 @@ class Upload:
     sent_crc64: str | None = None
     strip_level: str = "none"  # the folder's strip_metadata when it was sent
     stripped: str | None = None  # what was removed, one line; None: nothing
+
+
+@dataclass(frozen=True)
+class DirectRecord:
+    """A file uploaded outside the queue (`ossync put`): its object, new (`result`) or
+    already stored (`existing`), and the path that now points at it."""
+
+    path: str
+    folder: str
+    mtime_ns: int
+    sha256: str
+    content_type: str
+    bucket: str
+    result: UploadResult | None = None
+    existing: Upload | None = None
 
 
 @dataclass(frozen=True)

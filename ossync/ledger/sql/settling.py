@@ -9,12 +9,13 @@ changed mid-upload — leaves the row pending instead, so nothing is buried.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ossync.core.objects import UploadResult
 from ossync.core.textforms import ledger_text, printable
 from ossync.ledger.outcomes import Aliased, Deferred, Outcome, Settled, Uploaded, Vanished
-from ossync.ledger.records import Content, FileRow, Upload, now_text
+from ossync.ledger.records import Content, DirectRecord, FileRow, Upload, now_text
 from ossync.ledger.sql.base import Executor, SqlBase, as_record
 from ossync.ledger.sql.claims import MINE, SAME, claimed
 
@@ -108,23 +109,33 @@ class SqlSettle(SqlBase):
     def record_direct(self, path: str, folder: str, *, mtime_ns: int, sha256: str,
                       content_type: str, bucket: str, result: UploadResult | None = None,
                       existing: Upload | None = None) -> Upload:
-        stamp = now_text()
+        return self.record_direct_many([DirectRecord(path, folder, mtime_ns, sha256,
+                                                     content_type, bucket, result,
+                                                     existing)])[0]
+
+    def record_direct_many(self, records: Sequence[DirectRecord]) -> list[Upload]:
+        """One transaction for them all: each commit writes every index page it touches
+        (16 for one file), so a batch costs a few files' worth, not one per file."""
         with self.transaction() as conn:
-            if existing is None:
-                assert result is not None
-                existing = self._store_upload(conn, result, bucket=bucket, sha256=sha256,
-                                              content_type=content_type, path=path,
-                                              folder=folder)
-            conn.execute(
-                "INSERT INTO files (host, path, folder, size, mtime_ns, state, sha256, "
-                "upload_id, seen_at, updated_at) VALUES (?, ?, ?, ?, ?, 'uploaded', ?, ?, ?, ?) "
-                "ON CONFLICT (host, path) DO UPDATE SET folder = excluded.folder, "
-                "size = excluded.size, mtime_ns = excluded.mtime_ns, state = 'uploaded', "
-                "sha256 = excluded.sha256, upload_id = excluded.upload_id, attempts = 0, "
-                "last_error = NULL, pending_key = NULL, updated_at = excluded.updated_at",
-                (self.host, ledger_text(path), folder, existing.size, mtime_ns, sha256, existing.id,
-                 stamp,
-                 stamp))
+            return [self._record_direct(conn, record, now_text()) for record in records]
+
+    def _record_direct(self, conn: Executor, record: DirectRecord, stamp: str) -> Upload:
+        existing = record.existing
+        if existing is None:
+            assert record.result is not None
+            existing = self._store_upload(conn, record.result, bucket=record.bucket,
+                                          sha256=record.sha256,
+                                          content_type=record.content_type, path=record.path,
+                                          folder=record.folder)
+        conn.execute(
+            "INSERT INTO files (host, path, folder, size, mtime_ns, state, sha256, "
+            "upload_id, seen_at, updated_at) VALUES (?, ?, ?, ?, ?, 'uploaded', ?, ?, ?, ?) "
+            "ON CONFLICT (host, path) DO UPDATE SET folder = excluded.folder, "
+            "size = excluded.size, mtime_ns = excluded.mtime_ns, state = 'uploaded', "
+            "sha256 = excluded.sha256, upload_id = excluded.upload_id, attempts = 0, "
+            "last_error = NULL, pending_key = NULL, updated_at = excluded.updated_at",
+            (self.host, ledger_text(record.path), record.folder, existing.size,
+             record.mtime_ns, record.sha256, existing.id, stamp, stamp))
         return existing
 
     def _store_upload(self, conn: Executor, result: UploadResult, *, bucket: str, sha256: str,
