@@ -253,3 +253,29 @@ def test_form_body_is_the_same_bytes_whatever_the_read_size(tmp_path: Path, size
     assert path.read_bytes() in data
     if len(body) <= block:
         assert len(whole) == 1  # a small photo goes out in one write
+
+
+@pytest.mark.parametrize("cookie", [False, True])
+def test_a_form_post_is_the_request_session_post_would_send(
+        target: OssTarget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        cookie: bool) -> None:
+    """post_form skips requests' per-request merging, not anything it would send."""
+    from ossync.targets.form_body import MultipartFileBody
+
+    if cookie:  # a load balancer's sticky cookie, say
+        target.session.cookies.set("lb", "node-7", domain="127.0.0.1", path="/")
+    sent: list[tuple[requests.PreparedRequest, dict[str, Any]]] = []
+    monkeypatch.setattr(target.session, "send",
+                        lambda prep, **kw: sent.append((prep, kw)) or requests.Response())
+    photo = _photo(tmp_path, size=1000)
+    with photo.open("rb") as fh:
+        body = MultipartFileBody({"key": "k"}, fh, photo.stat().st_size, "image/jpeg")
+        target.post_form(body)
+        url = target.base_url + "/"
+        target.session.post(url, data=body, headers={"Content-Type": body.content_type},
+                            timeout=target.timeout, allow_redirects=False)
+    (ours, ours_kw), (theirs, theirs_kw) = sent
+    assert (ours.method, ours.url, ours.body) == (theirs.method, theirs.url, theirs.body)
+    assert list(ours.headers.items()) == list(theirs.headers.items())
+    assert ("lb=node-7" in ours.headers.get("Cookie", "")) == cookie
+    assert ours_kw == theirs_kw

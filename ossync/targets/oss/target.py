@@ -87,10 +87,7 @@ class OssTarget(HttpTarget):
             )
             body = MultipartFileBody(fields, fh, size, content_type, throttle=self.throttle)
             try:
-                resp = self.session.post(
-                    self.base_url + "/", data=body, timeout=self.timeout,
-                    headers={"Content-Type": body.content_type}, allow_redirects=False,
-                )
+                resp = self.post_form(body)
             except requests.RequestException as exc:
                 if isinstance(exc.__context__, FileChanged):
                     raise exc.__context__ from None
