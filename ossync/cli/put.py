@@ -36,11 +36,11 @@ class PutOutcome:
     recorded: Future[Upload] | None = None  # the ledger's record, committed in a batch
 
 
-def upload_one(target: Target, config: Config, path: Path,
-               records: BatchRecorder | None,
-               ledger: Ledger | None = None) -> tuple[UploadResult, Future[Upload] | None]:
+def upload_one(target: Target, config: Config, path: Path, ledger: Ledger | None,
+               records: BatchRecorder | None) -> tuple[UploadResult, Future[Upload] | None]:
     """Hash; reuse an object with the same bytes; else key, POST (on a key clash once more
-    under the full-hash name); hand the path's record to the ledger when there is one."""
+    under the full-hash name); hand the path's record to `records` (the ledger's writer),
+    with the future of its commit."""
     facts = read_facts(path)
     if facts.size > config.max_file_size:
         raise ValueError(f"{facts.size} bytes is over max_file_size ({config.max_file_size})")
@@ -100,14 +100,14 @@ def _not_a_file(path: Path) -> str | None:
     return None
 
 
-def _attempt(target: Target, config: Config, path: Path, records: BatchRecorder | None,
-             ledger: Ledger | None) -> PutOutcome:
+def _attempt(target: Target, config: Config, path: Path, ledger: Ledger | None,
+             records: BatchRecorder | None) -> PutOutcome:
     found = Path(paths.existing(str(path)))  # a name pasted from a log line: its OS form
     refused = _not_a_file(found)
     if refused is not None:
         return PutOutcome(path, error=refused)
     try:
-        result, recorded = upload_one(target, config, found.absolute(), records, ledger)
+        result, recorded = upload_one(target, config, found.absolute(), ledger, records)
     except OSError as exc:
         return PutOutcome(path, error=f"cannot read: {exc.strerror or exc}")
     except _FILE_ERRORS as exc:
@@ -137,7 +137,7 @@ def run_put(config: Config, files: list[Path], *, as_json: bool, stdout: TextIO,
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(config.workers, len(files)))) as pool:
             for done, outcome in enumerate(
-                pool.map(lambda p: _attempt(target, config, p, records, ledger), files), 1
+                pool.map(lambda p: _attempt(target, config, p, ledger, records), files), 1
             ):
                 outcomes.append(outcome)
                 if progress:
