@@ -94,8 +94,8 @@ def read_facts(path: Path, name: str | None = None) -> FileFacts:
 
 
 def _buffer() -> memoryview:
-    """This thread's read buffer, made once: a fresh 1 MiB one for every file (allocated,
-    zeroed, paged in) cost more than hashing a small photo."""
+    """This thread's read buffer, made once: zeroing a fresh 1 MiB one for every file
+    cost about half as much CPU as hashing a 200 KB photo."""
     view: memoryview | None = getattr(_buffers, "view", None)
     if view is None:
         view = _buffers.view = memoryview(bytearray(CHUNK))
