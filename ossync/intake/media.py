@@ -178,10 +178,11 @@ def _jpeg_datetime(data: bytes, tz: tzinfo) -> datetime | None:
     return _pick(*_tiff_tags(_bytes_reader(block)), tz) if block else None
 
 
-def jpeg_exif(data: bytes) -> bytes:
+def jpeg_exif(data: bytes | memoryview) -> bytes:
     """The TIFF block of the `Exif\\0\\0` APP1 segment, found by walking the markers of
-    `data` (a JPEG's first EXIF_SCAN_BYTES) up to SOS; b"" when there is none."""
-    if not data.startswith(b"\xff\xd8"):
+    `data` (a JPEG's first EXIF_SCAN_BYTES, perhaps a view of a read buffer: nothing
+    but the block is copied) up to SOS; b"" when there is none."""
+    if data[:2] != b"\xff\xd8":
         return b""
     pos = 2
     while pos + 4 <= len(data):  # pos grows every turn
@@ -199,8 +200,8 @@ def jpeg_exif(data: bytes) -> bytes:
             if length < 2:
                 return b""
             body = data[pos + 4 : pos + 2 + length]
-            if marker == 0xE1 and body.startswith(b"Exif\x00\x00"):
-                return body[6:]
+            if marker == 0xE1 and body[:6] == b"Exif\x00\x00":
+                return bytes(body[6:])
             pos += 2 + length
     return b""
 

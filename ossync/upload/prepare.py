@@ -67,16 +67,14 @@ def read_facts(path: Path, name: str | None = None) -> FileFacts:
         before = os.fstat(fd)
         if not stat.S_ISREG(before.st_mode):
             raise NotAnImage(f"{name}: not a regular file")
-        count = _read(fd, view, SNIFF_BYTES)
+        count = _read(fd, view, EXIF_SCAN_BYTES)  # all of them in the buffer at once
         media = sniff_with_name(bytes(view[: min(count, SNIFF_BYTES)]), name)
         if media is None:
             raise NotAnImage(f"{name}: content is not a supported image type")
-        first = b"" if media == JPEG else None  # the first EXIF_SCAN_BYTES, for jpeg_exif
+        exif = jpeg_exif(view[: min(count, EXIF_SCAN_BYTES)]) if media == JPEG else None
         total, tail = 0, b""
         while count:
             chunk = view[:count]
-            if first is not None and len(first) < EXIF_SCAN_BYTES:
-                first += bytes(chunk[: EXIF_SCAN_BYTES - len(first)])
             sha.update(chunk)
             crc.update(chunk)
             total += count
@@ -90,7 +88,7 @@ def read_facts(path: Path, name: str | None = None) -> FileFacts:
     ):
         raise ValueError(f"{name}: changed while it was read")
     return FileFacts(path, total, after.st_mtime_ns, sha.hexdigest(), crc.value, media, tail,
-                     name, None if first is None else jpeg_exif(first))
+                     name, exif)
 
 
 def _buffer() -> memoryview:
