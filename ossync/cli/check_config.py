@@ -133,8 +133,9 @@ def _ledger_summary(config: Config, path: Path) -> str:
                 location)
     except LedgerError as exc:
         if "no ossync tables yet" in str(exc):  # an empty file or database: a new ledger
-            shown = display_location(location) if isinstance(location, str) else location
-            return f"{shown} (the daemon creates the tables)"
+            if isinstance(location, str):
+                return f"{display_location(location)} (connected; the daemon creates the tables)"
+            return f"{location} (the daemon creates the tables)"
         raise ConfigError([f"ledger: {exc}"], str(path)) from None
 
 
