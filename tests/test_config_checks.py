@@ -14,6 +14,7 @@ from ossync.config.checks import shown
 from ossync.config.key import Key
 from ossync.config.schema import KEYS, spec
 from ossync.core.errors import ConfigError
+from tests.config_docs import base_doc
 
 from .conftest import ACCESS_KEY_ID, SECRET
 
@@ -29,20 +30,7 @@ COMPANIONS: dict[str, dict[str, Any]] = {
 
 
 def _doc(tmp_path: Path, target: str = "oss") -> dict[str, Any]:
-    drop = tmp_path / "drop"
-    drop.mkdir(exist_ok=True)
-    doc: dict[str, Any] = {"ledger": "ledger.db",
-                           "watch": [{"path": str(drop), "label": "drop"}]}
-    if target == "s3":
-        doc["s3"] = {"endpoint": "https://s3.eu-west-1.amazonaws.com", "bucket": "my-bucket"}
-    elif target == "local":
-        (tmp_path / "store").mkdir(exist_ok=True)
-        doc["local"] = {"path": str(tmp_path / "store")}
-    else:
-        doc["oss"] = {"endpoint": "https://oss-cn-hangzhou.aliyuncs.com", "bucket": "my-bucket"}
-    if target == "http":
-        doc["http"] = {}
-    return doc
+    return base_doc(tmp_path, target)
 
 
 def _with(tmp_path: Path, key: Key, value: Any) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from ossync.config import Config, parse_config
 from ossync.config.key import Key
 from ossync.config.schema import KEYS, names
 from ossync.core.errors import ConfigError
+from tests.config_docs import base_doc
 
 from .conftest import ACCESS_KEY_ID, SECRET
 
@@ -36,21 +37,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("config-properties")
 
 
-def _doc(base: Path, target: str) -> dict[str, Any]:
-    drop = base / "drop"
-    drop.mkdir(exist_ok=True)
-    doc: dict[str, Any] = {"ledger": "ledger.db",
-                           "watch": [{"path": str(drop), "label": "drop"}]}
-    if target == "s3":
-        doc["s3"] = {"endpoint": "https://s3.eu-west-1.amazonaws.com", "bucket": "my-bucket"}
-    elif target == "local":
-        (base / "store").mkdir(exist_ok=True)
-        doc["local"] = {"path": str(base / "store")}
-    else:
-        doc["oss"] = {"endpoint": "https://oss-cn-hangzhou.aliyuncs.com", "bucket": "my-bucket"}
-    if target == "http":
-        doc["http"] = {}
-    return doc
+def _doc(base: Path, target: str = "oss") -> dict[str, Any]:
+    return base_doc(base, target)
 
 
 def _check(base: Path, doc: Any, *needles: str) -> Config | None:

@@ -13,6 +13,7 @@ import pytest
 from ossync.config import Config, parse_config, reload_plan
 from ossync.config.key import LIVE, NUMERIC, RESTART
 from ossync.config.schema import KEYS, SECTIONS, normal, section_keys, spec
+from tests.config_docs import base_doc
 
 from .conftest import ACCESS_KEY_ID, SECRET
 
@@ -28,18 +29,7 @@ TOKEN = "5be0c93f71a2d84e6c0f2a97b1d35e84"  # random: a patterned token is refus
 
 
 def _doc(tmp_path: Path, target: str = "oss") -> dict[str, Any]:
-    drop = tmp_path / "drop"
-    drop.mkdir(exist_ok=True)
-    doc: dict[str, Any] = {"ledger": "ledger.db",
-                           "watch": [{"path": str(drop), "label": "drop"}]}
-    if target == "s3":
-        doc["s3"] = {"endpoint": "https://s3.eu-west-1.amazonaws.com", "bucket": "my-bucket"}
-    elif target == "local":
-        (tmp_path / "store").mkdir(exist_ok=True)
-        doc["local"] = {"path": str(tmp_path / "store")}
-    else:
-        doc["oss"] = {"endpoint": "https://oss-cn-hangzhou.aliyuncs.com", "bucket": "my-bucket"}
-    return doc
+    return base_doc(tmp_path, target)
 
 
 def _parse(doc: dict[str, Any], tmp_path: Path) -> Config:
