@@ -154,7 +154,8 @@ FAST_MODULES = frozenset({
     "test_config_reference", "test_signing", "test_s3_signing", "test_targets",
     "test_stores", "test_localoss", "test_ledger", "test_media", "test_watch_again",
     "test_worker", "test_prepare", "test_strip", "test_http_config", "test_reload",
-    "test_cli_errors", "test_layout", "test_architecture_doc",
+    "test_cli_errors", "test_layout", "test_architecture_doc", "test_commands_reference",
+    "test_docs_site",
 })
 _NOT_FAST = ("slow", "postgres", "radosgw", "nspawn")
 

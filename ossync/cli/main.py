@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     put = sub.add_parser("put", help="upload the given files once and print their URLs")
     config_options(put)
-    put.add_argument("files", nargs="+", type=path_arg, metavar="FILE")
+    put.add_argument("files", nargs="+", type=path_arg, metavar="FILE",
+                     help="a file to upload (it need not be in a watch folder)")
     put.add_argument("--json", action="store_true", help="print a JSON array of results")
 
     from ossync.cli.query import add_query_commands

@@ -33,13 +33,14 @@ LS_COLUMNS = ("updated_at", "state", "folder", "path", "url")
 URL_COLUMNS = ("path", "url")
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _TIME_HELP = "ISO 8601 time or an age like 2h, 7d"
+_PATH_HELP = "a local path, as the shell gives it or as a log line printed it"
 
 
 def add_query_commands(sub: argparse._SubParsersAction[Parser],
                        common: Any) -> None:
     url = sub.add_parser("url", help="print the URL of each uploaded local file")
     common(url)
-    url.add_argument("paths", nargs="+", metavar="PATH", type=path_text)
+    url.add_argument("paths", nargs="+", metavar="PATH", type=path_text, help=_PATH_HELP)
     add_format_options(url)
     add_url_options(url)
 
@@ -48,14 +49,16 @@ def add_query_commands(sub: argparse._SubParsersAction[Parser],
     ls.add_argument("--since", help=_TIME_HELP)
     ls.add_argument("--until", help=_TIME_HELP)
     ls.add_argument("--folder", type=path_text, help="a watch folder's label or path")
-    ls.add_argument("--state", default="uploaded", choices=[*STATES, "all"])
+    ls.add_argument("--state", default="uploaded", choices=[*STATES, "all"],
+                    help="which files (default: uploaded)")
     ls.add_argument("--limit", type=limit, default=None, help="at most this many rows")
     add_format_options(ls)
     add_url_options(ls)
 
     show = sub.add_parser("show", help="everything the ledger knows about a key, path or hash")
     common(show)
-    show.add_argument("what", metavar="KEY|PATH|SHA256", type=path_text)
+    show.add_argument("what", metavar="KEY|PATH|SHA256", type=path_text,
+                      help="an object key, a local path or a content hash")
     add_format_options(show)
     add_url_options(show)
 
@@ -67,12 +70,14 @@ def add_query_commands(sub: argparse._SubParsersAction[Parser],
     common(retry)
     which = retry.add_mutually_exclusive_group(required=True)
     which.add_argument("--all", action="store_true", help="every failed file")
-    which.add_argument("paths", nargs="*", metavar="PATH", default=[], type=path_text)
+    which.add_argument("paths", nargs="*", metavar="PATH", default=[], type=path_text,
+                       help=f"a failed file: {_PATH_HELP}")
 
     export = sub.add_parser("export", help="dump every file record for other tools")
     common(export)
     export.add_argument("--since", help=_TIME_HELP)
-    export.add_argument("--format", dest="format", required=True, choices=["csv", "json", "nl"])
+    export.add_argument("--format", dest="format", required=True, choices=["csv", "json", "nl"],
+                        help="csv, json (an array) or nl (one object per line)")
 
 
 def _time(flag: str, value: str | None) -> datetime | None:

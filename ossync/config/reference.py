@@ -35,7 +35,7 @@ MARKDOWN_HEAD = """\
 Every key of the config file, with its default, its bounds and whether a reload
 (`systemctl reload ossync`, SIGHUP) applies it or it needs a restart. Generated from
 `ossync/config/keys_*.py` by `python -m ossync.config.reference markdown`, like
-[config.sample.yaml](../config.sample.yaml); edit those, not this page.
+`config.sample.yaml` at the top of the repository; edit those, not this page.
 
 - **Durations** are `500ms`, `30s`, `15m`, `2h`, `7d` or a number of seconds; **sizes**
   `100KB`, `20MB`, `5GiB` or a number of bytes; **rates** `20MB/s`, `512KiB/s`,

@@ -1,4 +1,4 @@
-"""A local, strict, OSS-compatible endpoint for tests and the README quick start.
+"""A local, strict, OSS-compatible endpoint for tests and the quick start.
 
 `LocalOSS` serves path-style URLs (`http://127.0.0.1:PORT/<bucket>/<key>`) and
 implements what ossync uses: PostObject (V4 and V1 form signatures, policies,

@@ -29,7 +29,7 @@ HINTS = {
                                "to https://your.domain and oss.cname: true",
     "SecurityTokenExpired": "the STS token expired and no fresh one came: use a source that "
                             "refreshes it (oss.credential_process, oss.credentials_file, "
-                            "oss.ecs_ram_role; README: Credentials)",
+                            "oss.ecs_ram_role; docs/oss.md: Credentials)",
     "InvalidSecurityToken": "the STS token is wrong: check OSS_SESSION_TOKEN",
     "RequestTimeTooSkewed": "this machine's clock is off: enable NTP "
                             "(timedatectl set-ntp true)",

@@ -41,7 +41,7 @@ HINTS = {
     "EntityTooSmall": "the file is smaller than the policy allows",
     "ExpiredToken": "the session token expired and no fresh one came: use a source that "
                     "refreshes it (s3.credential_process, s3.credentials_file, "
-                    "s3.instance_role; README: Credentials)",
+                    "s3.instance_role; docs/oss.md: Credentials)",
     "InvalidToken": "the session token is wrong: check AWS_SESSION_TOKEN",
     "RequestTimeTooSkewed": "this machine's clock is off: enable NTP "
                             "(timedatectl set-ntp true)",
