@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+import ossync.cli.terminal as terminal
 from ossync import __version__
-from ossync.cli import terminal
 from ossync.cli.args import (
     DEFAULT_CONFIG,
     Parser,
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_query_commands(sub, _query_args)
 
-    from ossync.cli import ledger_copy
+    import ossync.cli.ledger_copy as ledger_copy
 
     ledger_copy.add_arguments(sub, logging_options)
 
@@ -119,7 +119,7 @@ def cmd_demo(args: argparse.Namespace, stdout: TextIO) -> int:
 
 
 def dispatch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from ossync.cli import query as q
+    import ossync.cli.query as q
 
     queries = {
         "url": lambda: q.cmd_url(args, stdout, stderr),
@@ -136,7 +136,7 @@ def dispatch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
         return cmd_check_config(args, stdout)
     if args.command == "ledger":
-        from ossync.cli import ledger_copy
+        import ossync.cli.ledger_copy as ledger_copy
 
         return ledger_copy.run(args, stdout)
     if args.command == "put":

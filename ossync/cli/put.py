@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from ossync.cli import paths
+import ossync.cli.paths as paths
 from ossync.cli.errors import line
 from ossync.cli.output import machine
 from ossync.config import Config

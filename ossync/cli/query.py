@@ -15,7 +15,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
-from ossync.cli import paths
+import ossync.cli.paths as paths
 from ossync.cli.args import Parser, limit, path_text, text_arg
 from ossync.cli.errors import NotFound, UsageError, shown
 from ossync.cli.ledgers import open_ledger

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from ossync.config import checks
+import ossync.config.checks as checks
 from ossync.config.checks import shown
 from ossync.config.schema import names, spec, suggestion
 

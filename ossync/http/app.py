@@ -26,10 +26,11 @@ from typing import Any
 
 from prometheus_client.exposition import choose_encoder
 
+import ossync.http.api as api
+import ossync.http.page as page
 from ossync.config import HttpConfig
 from ossync.core.credentials import CredentialsUnavailable
 from ossync.core.textforms import os_path, printable
-from ossync.http import api, page
 from ossync.http.guard import Guard, same_origin
 from ossync.http.limits import RateLimiter, client_key
 from ossync.http.meter import Meter

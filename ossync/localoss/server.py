@@ -23,7 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from ossync.localoss import objects, upload_ops
+import ossync.localoss.objects as objects
+import ossync.localoss.upload_ops as upload_ops
 from ossync.localoss.auth import QUERY_AUTH_PARAMS, Verifier
 from ossync.localoss.multipart import Source
 from ossync.localoss.post import PostObject
