@@ -30,12 +30,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ossync.core.crc64 import crc64_of_parts
 from ossync.localoss.disk import JoinedFiles, Spool, fsync_dir, write_atomic
+from ossync.localoss.options import Extras, bare_meta
 from ossync.localoss.responses import OSSError
 from ossync.localoss.uploads import PartMeta, Upload, Uploads, multipart_etag
 
@@ -62,11 +63,16 @@ class ObjectMeta:
     content_type: str
     mtime: float
     data: str  # data file name, next to the metadata ("" for a multipart object)
-    user_meta: dict[str, str] = field(default_factory=dict)
+    user_meta: dict[str, str] = field(default_factory=dict)  # by bare name
     parts: list[str] = field(default_factory=list)  # a multipart object's files, in order
+    extras: dict[str, Any] = field(default_factory=dict)  # `Extras` as JSON
 
     def files(self) -> list[str]:
         return self.parts or [self.data]
+
+    @property
+    def options(self) -> Extras:
+        return Extras.from_json(self.extras)
 
     @property
     def object_type(self) -> str:
@@ -101,6 +107,7 @@ class Bucket:
         for meta_path in self.objects.glob("*/*.json"):
             try:
                 meta = ObjectMeta(**json.loads(meta_path.read_text("utf-8")))
+                meta = replace(meta, user_meta=bare_meta(meta.user_meta))
             except (ValueError, TypeError):
                 log.warning("local-oss: ignoring unreadable metadata %s", meta_path)
                 continue
@@ -117,14 +124,15 @@ class Bucket:
         return Spool(self.tmp)
 
     def commit(self, key: str, spool: Spool, content_type: str, user_meta: dict[str, str],
-               *, forbid_overwrite: bool) -> ObjectMeta:
+               *, forbid_overwrite: bool, extras: Extras | None = None) -> ObjectMeta:
         """Make the spooled upload the object `key`; at most one racing writer wins."""
         spool.finish()
         digest = _digest(key)
         folder = self.objects / digest[:2]
         folder.mkdir(exist_ok=True)
         meta = ObjectMeta(key, spool.size, spool.etag, spool.crc.value, content_type,
-                          time.time(), f"{digest}.{uuid.uuid4().hex}.data", user_meta)
+                          time.time(), f"{digest}.{uuid.uuid4().hex}.data",
+                          bare_meta(user_meta), [], (extras or Extras()).as_json())
         with self.lock:
             if forbid_overwrite and key in self.index:
                 spool.discard()
@@ -152,7 +160,8 @@ class Bucket:
                 os.replace(self.uploads.data_path(upload, part), folder / name)
             meta = ObjectMeta(key, sum(p.size for p in parts), multipart_etag(parts),
                               crc64_of_parts((p.crc64, p.size) for p in parts),
-                              upload.content_type, time.time(), "", upload.user_meta, names)
+                              upload.content_type, time.time(), "",
+                              bare_meta(upload.user_meta), names, dict(upload.extras))
             old = self._publish_locked(folder, meta)
             self.uploads.forget_locked(upload)
         self._drop(folder, old)
@@ -186,6 +195,17 @@ class Bucket:
     def head(self, key: str) -> ObjectMeta | None:
         with self.lock:
             return self.index.get(key)
+
+    def set_tags(self, key: str, tags: dict[str, str]) -> ObjectMeta | None:
+        """Replace an object's tags (its bytes stay); None when there is no such object."""
+        folder = self.objects / _digest(key)[:2]
+        with self.lock:
+            meta = self.index.get(key)
+            if meta is None:
+                return None
+            tagged = replace(meta, extras=replace(meta.options, tags=dict(tags)).as_json())
+            self._publish_locked(folder, tagged)
+            return tagged
 
     def delete(self, key: str) -> None:
         digest = _digest(key)
