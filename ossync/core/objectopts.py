@@ -111,7 +111,13 @@ def header_value(text: str) -> str:
 def tag_text(text: str, limit: int) -> str:
     """A rendered tag key or value as both stores take it: characters outside letters,
     digits, spaces and `+ - = . _ : / @` become `_`, cut to `limit` characters."""
-    return _TAG_CHAR.sub("_", text.encode("utf-8", "replace").decode())[:limit]
+    return _TAG_CHAR.sub("_", _readable(text))[:limit]
+
+
+def _readable(name: str) -> str:
+    """A name's bytes read as UTF-8, a byte that is not as U+FFFD (what a header or a tag
+    can hold of it)."""
+    return os.fsencode(name).decode("utf-8", "replace")
 
 
 def template_problem(template: str) -> str | None:
@@ -141,7 +147,7 @@ def content_disposition(template: str, values: Mapping[str, object]) -> str:
     goes as `filename*=UTF-8''…` (percent-encoded) after an ASCII `filename="…"` for old
     clients; quotes and backslashes in a name are escaped."""
     name = str(values["name"])
-    plain = name.encode("utf-8", "replace").decode()
+    plain = _readable(name)
     fallback = "".join(c if " " <= c <= "~" and c not in '"\\%' else "_" for c in plain)
     rendered = render(template.replace('"{name}"', "\0"),
                       {**values, "name": fallback})

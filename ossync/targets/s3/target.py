@@ -225,8 +225,9 @@ class S3Target(HttpTarget):
     def signed(self, creds: Credentials, method: str, key: str, *,
                query: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
                data: Any = None, payload_sha256: str = EMPTY_SHA256) -> requests.Response:
-        """One header-signed request for `key` ("" for the bucket), query unencoded."""
-        url = with_query(object_url(self.base_url, key), query or {})
+        """One header-signed request for `key` ("" for the bucket: `/bucket`, path-style,
+        as S3 lists it), query unencoded."""
+        url = with_query(object_url(self.base_url, key) if key else self.base_url, query or {})
         headers = dict(headers or {})
         headers.update(header_auth(creds, method=method, url=url, region=self.region,
                                    now=self.now(), headers=headers,
