@@ -63,9 +63,11 @@ class Queue(Protocol):
 
     def release_content(self, bucket: str, sha256: str) -> None: ...
 
-    def intend(self, row: FileRow, *, sha256: str, key: str) -> None:
+    def intend(self, row: FileRow, *, sha256: str, key: str,
+               tagging: str | None = None) -> None:
         """Write the key down before sending, for a key a retry could not work out again
-        (an upload date, a fallback name)."""
+        (an upload date, a fallback name); with `tagging`, after sending: the object is
+        stored and owes these tags, which the next claim sets instead of sending again."""
         ...
 
     def stored(self, bucket: str, sha256: str, sent_sha256: str | None = None

@@ -15,7 +15,7 @@ the metadata, the tags.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 # The values and exceptions of the contract live on the floor, where the ledger
 # records them too; they are re-exported here with the contract that uses them.
@@ -70,6 +70,7 @@ class Target(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
 class BucketReader(Protocol):
     """What a rebuild and a check read of a bucket: pages of keys, then each object."""
 
