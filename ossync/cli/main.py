@@ -60,9 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_query_commands(sub, _query_args)
 
-    from ossync.cli import ledger_copy
+    from ossync.cli import ledger_copy, rebuild, verify
 
-    ledger_copy.add_arguments(sub, logging_options)
+    verbs = ledger_copy.add_arguments(sub, logging_options)
+    rebuild.add_arguments(verbs, config_options)
+    verify.add_arguments(sub, _query_args)
 
     run = sub.add_parser("run", help="run the daemon: watch, upload, record (until SIGTERM)")
     config_options(run)
@@ -134,10 +136,18 @@ def dispatch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         from ossync.cli.check_config import cmd_check_config
 
         return cmd_check_config(args, stdout)
+    if args.command == "ledger" and args.ledger_command == "rebuild":
+        from ossync.cli import rebuild
+
+        return rebuild.run(args, stdout, stderr)
     if args.command == "ledger":
         from ossync.cli import ledger_copy
 
         return ledger_copy.run(args, stdout)
+    if args.command == "verify":
+        from ossync.cli import verify
+
+        return verify.run(args, stdout, stderr)
     if args.command == "put":
         return cmd_put(args, stdout, stderr)
     if args.command == "run":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import stat
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -59,8 +59,11 @@ def upload_one(target: Target, config: Config, path: Path,
     # A big file's parts are journaled in the ledger: `put` again resumes a cut-short one.
     journal = None if ledger is None else LedgerJournal(
         ledger, host=ledger.host, path=str(path), bucket=config.bucket, sha256=facts.sha256)
+    # No watch folder to be relative to: the record keeps the path the user named.
+    settings = config.objects if config.objects.object_record == "off" else replace(
+        config.objects, object_record="absolute")
     place = Place(path.name, str(path), PUT_FOLDER, config.host, when)
-    options = options_for(config.objects, facts, None, place, limit=metadata_limit(config),
+    options = options_for(settings, facts, None, place, limit=metadata_limit(config),
                           tz=zone(config.timezone))
     try:
         result = target.upload(path, key, content_type=facts.media.content_type,
