@@ -226,3 +226,39 @@ def test_verify_names_each_missing_or_different_object(
     code, out, _ = cli("verify", "--all", "--json", "-c", str(cfg))
     found = {d["key"]: d["problem"] for d in json.loads(out)}
     assert code == 1 and found == {keys[0]: "missing", keys[1]: "size"}
+
+
+@pytest.mark.parametrize("store", ["s3", "local"])
+def test_rebuild_and_verify_on_s3_and_a_local_folder(
+        store: str, local_oss: LocalOSS, drop: Path, tmp_path: Path,
+        oss_env: dict[str, str]) -> None:
+    from tests.conftest import ACCESS_KEY_ID, REGION, SECRET
+    from tests.daemon_helpers import config_for, daemon_thread
+
+    section: dict[str, Any] = {
+        "s3": {"endpoint": local_oss.endpoint, "bucket": BUCKET, "region": REGION,
+               "access_key_id": ACCESS_KEY_ID, "secret_access_key": SECRET},
+        "local": {"path": str(tmp_path / "store"), "create": True}}[store]
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump({
+        store: section, "ledger": str(tmp_path / "lost.db"), "settle_seconds": 0.3,
+        "date_source": "mtime", "tags": {"from": "{folder}"},
+        "watch": [{"path": str(drop), "label": "drop"}]}))
+    for i in range(3):
+        (drop / f"{i}.jpg").write_bytes(jpeg_bytes(6_000))
+    config = config_for(cfg)
+    with daemon_thread(config):
+        wait_for(lambda: len(uploaded_paths(config.ledger)) == 3, 60, "three uploads")
+    assert cli("verify", "--all", "-c", str(cfg))[0] == 0
+    _rewrite_ledger(cfg, str(tmp_path / "rebuilt.db"))
+    code, out, err = cli("ledger", "rebuild", "-c", str(cfg))
+    assert code == 0, out + err
+    assert "wrote 3 uploads and 3 files (3 on disk" in out
+    with Ledger.open(tmp_path / "lost.db", readonly=True) as lost, \
+            Ledger.open(tmp_path / "rebuilt.db", readonly=True) as rebuilt:
+        def rows(ledger: Ledger) -> set[tuple[Any, ...]]:
+            return {(u.key, u.url, u.sha256, u.size, u.crc64, u.sent_size, u.path, u.folder)
+                    for u in ledger.iter_uploads()}
+        assert rows(lost) == rows(rebuilt)
+    code, out, err = cli("verify", "--all", "-c", str(cfg))
+    assert code == 0 and "checked 3 object(s)" in err
