@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ossync.core.errors import StoreError
@@ -65,8 +65,13 @@ class Heads:
 
     def of(self, keys: Sequence[str]) -> Iterator[Answer]:
         """The answers for `keys`, in their order (all in flight at once, paced)."""
-        for future in [self.pool.submit(self._one, key) for key in keys]:
+        for future in self.ask(keys):
             yield future.result()
+
+    def ask(self, keys: Sequence[str]) -> list[Future[Answer]]:
+        """HEADs of `keys` on their way (a caller may ask for the next batch while it
+        reads this one's answers)."""
+        return [self.pool.submit(self._one, key) for key in keys]
 
     def _one(self, key: str) -> Answer:
         failures = 0

@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import TextIO
 
 from ossync.cli.args import Parser, path_text
 from ossync.cli.errors import UsageError, line
-from ossync.cli.heads import Heads
+from ossync.cli.heads import Answer, Heads
 from ossync.cli.ledgers import given_location
 from ossync.cli.loading import load
 from ossync.cli.rebuild_rows import Finding, Planned, Rows
 from ossync.config import Config
 from ossync.core.errors import OssyncError
+from ossync.core.objects import Listed
 from ossync.core.textforms import printable
 from ossync.ledger import FileRow, Ledger, LedgerError, Upload, display_location
 from ossync.stores import make_reader
@@ -113,36 +115,45 @@ class Rebuild:
         self.counts: Counter[str] = Counter()
 
     def run(self, out: TextIO, err: TextIO) -> Counter[str]:
-        token: str | None = None
+        """Page after page; the next page is listed and its HEADs are on their way while
+        this one's answers become rows."""
         progress = err.isatty()
         with Heads(self.reader, self.args.concurrency, self.args.rate) as heads:
-            while True:
-                page = self.reader.list_page(self.args.prefix, token)
-                fresh = [o for o in page.objects if o.key not in self.known]
-                self.counts["listed"] += len(page.objects)
-                self.counts["known"] += len(page.objects) - len(fresh)
-                uploads: list[Upload] = []
-                files: list[FileRow] = []
-                for listed, answer in zip(fresh, heads.of([o.key for o in fresh]),
-                                          strict=True):
-                    planned = self.rows.of(listed, answer)
-                    self._note(planned, out)
-                    if isinstance(planned, Planned):
-                        uploads.append(planned.upload)
-                        files += [planned.file] if planned.file is not None else []
-                if self.ledger is not None and (uploads or files):
-                    self.ledger.restore(uploads, files)
+            waiting: deque[tuple[list[Listed], list[Future[Answer]]]] = deque()
+            token: str | None = None
+            listed_all = False
+            while waiting or not listed_all:
+                if not listed_all:
+                    page = self.reader.list_page(self.args.prefix, token)
+                    fresh = [o for o in page.objects if o.key not in self.known]
+                    self.counts["listed"] += len(page.objects)
+                    self.counts["known"] += len(page.objects) - len(fresh)
+                    waiting.append((fresh, heads.ask([o.key for o in fresh])))
+                    token = page.token
+                    listed_all = token is None
+                if len(waiting) > 1 or listed_all:
+                    self._write(*waiting.popleft(), out)
                 if progress:
                     err.write(f"\r  {self.counts['listed']} listed, {self.counts['uploads']} "
                               f"uploads, {self.counts['files']} files")
-                token = page.token
-                if token is None:
-                    break
         if progress:
             err.write("\n")
         if self.ledger is not None:
             self.ledger.refresh_statistics()
         return self.counts
+
+    def _write(self, listed: list[Listed], answers: list[Future[Answer]], out: TextIO) -> None:
+        """One page's rows, in one transaction."""
+        uploads: list[Upload] = []
+        files: list[FileRow] = []
+        for one, answer in zip(listed, answers, strict=True):
+            planned = self.rows.of(one, answer.result())
+            self._note(planned, out)
+            if isinstance(planned, Planned):
+                uploads.append(planned.upload)
+                files += [planned.file] if planned.file is not None else []
+        if self.ledger is not None and (uploads or files):
+            self.ledger.restore(uploads, files)
 
     def _note(self, planned: Planned | Finding, out: TextIO) -> None:
         finding = planned if isinstance(planned, Finding) else planned.finding

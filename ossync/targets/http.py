@@ -19,7 +19,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import select_proxy
 
 from ossync.core.addressing import object_url
 from ossync.core.credentials import (
@@ -82,6 +85,13 @@ class HttpTarget:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = USER_AGENT
+        self._adapter = adapter
+        self._probe = requests.Request("HEAD", base_url + "/").prepare()
+        # What requests reads from the environment (proxies, CA bundle) on every request,
+        # read once for `head`'s short way.
+        self._env = self.session.merge_environment_settings(self._probe.url, {}, None, None,
+                                                            None)
+        self._pool: Any = None
 
     def now(self) -> datetime:
         return datetime.now(timezone.utc) + self.clock_offset
@@ -124,6 +134,34 @@ class HttpTarget:
 
     def url_for(self, key: str) -> str:
         return object_url(self.public_base, key)
+
+    def head_request(self, url: str, headers: dict[str, str]) -> requests.Response:
+        """A HEAD (no body either way) through the session's own pool of connections but
+        past requests' per-request work (the environment, cookies, hooks: about 0.4 ms of
+        CPU a request, which a rebuild of a million objects pays a million times). TLS
+        settings and proxies are the session's; through a proxy it is an ordinary
+        request. Network trouble raises requests' ConnectionError, as a request would."""
+        light = getattr(self._adapter, "get_connection_with_tls_context", None)
+        if light is None or select_proxy(url, self._env["proxies"]):
+            return self.session.request("HEAD", url, headers=headers, timeout=self.timeout,
+                                        allow_redirects=False)
+        if self._pool is None:  # the adapter's pool for our host (asking costs a stat())
+            self._pool = light(self._probe, self._env["verify"], self._env["proxies"],
+                               self._env["cert"])
+        pool = self._pool
+        parts = urllib3.util.parse_url(url)
+        try:
+            raw = pool.urlopen("HEAD", parts.request_uri, headers={
+                "User-Agent": USER_AGENT, **headers}, retries=False, redirect=False,
+                timeout=urllib3.Timeout(connect=self.timeout[0], read=self.timeout[1]),
+                preload_content=True, assert_same_host=False)
+        except urllib3.exceptions.HTTPError as exc:
+            raise requests.ConnectionError(exc) from exc
+        resp = requests.Response()
+        resp.status_code, resp.reason, resp.url = raw.status, raw.reason or "", url
+        resp.headers = CaseInsensitiveDict(raw.headers)
+        resp._content = raw.data or b""
+        return resp
 
     def close(self) -> None:
         self.session.close()

@@ -185,6 +185,8 @@ class OssTarget(HttpTarget):
                                   now=self.now(), headers=headers, query=query)
         url = with_query(object_url(self.base_url, key), query or {})
         try:
+            if method == "HEAD":
+                return self.head_request(url, {**headers, **auth})
             return self.session.request(method, url, headers={**headers, **auth}, data=data,
                                         timeout=self.timeout, allow_redirects=False)
         except requests.RequestException as exc:

@@ -203,6 +203,8 @@ class S3Target(HttpTarget):
     def _send(self, operation: str, key: str, method: str, url: str, headers: dict[str, str],
               body: Any = None) -> requests.Response:
         try:
+            if method == "HEAD":
+                return self.head_request(url, headers)
             return self.session.request(method, url, data=body, headers=headers,
                                         timeout=self.timeout, allow_redirects=False)
         except requests.RequestException as exc:
