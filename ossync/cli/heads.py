@@ -55,6 +55,7 @@ class Heads:
     def __init__(self, reader: BucketReader, concurrency: int, rate: float | None) -> None:
         self.reader = reader
         self.pace = Pace(rate)
+        self.concurrency = max(1, concurrency)
         self.pool = ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="ossync-head")
 
     def __enter__(self) -> Heads:
@@ -65,13 +66,18 @@ class Heads:
 
     def of(self, keys: Sequence[str]) -> Iterator[Answer]:
         """The answers for `keys`, in their order (all in flight at once, paced)."""
-        for future in self.ask(keys):
-            yield future.result()
+        for batch in self.ask(keys):
+            yield from batch.result()
 
-    def ask(self, keys: Sequence[str]) -> list[Future[Answer]]:
-        """HEADs of `keys` on their way (a caller may ask for the next batch while it
-        reads this one's answers)."""
-        return [self.pool.submit(self._one, key) for key in keys]
+    def ask(self, keys: Sequence[str]) -> list[Future[list[Answer]]]:
+        """HEADs of `keys` on their way, in a few runs per thread (a Future per key costs
+        more than its HEAD's signing); a caller may ask for the next keys while it reads
+        these answers."""
+        size = max(1, len(keys) // (self.concurrency * 4))
+        return [self.pool.submit(self._run, keys[i:i + size]) for i in range(0, len(keys), size)]
+
+    def _run(self, keys: Sequence[str]) -> list[Answer]:
+        return [self._one(key) for key in keys]
 
     def _one(self, key: str) -> Answer:
         failures = 0

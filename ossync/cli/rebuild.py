@@ -119,7 +119,7 @@ class Rebuild:
         this one's answers become rows."""
         progress = err.isatty()
         with Heads(self.reader, self.args.concurrency, self.args.rate) as heads:
-            waiting: deque[tuple[list[Listed], list[Future[Answer]]]] = deque()
+            waiting: deque[tuple[list[Listed], list[Future[list[Answer]]]]] = deque()
             token: str | None = None
             listed_all = False
             while waiting or not listed_all:
@@ -142,12 +142,14 @@ class Rebuild:
             self.ledger.refresh_statistics()
         return self.counts
 
-    def _write(self, listed: list[Listed], answers: list[Future[Answer]], out: TextIO) -> None:
+    def _write(self, listed: list[Listed], batches: list[Future[list[Answer]]],
+               out: TextIO) -> None:
         """One page's rows, in one transaction."""
         uploads: list[Upload] = []
         files: list[FileRow] = []
+        answers = [answer for batch in batches for answer in batch.result()]
         for one, answer in zip(listed, answers, strict=True):
-            planned = self.rows.of(one, answer.result())
+            planned = self.rows.of(one, answer)
             self._note(planned, out)
             if isinstance(planned, Planned):
                 uploads.append(planned.upload)

@@ -58,9 +58,7 @@ def list_objects_v2(bucket: Bucket, query: Mapping[str, str], *, s3: bool) -> Re
     contents: list[ObjectMeta] = []
     prefixes: list[str] = []
     last, truncated = "", False
-    for meta in bucket.snapshot():
-        if meta.key <= after or not meta.key.startswith(prefix):
-            continue
+    for meta in bucket.after(after, prefix):
         cut = meta.key.find(delimiter, len(prefix)) if delimiter else -1
         common = meta.key[:cut + len(delimiter)] if cut >= 0 else None
         if common is not None and ((prefixes and prefixes[-1] == common) or common <= after):
