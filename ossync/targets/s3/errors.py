@@ -66,6 +66,8 @@ HINTS = {
     "KMS.DisabledException": "server_side_encryption: the KMS key is disabled; enable it, "
                              "or set server_side_encryption: AES256",
     "KMS.NotFoundException": "kms_key_id: no such KMS key in this region",
+    "AccessControlListNotSupported": "acl: the bucket has ACLs turned off (object ownership: "
+                                     "bucket owner enforced); leave acl: out",
 }
 
 
