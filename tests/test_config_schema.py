@@ -23,7 +23,10 @@ ENV = {"OSS_ACCESS_KEY_ID": ACCESS_KEY_ID, "OSS_ACCESS_KEY_SECRET": SECRET,
 # What the daemon applies on SIGHUP (the list); everything else needs a restart.
 LIVE_KEYS = {"prefix", "name", "date_source", "settle_seconds", "timezone", "scan_interval",
              "max_file_size", "retry_initial_delay", "retry_max_delay", "max_bandwidth",
-             "watch", *(k.path for k in section_keys("watch") if k.path != "watch[].group")}
+             "watch", *(k.path for k in section_keys("watch") if k.path != "watch[].group"),
+             # the object options: every upload after the reload carries the new ones
+             "storage_class", "acl", "server_side_encryption", "kms_key_id", "cache_control",
+             "content_disposition", "tags", "metadata", "object_record"}
 # watch[].group is read once: the folder groups a host claims rows of are fixed at start.
 TOKEN = "5be0c93f71a2d84e6c0f2a97b1d35e84"  # random: a patterned token is refused
 

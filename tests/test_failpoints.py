@@ -219,6 +219,7 @@ def test_every_point_has_one_call_site_and_every_site_a_known_name() -> None:
                      "queue.decided": ["ossync/ledger/waking.py"],
                      "worker.pinned": ["ossync/upload/worker.py"],
                      "worker.hashed": ["ossync/upload/worker.py"],
+                     "worker.posted": ["ossync/upload/worker.py"],
                      "worker.sent": ["ossync/upload/worker.py"]}
     assert set(sites) == set(POINTS)
 

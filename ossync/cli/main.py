@@ -62,8 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_query_commands(sub, _query_args)
 
     import ossync.cli.ledger_copy as ledger_copy
+    import ossync.cli.rebuild as rebuild
+    import ossync.cli.verify as verify
 
-    ledger_copy.add_arguments(sub, logging_options)
+    verbs = ledger_copy.add_arguments(sub, logging_options)
+    rebuild.add_arguments(verbs, config_options)
+    verify.add_arguments(sub, _query_args)
 
     run = sub.add_parser("run", help="run the daemon: watch, upload, record (until SIGTERM)")
     config_options(run)
@@ -135,10 +139,18 @@ def dispatch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         from ossync.cli.check_config import cmd_check_config
 
         return cmd_check_config(args, stdout)
+    if args.command == "ledger" and args.ledger_command == "rebuild":
+        import ossync.cli.rebuild as rebuild
+
+        return rebuild.run(args, stdout, stderr)
     if args.command == "ledger":
         import ossync.cli.ledger_copy as ledger_copy
 
         return ledger_copy.run(args, stdout)
+    if args.command == "verify":
+        import ossync.cli.verify as verify
+
+        return verify.run(args, stdout, stderr)
     if args.command == "put":
         return cmd_put(args, stdout, stderr)
     if args.command == "run":

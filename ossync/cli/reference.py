@@ -58,6 +58,13 @@ GIVES: tuple[tuple[tuple[str, ...], ExitStatus, str], ...] = (
     (("ledger copy",), S.FAILED, "the copy differs, or a ledger cannot be used"),
     (("ledger copy",), S.BAD_LEDGER, "DST is another program's database"),
     (("ledger copy",), S.NO_LEDGER, "SRC does not exist"),
+    (("ledger rebuild",), S.FAILED, "objects could not be read, or the ledger has rows "
+                                    "(without --force) or cannot be used"),
+    (("ledger rebuild",), S.CONFIG, "a bad config (the store and folders come from it)"),
+    (("verify",), S.FAILED, "an object is missing or differs from the ledger (each named), "
+                            "or the ledger cannot be used"),
+    (("verify",), S.NO_LEDGER, "no ledger there"),
+    (("verify",), S.CONFIG, "a bad config (the store comes from it)"),
     (("run",), S.OK, "stopped by SIGTERM or SIGINT, in-flight uploads finished or queued"),
     (("run",), S.FAILED, "the ledger is locked by another daemon, or cannot be used"),
     (("run",), S.BAD_LEDGER, "the ledger is damaged: move it aside, and a new one is "

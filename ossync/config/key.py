@@ -16,7 +16,8 @@ Reload = Literal["live", "restart"]
 LIVE: Reload = "live"  # applied by SIGHUP (systemctl reload ossync)
 RESTART: Reload = "restart"  # read at start only
 Kind = Literal["section", "list", "text", "name", "path", "url", "command", "template",
-               "globs", "boolean", "choice", "whole", "number", "duration", "size", "rate"]
+               "globs", "boolean", "choice", "whole", "number", "duration", "size", "rate",
+               "mapping"]
 NUMERIC: frozenset[str] = frozenset({"whole", "number", "duration", "size", "rate"})
 NOUN = {"whole": "a whole number", "number": "a number", "duration": "a duration",
         "size": "a size", "rate": "a rate"}

@@ -5,6 +5,7 @@ parser uses; `tests/test_config_schema.py` checks that the parser reads exactly 
 from __future__ import annotations
 
 from ossync.config.key import LIVE, RESTART, Key
+from ossync.config.keys_objects import OBJECT_KEYS, WATCH_OBJECT_KEYS
 from ossync.core.keys import DEFAULT_NAME, DEFAULT_PREFIX
 from ossync.core.limits import (
     DEFAULT_PART_CONCURRENCY,
@@ -90,6 +91,7 @@ TOP = (
     Key("unknown_keys", "choice", "A key ossync does not know: error (stop, and name it) "
         "or warn (log it and go on, for a config shared with a newer ossync).", "error",
         choices=("error", "warn")),
+    *OBJECT_KEYS,
     Key("http", "section", "An HTTP listener for Prometheus metrics (/metrics), health "
         "checks (/healthz, /readyz), the URL API (/v1/files) and a status page (/); off "
         "unless this section is there.", commented=True,
@@ -135,6 +137,7 @@ WATCH = (
         choices=("keep", "delete", "move")),
     Key("watch[].move_to", "path", "Where after_upload: move puts files; outside the "
         "watched folder.", reload=LIVE, example="/srv/done/camera1", commented=True),
+    *WATCH_OBJECT_KEYS,
     Key("watch[].observer", "choice", "native (inotify), or polling for SMB/NFS mounts, "
         "where inotify sees nothing.", "native", LIVE, choices=("native", "polling")),
     Key("watch[].poll_interval", "duration", "How often polling looks at the folder; "

@@ -65,7 +65,7 @@ def _members(settings: Mapping[str, object], name: str) -> frozenset[str]:
 # The Config fields a reload changes: every other one keeps its value from the start.
 LIVE_FIELDS = ("watch", "prefix", "name", "date_source", "settle_seconds", "timezone",
                "scan_interval", "max_file_size", "retry_initial_delay", "retry_max_delay",
-               "max_bandwidth")
+               "max_bandwidth", "objects")
 
 
 def applied(running: Config, new: Config) -> Config:

@@ -26,6 +26,7 @@ from ossync.config.keys_general import (
     IMAGE_EXTENSIONS,
     STRIP_LEVELS,
 )
+from ossync.config.objects import ObjectSettings, parse_objects
 from ossync.config.offline import check_templates
 from ossync.config.problems import Problems
 from ossync.config.schema import reload_class
@@ -84,6 +85,7 @@ class Config:
     max_bandwidth: BandwidthSchedule | None = None  # None: no cap
     settle_seconds: float = 2.0  # what a folder without its own settle_seconds takes
     unknown_keys: str = "error"  # or `warn`
+    objects: ObjectSettings = field(default_factory=ObjectSettings)  # the top level's
     # Every key path read (`workers`, `oss.bucket`, `watch[0].prefix`) → its value as
     # used (a digest for secrets): what `reload_plan` compares.
     settings: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
@@ -166,6 +168,8 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
         "name": p.get(raw, "", "name", template),
         "date_source": p.choice(raw, "", "date_source"),
         "settle_seconds": p.duration(raw, "", "settle_seconds"),
+        "objects": parse_objects(raw, "", p, ObjectSettings(), chosen),
+        "store": chosen,
     }
     check_templates(p, "", defaults["prefix"], defaults["name"], host, "")
     folders = _watches(raw, p, base, defaults, host)
@@ -191,7 +195,7 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
         part_concurrency=transfer.part_concurrency, max_bandwidth=transfer.max_bandwidth,
         retry_initial_delay=initial, retry_max_delay=longest, source=source, s3=s3,
         local=local, host=host, http=http, settle_seconds=float(defaults["settle_seconds"]),
-        unknown_keys=unknown_keys, warnings=tuple(p.warnings),
+        unknown_keys=unknown_keys, objects=defaults["objects"], warnings=tuple(p.warnings),
         settings=MappingProxyType(dict(p.settings)),
     )
     if p.errors:

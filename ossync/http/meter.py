@@ -138,8 +138,9 @@ class MeteredQueue:
     def release_content(self, bucket: str, sha256: str) -> None:
         self.inner.release_content(bucket, sha256)
 
-    def intend(self, row: FileRow, *, sha256: str, key: str) -> None:
-        self._write(self.inner.intend, row, sha256=sha256, key=key)
+    def intend(self, row: FileRow, *, sha256: str, key: str,
+               tagging: str | None = None) -> None:
+        self._write(self.inner.intend, row, sha256=sha256, key=key, tagging=tagging)
 
     def stored(self, bucket: str, sha256: str, sent_sha256: str | None = None
                ) -> Upload | None:

@@ -12,7 +12,7 @@ caller sees only the contract it needs, so what it may do is readable at once:
 | `Catalog`     | CLI, HTTP API, Python API (read-only)     | paths, keys, URLs, status      |
 | `Requeue`     | `ossync retry`, the status page's Retry   | failed files back to the queue |
 | `Recorder`    | `ossync put`                              | uploads made outside the queue |
-| `Copier`      | `ossync ledger copy`                      | whole tables, by id            |
+| `Copier`      | `ossync ledger copy`, `ledger rebuild`, `verify` | whole tables, by id     |
 
 The queue owns its clock and its wake-up: callers say "give me a due row" and how it
 ended, never "what is due when", so no caller sleeps on stale facts.
@@ -63,9 +63,11 @@ class Queue(Protocol):
 
     def release_content(self, bucket: str, sha256: str) -> None: ...
 
-    def intend(self, row: FileRow, *, sha256: str, key: str) -> None:
+    def intend(self, row: FileRow, *, sha256: str, key: str,
+               tagging: str | None = None) -> None:
         """Write the key down before sending, for a key a retry could not work out again
-        (an upload date, a fallback name)."""
+        (an upload date, a fallback name); with `tagging`, after sending: the object is
+        stored and owes these tags, which the next claim sets instead of sending again."""
         ...
 
     def stored(self, bucket: str, sha256: str, sent_sha256: str | None = None
@@ -172,5 +174,9 @@ class Copier(Protocol):
     def max_ids(self) -> tuple[int, int]: ...
 
     def copy_in(self, uploads: Iterable[Upload], files: Iterable[FileRow]) -> None: ...
+
+    def restore(self, uploads: Iterable[Upload], files: Iterable[FileRow]) -> None:
+        """Rows read back from a bucket: recorded uploads kept, the newer path kept."""
+        ...
 
     def refresh_statistics(self) -> None: ...

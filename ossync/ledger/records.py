@@ -104,6 +104,9 @@ class FileRow:
     grp: str | None = None
     claimed_by: str | None = None
     lease_until: float | None = None
+    # Tags the object at `pending_key` still needs (`k=v&k2=v2`): set after an upload
+    # that could not carry them, cleared when the row is recorded.
+    tagging_owed: str | None = None
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from ossync.service.logsetup import register_secrets
 from ossync.service.sdnotify import watchdog_interval
 from ossync.service.supervise import Supervisor
 from ossync.service.work_stages import Hands
-from ossync.stores import make_target
+from ossync.stores import make_target, metadata_limit
 from ossync.targets import Target
 from ossync.upload.outgoing import release_held
 from ossync.upload.sweep import sweep_every
@@ -188,7 +188,8 @@ class Daemon:
                       timezone=zone(config.timezone), host=config.host,
                       retry=RetryPolicy(initial=config.retry_initial_delay,
                                         longest=config.retry_max_delay),
-                      claim_across_hosts_from=config.multipart_threshold)
+                      claim_across_hosts_from=config.multipart_threshold,
+                      meta_limit=metadata_limit(config))
 
     def _start(self) -> None:
         self.writers = OpenWriters([str(w.path) for w in self.config.watch])

@@ -118,4 +118,8 @@ UPDATE multipart_uploads SET path = chr(1) || replace(path, '\\', '\\\\')
     WHERE strpos(path, '\\') > 0;
 UPDATE multipart_uploads SET path = substr(path, 2) WHERE left(path, 1) = chr(1);
 """),
+    # Object options: tags owed after an OSS PostObject (see the SQLite migration).
+    ("0005_files_tagging_owed", """
+ALTER TABLE files ADD COLUMN tagging_owed TEXT;
+"""),
 )

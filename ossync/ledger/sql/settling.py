@@ -40,12 +40,13 @@ class SqlSettle(SqlBase):
                 outcome, Vanished) else set())
         return None
 
-    def intend(self, row: FileRow, *, sha256: str, key: str) -> None:
+    def intend(self, row: FileRow, *, sha256: str, key: str,
+               tagging: str | None = None) -> None:
         with self.transaction() as conn:
-            conn.execute("UPDATE files SET sha256 = :sha, pending_key = :key, updated_at = "
-                         f":stamp WHERE id = :id AND {MINE}",
-                         {"sha": sha256, "key": key, "stamp": now_text(), "id": row.id,
-                          "me": self.host})
+            conn.execute("UPDATE files SET sha256 = :sha, pending_key = :key, tagging_owed = "
+                         f":tagging, updated_at = :stamp WHERE id = :id AND {MINE}",
+                         {"sha": sha256, "key": key, "tagging": tagging, "stamp": now_text(),
+                          "id": row.id, "me": self.host})
 
     def stored(self, bucket: str, sha256: str, sent_sha256: str | None = None
                ) -> Upload | None:
@@ -121,7 +122,8 @@ class SqlSettle(SqlBase):
                 "ON CONFLICT (host, path) DO UPDATE SET folder = excluded.folder, "
                 "size = excluded.size, mtime_ns = excluded.mtime_ns, state = 'uploaded', "
                 "sha256 = excluded.sha256, upload_id = excluded.upload_id, attempts = 0, "
-                "last_error = NULL, pending_key = NULL, updated_at = excluded.updated_at",
+                "last_error = NULL, pending_key = NULL, tagging_owed = NULL, "
+                "updated_at = excluded.updated_at",
                 (self.host, ledger_text(path), folder, existing.size, mtime_ns, sha256, existing.id,
                  stamp,
                  stamp))
@@ -165,6 +167,7 @@ class SqlSettle(SqlBase):
             "mtime": mtime_ns, **claimed(row), "me": self.host}
         conn.execute(
             "UPDATE files SET upload_id = :upload, sha256 = :sha, pending_key = NULL, "
+            "tagging_owed = NULL, "
             "last_error = NULL, updated_at = :stamp, claimed_by = NULL, lease_until = NULL, "
             f"state = CASE WHEN {SAME} THEN 'uploaded' ELSE 'pending' END, "
             f"size = CASE WHEN {SAME} THEN :size ELSE size END, "

@@ -114,4 +114,10 @@ UPDATE multipart_uploads SET path = char(1) || replace(path, '\\', '\\\\')
     WHERE instr(path, '\\') > 0;
 UPDATE multipart_uploads SET path = substr(path, 2) WHERE substr(path, 1, 1) = char(1)
 """),
+    # Object options: tags that could not go with the object (OSS PostObject) are owed by
+    # the row until PutObjectTagging succeeds, so a crash between the two ends in tagging,
+    # not a second upload.
+    ("0007_files_tagging_owed", """
+ALTER TABLE files ADD COLUMN tagging_owed TEXT;
+"""),
 )
