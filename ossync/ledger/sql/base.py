@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from abc import abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -40,6 +41,10 @@ class SqlBase:
     host: str
     lease: float
 
+    def clock(self) -> float:
+        """The time leases are measured in (PostgreSQL: the server's, shared by all hosts,
+        `PgBase.clock`, which comes before this one in the backend's bases)."""
+        return time.time()
 
     @abstractmethod
     def transaction(self) -> AbstractContextManager[Executor]:
