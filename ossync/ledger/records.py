@@ -204,3 +204,4 @@ class Delivery:
     updated_at: str
     pending: int = 0  # events after `delivered` (read with the row)
     oldest_pending_at: str | None = None  # when the first of them was recorded
+    lease_left: float | None = None  # seconds the hold has left (from take_cursor)

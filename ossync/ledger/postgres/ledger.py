@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+from ossync.core import failpoints
 from ossync.ledger.bell import EventWaiting, bell_for
 from ossync.ledger.catalog import CatalogViews
 from ossync.ledger.contract import DEFAULT_LEASE, Ledger, register_backend
@@ -186,6 +187,8 @@ class PostgresLedger(Waker, EventWaiting, SqlClaims, SqlSettle, SqlReads, SqlMul
                     heard(None)
                     delay = LISTEN_RETRY_FIRST
                     while not stop.is_set():
+                        if channel == EVENTS_CHANNEL:
+                            failpoints.hit("events.watch", stop)
                         for note in conn.notifies(timeout=LISTEN_POLL):
                             heard(note.payload)
             except (LedgerError, self.psycopg.Error) as exc:

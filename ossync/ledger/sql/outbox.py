@@ -15,6 +15,7 @@ last event recorded: it hears of what happens from then on.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -26,7 +27,7 @@ from ossync.ledger.sql.base import Executor, SqlBase, as_record
 _DELIVERIES = """
 SELECT d.*, (SELECT COUNT(*) FROM events e WHERE e.id > d.delivered) AS pending,
        (SELECT at FROM events e WHERE e.id > d.delivered ORDER BY e.id LIMIT 1)
-           AS oldest_pending_at
+           AS oldest_pending_at, NULL AS lease_left
 FROM deliveries d
 """
 MINE = "endpoint = :endpoint AND claimed_by = :me AND delivered = :at"
@@ -85,7 +86,8 @@ class SqlOutbox(SqlBase):
             row = conn.execute(_DELIVERIES + "WHERE d.endpoint = ?", (endpoint,)).fetchone()
         found = as_record(Delivery, row)
         assert found is not None
-        return found
+        left = None if found.lease_until is None else found.lease_until - now
+        return dataclasses.replace(found, lease_left=left)
 
     def advance_cursor(self, endpoint: str, at: int, through: int, sent: int,
                        lease: float) -> bool:

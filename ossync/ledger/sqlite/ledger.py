@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Collection
 from pathlib import Path
 
+from ossync.core import failpoints
 from ossync.core.inotify import FolderChanges
 from ossync.ledger.bell import EventWaiting, bell_for
 from ossync.ledger.catalog import CatalogViews
@@ -139,6 +140,7 @@ class SqliteLedger(Waker, EventWaiting, SqlClaims, SqlSettle, SqlReads, SqlMulti
             changes = None
         try:
             while not stop.is_set():
+                failpoints.hit("events.watch", stop)
                 if changes is None:
                     stop.wait(WATCH_FALLBACK)
                 elif not changes.wait(WATCH_TICK):
