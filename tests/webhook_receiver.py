@@ -146,3 +146,36 @@ def types_of(attempts: list[Attempt]) -> list[str]:
 
 def dumps(payload: Any) -> str:
     return json.dumps(payload, sort_keys=True)
+
+
+class PingServer:
+    """A heartbeat's other end (healthchecks.io's part): counts the GETs it is sent."""
+
+    def __init__(self) -> None:
+        self.pings: list[float] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.pings.append(time.monotonic())
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"OK")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/ping/abc"
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name="test-ping-server", daemon=True)
+
+    def __enter__(self) -> PingServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(10)

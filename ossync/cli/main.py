@@ -60,8 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_query_commands(sub, _query_args)
 
-    from ossync.cli import ledger_copy
+    from ossync.cli import events, ledger_copy
 
+    events.add_arguments(sub, _query_args)
     ledger_copy.add_arguments(sub, logging_options)
 
     run = sub.add_parser("run", help="run the daemon: watch, upload, record (until SIGTERM)")
@@ -134,6 +135,10 @@ def dispatch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         from ossync.cli.check_config import cmd_check_config
 
         return cmd_check_config(args, stdout)
+    if args.command == "events":
+        from ossync.cli import events
+
+        return events.run(args, stdout)
     if args.command == "ledger":
         from ossync.cli import ledger_copy
 

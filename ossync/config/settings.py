@@ -19,6 +19,7 @@ from typing import Any
 from ossync.config.checks import local_path, shown, template, text
 from ossync.config.document import read_document
 from ossync.config.events import (
+    ON_UPLOAD,
     CommandHookConfig,
     HeartbeatConfig,
     WebhookConfig,
@@ -135,6 +136,12 @@ class Config:
         setting of a `restart` key. `ossync.config.reload.reload_plan` names them."""
         return tuple((path, value) for path, value in sorted(self.settings.items())
                      if reload_class(path) == RESTART)
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """The delivery endpoints' names (each webhook's, and `on_upload`): bounded labels."""
+        names = tuple(hook.name for hook in self.webhooks)
+        return (*names, ON_UPLOAD) if self.on_upload is not None else names
 
     @property
     def http_timeouts(self) -> tuple[float, float]:

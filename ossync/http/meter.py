@@ -36,6 +36,8 @@ RESULTS = ("uploaded", "deduplicated", "failed", "skipped", "vanished")
 # slow uplink minutes.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 MAX_CODES = 40  # distinct error-code labels; any further code is counted as `other`
+# How event deliveries went: sent, failed (an attempt refused or not answered), given_up
+DELIVERY_RESULTS = ("sent", "failed", "given_up")
 _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -61,6 +63,10 @@ class Meter:
                                "error code", ["code"], registry=r)
         self.ledger_errors = Counter("ossync_ledger_write_errors", "Queue writes the ledger "
                                      "refused (disk full, locked, unreachable)", registry=r)
+        self.deliveries = Counter("ossync_event_deliveries", "Event deliveries by this host, "
+                                  "by endpoint (webhook name, on_upload) and result: sent, "
+                                  "failed (an attempt refused or unanswered), given_up "
+                                  "(events)", ["endpoint", "result"], registry=r)
         self._codes: set[str] = set()
         self._lock = threading.Lock()
         self.target_answered: float | None = None  # monotonic: last verified upload
@@ -75,6 +81,15 @@ class Meter:
         self.latency.labels(label)
         for result in RESULTS:
             self.results.labels(label, result)
+
+    def endpoint(self, name: str) -> None:
+        """Start a delivery endpoint's series at zero (names come from the config)."""
+        for result in DELIVERY_RESULTS:
+            self.deliveries.labels(name, result)
+
+    def delivered(self, endpoint: str, result: str, count: int) -> None:
+        """A sender's tally (ossync.outbox.sender.Tally)."""
+        self.deliveries.labels(endpoint, result).inc(count)
 
     def code(self, code: str | None) -> str:
         """A bounded label for an error code."""

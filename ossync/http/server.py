@@ -55,6 +55,8 @@ class HttpService:
         daemon = self.daemon
         for label in daemon.folders:
             self.meter.folder(label)
+        for name in daemon.config.endpoints:
+            self.meter.endpoint(name)
         self._ledger = Ledger.open(daemon.config.ledger, readonly=True, host=daemon.config.host)
         try:
             server = self._bind()

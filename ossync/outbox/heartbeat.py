@@ -28,6 +28,7 @@ class Heartbeat:
         self.problems = problems  # why the daemon is not healthy, or uploads held
         self.stop = stop
         self.sent = 0  # pings the URL answered with 2xx
+        self.withheld = 0  # turns without a ping: the daemon unhealthy or uploads held
         self._quiet: bool | None = None  # the last turn's verdict: withheld, or not
         self._failing = False
 
@@ -47,6 +48,7 @@ class Heartbeat:
             if self._quiet is not True:
                 log.warning("heartbeat withheld: %s", "; ".join(problems))
             self._quiet = True
+            self.withheld += 1
             return False
         if self._quiet:
             log.info("heartbeat resumed")

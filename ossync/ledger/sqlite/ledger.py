@@ -39,6 +39,7 @@ log = logging.getLogger("ossync.ledger.sqlite")
 BUSY_TIMEOUT_MS = 10_000
 WATCH_TICK = 1.0  # seconds between looks at the stop event while watching for events
 WATCH_FALLBACK = 2.0  # seconds between looks at the last event id without inotify
+WATCH_COALESCE = 0.02  # seconds of writes taken together before a look
 
 
 class SqliteLedger(Waker, EventWaiting, SqlClaims, SqlSettle, SqlReads, SqlMultipart, SqlCopy,
@@ -145,6 +146,10 @@ class SqliteLedger(Waker, EventWaiting, SqlClaims, SqlSettle, SqlReads, SqlMulti
                     stop.wait(WATCH_FALLBACK)
                 elif not changes.wait(WATCH_TICK):
                     continue
+                elif stop.wait(WATCH_COALESCE):  # a commit is several writes: one look
+                    return
+                else:
+                    changes.wait(0)  # (the writes meanwhile: read, and counted in this look)
                 newest = self.last_event_id()
                 if newest != last:
                     last = newest
