@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -175,3 +176,43 @@ def test_the_heartbeat_goes_at_once_while_healthy(make_config: Callable[..., Pat
         config = load_config(make_config(heartbeat_url=checks.url))
         with daemon_thread(config):
             wait_for(lambda: checks.pings, 30, "a ping")
+
+
+@pytest.mark.postgres
+def test_two_hosts_on_one_postgresql_deliver_each_event_once(
+        make_config: Callable[..., Path], tmp_path: Path, pg_server: Any) -> None:
+    """Hosts a and b, each with a folder of its own, one ledger and one endpoint: the
+    receiver gets every event of both exactly once. When the host holding the endpoint
+    stops, the other takes over for the events that follow."""
+    url = pg_server.new_database()
+    secret = write_secret(tmp_path)
+    folders = {host: tmp_path / f"drop-{host}" for host in ("a", "b")}
+    with Receiver() as receiver, ExitStack() as running:
+        daemons = {}
+        for host, folder in folders.items():
+            folder.mkdir()
+            config = load_config(make_config(
+                name=f"{host}.yaml", ledger=url, host=host,
+                watch=[{"path": str(folder), "label": host}],
+                webhooks=[_hook(receiver, secret)]))
+            stack = ExitStack()
+            daemons[host] = (stack, stack.enter_context(daemon_thread(config)))
+            running.push(stack)
+        for host, folder in folders.items():
+            _drop(folder, 10, prefix=host)
+        receiver.wait_taken(20, timeout=60)
+        with Ledger.open(url, readonly=True) as ledger:
+            holder = ledger.deliveries()[0].claimed_by
+        assert holder in folders
+        other = "b" if holder == "a" else "a"
+        daemons[holder][0].close()  # a clean stop lets go of the endpoint
+        _drop(folders[other], 5, prefix=f"{other}-late")
+        receiver.wait_taken(25, timeout=60)
+        with Ledger.open(url, readonly=True) as ledger:
+            events = _events(url)
+            [row] = ledger.deliveries()
+    assert len(events) == 25 and all(a.verified for a in receiver.attempts)
+    assert sorted(int(a.msg_id) for a in receiver.attempts) == sorted(events)  # once each
+    assert receiver.taken_ids() == sorted(events)  # in order
+    assert {e["host"] for e in events.values()} == {"a", "b"}
+    assert row.sent == 25 and row.claimed_by in (other, None)

@@ -26,7 +26,8 @@ from ossync.ledger import Ledger
 from ossync.ledger.events import NewEvent, service_held
 from ossync.ledger.records import now_text
 from tests.daemon_helpers import jpeg_bytes, wait_for
-from tests.http_helpers import TOKEN, Running, http_daemon, write_token
+from tests.http_helpers import TOKEN, Running, http_daemon, parse_metrics, value, write_token
+from tests.webhook_receiver import Receiver, write_secret
 
 
 def _get(run: Running, query: str, timeout: float = 70) -> requests.Response:
@@ -189,3 +190,39 @@ def test_follow_hears_another_process_and_ends_on_ctrl_c(tmp_path: Path, backend
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(10)
+
+
+def test_deliveries_on_metrics_and_the_status_page(make_config: Callable[..., Path],
+                                                   drop: Path, tmp_path: Path) -> None:
+    """Sent per endpoint, then a receiver that refuses: a backlog that ages, failures
+    counted; labels are the config's endpoint names only."""
+    secret = write_secret(tmp_path)
+    with Receiver() as receiver:
+        hooks = [{"url": receiver.url, "name": "app", "secret_file": str(secret),
+                  "retry_max_delay": "1s"}]
+        with http_daemon(make_config, webhooks=hooks) as run:
+            for i in range(3):
+                (drop / f"a{i}.jpg").write_bytes(jpeg_bytes(1000 + i))
+            receiver.wait_taken(3, timeout=30)
+            wait_for(lambda: _sample(run, "ossync_event_deliveries_total", endpoint="app",
+                                     result="sent") == 3, 10, "3 sent on /metrics")
+            assert _sample(run, "ossync_event_backlog", endpoint="app") == 0
+            assert _sample(run, "ossync_event_oldest_pending_age_seconds", endpoint="app") == 0
+            assert _sample(run, "ossync_event_last_id") == 3
+            receiver.status = 500
+            (drop / "refused.jpg").write_bytes(jpeg_bytes(5000))
+            wait_for(lambda: (_sample(run, "ossync_event_deliveries_total", endpoint="app",
+                                      result="failed") or 0) >= 2, 30, "failures counted")
+            assert _sample(run, "ossync_event_backlog", endpoint="app") == 1
+            assert (_sample(run, "ossync_event_oldest_pending_age_seconds",
+                            endpoint="app") or 0) > 0
+            page = run.get("/").text
+            assert "<h2>Deliveries</h2>" in page and "HTTP 500" in page
+            samples, _ = parse_metrics(run.get("/metrics").text)
+    endpoints = {dict(labels).get("endpoint") for _, labels in samples} - {None}
+    assert endpoints == {"app"}
+
+
+def _sample(run: Running, name: str, **labels: str) -> float | None:
+    samples, _ = parse_metrics(run.get("/metrics").text)
+    return value(samples, name, **labels)

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Protocol
 
 from ossync.core.host import default_host
-from ossync.ledger.bell import Bell
 from ossync.ledger.contracts import (
     Catalog,
     Checkpoints,
@@ -41,7 +40,6 @@ class Ledger(Intake, Queue, Upkeep, Checkpoints, Catalog, Requeue, Recorder, Cop
     """The durable queue of local files and the record of the objects they became."""
 
     host: str  # this daemon's name, recorded on every row it writes
-    bell: Bell  # rings when events are recorded (ossync.ledger.bell): ring it to wake waiters
     groups: tuple[str, ...]  # folder groups whose rows this host takes too
     signer: UrlSigner | None
 

@@ -29,6 +29,7 @@ from typing import Protocol
 
 from ossync.core.objects import Part, UploadResult
 from ossync.core.units import Lifetime
+from ossync.ledger.bell import Bell
 from ossync.ledger.events import NewEvent
 from ossync.ledger.outcomes import Outcome
 from ossync.ledger.records import (
@@ -191,6 +192,8 @@ class Copier(Protocol):
 class Feed(Protocol):
     """The events in id order (ossync.ledger.events): ids only grow, and an event is seen
     only after every smaller id is, so "everything after N" never skips one."""
+
+    bell: Bell  # rings after each commit that recorded events (ossync.ledger.bell)
 
     def events_after(self, after: int, limit: int = 100) -> list[Event]: ...
 

@@ -1,7 +1,8 @@
 """One delivery endpoint's stage: its events, in order, at least once.
 
 Each turn takes the endpoint's cursor (`Outbox.take_cursor`: this host's for a lease,
-or another host's — then this one waits until that lease could have run out). Holding
+or another host's — then this one stands by until that lease could have run out, or
+until new events come and the holder may have let go). Holding
 it, the sender reads the events after the cursor (`next_events` sleeps on the ledger's
 bell while there are none: no polling) and hands each one the endpoint wants to it; the
 cursor moves past an event only once the endpoint took it (or does not want it), so a
@@ -34,6 +35,7 @@ log = logging.getLogger("ossync.outbox")
 BATCH = 100  # events read at once
 LEDGER_RETRY = 5.0  # seconds between tries while the ledger cannot be used
 MIN_LEASE = 60.0  # seconds a cursor is held without renewal (longer than any attempt)
+STANDBY_LOOK = 1.0  # seconds at least between looks at a cursor another host holds
 # sent, failed (an attempt refused), given_up (events): how a delivery went, and how many
 Tally = Callable[[str, str, int], None]
 
@@ -89,7 +91,7 @@ class Sender:
         try:
             cursor = self.outbox.take_cursor(self.name, self.pace.lease)
             if cursor.claimed_by != self.outbox.host:  # another host delivers for it
-                self.stop.wait(min(max(cursor.lease_left or 0.0, 1.0), self.pace.lease))
+                self._stand_by(cursor)
                 return
             due = cursor.next_attempt - time.time()
             if due > 0:
@@ -108,6 +110,14 @@ class Sender:
                           self.name, exc)
                 self._away = True
             self.stop.wait(LEDGER_RETRY)
+
+    def _stand_by(self, cursor: Delivery) -> None:
+        """Another host holds the cursor: look again when its lease could have run out
+        (it died), or soon after new events are recorded (it may have let go: stopped),
+        but never more often than every `STANDBY_LOOK` seconds."""
+        seen = self.outbox.bell.rung
+        self.outbox.bell.wait(seen, min(max(cursor.lease_left or 0.0, 0.0), self.pace.lease))
+        self.stop.wait(STANDBY_LOOK)
 
     def _deliver(self, cursor: Delivery, events: list[Event]) -> None:
         at, attempts = cursor.delivered, cursor.attempts
