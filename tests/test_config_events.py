@@ -150,3 +150,41 @@ def test_placeholders_fill_one_argument_each_whatever_they_hold() -> None:
     values = {"path": "/d/$(touch x); rm -rf ~ `id`.jpg", "url": "https://b/k?a=1&b=2"}
     assert fill(argv, values) == ["/bin/hook", "/d/$(touch x); rm -rf ~ `id`.jpg",
                                   "--url=https://b/k?a=1&b=2", "{path}", ""]
+
+
+def test_the_config_knows_every_event_type() -> None:
+    """`webhooks[].events` is checked against the types of ossync/ledger/events.py (the
+    config may not import the ledger: its list must say the same)."""
+    from ossync.config.keys_events import EVENT_TYPES
+    from ossync.ledger.events import NAMES
+
+    assert EVENT_TYPES == NAMES
+
+
+def test_check_config_names_the_endpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                          ) -> None:
+    import io
+
+    import yaml
+
+    from ossync.cli.main import main
+
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    secret = _secret(tmp_path)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({
+        "oss": {"endpoint": "https://oss-cn-hangzhou.aliyuncs.com", "bucket": "my-bucket"},
+        "ledger": str(tmp_path / "ledger.db"), "watch": [{"path": str(drop)}],
+        "webhooks": [{"url": "https://a.example/h", "secret_file": str(secret),
+                      "events": ["file.uploaded"]}],
+        "on_upload": [sys.executable, "{path}"], "heartbeat_url": "https://hc.example/x"}))
+    out = io.StringIO()
+    assert main(["check-config", "-c", str(config)], out, io.StringIO()) == 0
+    text = out.getvalue()
+    assert f"webhook a.example-h: https://a.example/h (file.uploaded), signed with {secret}" \
+        in text
+    assert f"on_upload: {sys.executable} {{path}}" in text and "heartbeat: every 60s" in text
+    assert SECRET not in text

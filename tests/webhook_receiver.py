@@ -7,9 +7,11 @@ the same port."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -48,6 +50,7 @@ class Receiver:
         self.cond = threading.Condition()
         self.port = port
         self._server: ThreadingHTTPServer | None = None
+        self._conns: set[socket.socket] = set()
         self._thread: threading.Thread | None = None
 
     @property
@@ -71,6 +74,16 @@ class Receiver:
 
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                with receiver.cond:
+                    receiver._conns.add(self.connection)
+
+            def finish(self) -> None:
+                with receiver.cond:
+                    receiver._conns.discard(self.connection)
+                super().finish()
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
@@ -100,10 +113,17 @@ class Receiver:
         return status
 
     def stop(self) -> None:
+        """Down: no new connection, and the kept-alive ones cut (a sender must not go on
+        talking to a stopped receiver over a connection it opened before)."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self.cond:
+            conns = list(self._conns)
+        for conn in conns:
+            with suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
