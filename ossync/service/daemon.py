@@ -130,7 +130,7 @@ class Daemon:
                     return False
 
     def _recover(self) -> None:
-        watch = StoreWatch(self._queue())  # the store refusing holds uploads
+        watch = StoreWatch(self._queue(), self.config.retry_max_delay)  # the store refusing
         self.queue: WorkQueue = watch
         self.holds = Holds(self.ledger, watch, self.credentials_problem,
                            lambda: self._ledger_away or self._ledger_trouble.is_set())

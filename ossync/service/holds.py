@@ -5,8 +5,9 @@ A hold has three causes, looked at on every turn of the main loop: no valid cred
 (the rotating source's refresher says why), the ledger away, and the store refusing —
 `StoreWatch`, a wrapper around the work queue, sees every outcome and calls the store
 refusing once its failures have gone on for `STORE_HOLD` seconds without one upload in
-between. A hold that begins while the ledger is away is recorded when it answers again
-(with `since`, when it began): the events wait in a short queue of their own.
+between (and not ended: no failure for twice `retry_max_delay` ends it too). A hold that
+begins while the ledger is away is recorded when it answers again (with `since`, when it
+began): the events wait in a short queue of their own.
 """
 
 from __future__ import annotations
@@ -97,11 +98,15 @@ class StoreWatch:
     """The work queue, watching what the store does to uploads (a wrapper, like the
     metrics' `MeteredQueue`: no worker knows about it)."""
 
-    def __init__(self, inner: WorkQueue) -> None:
+    def __init__(self, inner: WorkQueue, retry_max_delay: float) -> None:
         self.inner = inner
         self.host = inner.host
+        # A store still refusing fails a retry at least this often while files wait; so
+        # long without a failure (the failing files vanished, say) ends the hold too.
+        self.forget_after = 2 * retry_max_delay + STORE_HOLD
         self._lock = threading.Lock()
         self._failing_since: float | None = None  # monotonic: the first failure in a row
+        self._failed_at = 0.0  # monotonic: the last one
         self._failures = 0
         self._last: str | None = None
 
@@ -110,7 +115,8 @@ class StoreWatch:
         now = time.monotonic() if now is None else now
         with self._lock:
             since = self._failing_since
-            if since is None or self._failures < STORE_FAILURES or now - since < STORE_HOLD:
+            if since is None or self._failures < STORE_FAILURES or now - since < STORE_HOLD \
+                    or now - self._failed_at > self.forget_after:
                 return None
             return printable(f"the store refuses or does not answer ({self._failures} "
                              f"failed attempts in {now - since:.0f}s, none stored; last: "
@@ -120,8 +126,10 @@ class StoreWatch:
         upload = self.inner.settle(row, outcome)
         with self._lock:
             if isinstance(outcome, Deferred) and outcome.by_store:
-                if self._failing_since is None:
-                    self._failing_since = time.monotonic()
+                self._failed_at = time.monotonic()
+                if self._failing_since is None or \
+                        self._failed_at - self._failing_since > self.forget_after:
+                    self._failing_since, self._failures = self._failed_at, 0
                 self._failures += 1
                 self._last = outcome.code or (outcome.error or "")[:100]
             elif isinstance(outcome, Uploaded):
