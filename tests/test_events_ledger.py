@@ -137,11 +137,18 @@ def test_watch_events_hears_another_process(ledger_at: str, tmp_path: Path) -> N
         watcher = threading.Thread(target=reader.watch_events, args=(stop,))
         watcher.start()
         try:
-            time.sleep(0.5)  # LISTEN or the inotify watch is in place (its first ring)
-            seen = reader.bell.rung
-            writer.record_event(NewEvent("service.resumed", {"host": "h"}))
+            # The watch may not be in place yet: record until one is heard (bounded).
+            for _ in range(40):
+                seen = reader.bell.rung
+                writer.record_event(NewEvent("service.resumed", {"host": "h"}))
+                if reader.bell.wait(seen, 0.5):
+                    break
+            else:
+                raise AssertionError("no event of the other process was heard")
+            seen = reader.bell.rung  # the watch is in place now: this ring is the event's
+            writer.record_event(NewEvent("service.held", {"host": "h"}))
             assert reader.bell.wait(seen, 10.0), "the other process's event was not heard"
-            assert [e.type for e in reader.next_events(0, 10, 0)] == ["service.resumed"]
+            assert reader.next_events(0, 100, 0)[-1].type == "service.held"
         finally:
             stop.set()
             watcher.join(10)
@@ -204,3 +211,16 @@ def test_giving_up_passes_old_events_over_and_says_so(ledger_at: str) -> None:
         assert _data(gave_up) == {"host": "a", "endpoint": "app", "first_id": 1, "last_id": 3,
                                   "count": 3, "error": "HTTP 500", "max_age": 3600.0}
         assert ledger.give_up("app", 3, cutoff, "HTTP 500", 3600.0) == 0
+
+
+def test_ossync_put_records_its_uploads_as_events(ledger_at: str) -> None:
+    with Ledger.open(ledger_at, host="h") as ledger:
+        result = UploadResult("k/p.jpg", "https://b.example/k/p.jpg", 10, '"e"', 7)
+        upload = ledger.record_direct("/d/p.jpg", "cam", mtime_ns=1, sha256="bb" * 32,
+                                      content_type="image/jpeg", bucket="b", result=result)
+        ledger.record_direct("/d/again.jpg", "cam", mtime_ns=1, sha256="bb" * 32,
+                             content_type="image/jpeg", bucket="b", existing=upload)
+        sent, alias = (_data(e) for e in ledger.events_after(0))
+    assert (sent["path"], sent["duplicate"], sent["key"]) == ("/d/p.jpg", False, "k/p.jpg")
+    assert (alias["path"], alias["duplicate"], alias["uploaded_from"]) == (
+        "/d/again.jpg", True, "/d/p.jpg")
