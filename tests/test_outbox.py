@@ -199,7 +199,7 @@ def test_the_command_hook_gets_each_value_as_one_argument_and_no_shell(
         _upload_event(ledger, odd)
         [event] = ledger.events_after(0)
     hook = CommandHook(CommandHookConfig((sys.executable, str(script), str(record), "{path}",
-                                          "--url={url}", "{id}"), timeout=30.0))
+                                          "--url={url}", "{id}"), timeout=30.0), "h")
     caplog.set_level(logging.INFO, "ossync.outbox.command")
     assert hook.wants(event)
     assert hook.deliver(event, threading.Event()) is None
@@ -225,7 +225,7 @@ def test_the_command_hook_is_killed_at_its_timeout(tmp_path: Path) -> None:
     with Ledger.open(tmp_path / "l.db", host="h") as ledger:
         _upload_event(ledger, "/d/a.jpg")
         [event] = ledger.events_after(0)
-    hook = CommandHook(CommandHookConfig((sys.executable, str(script)), timeout=1.0))
+    hook = CommandHook(CommandHookConfig((sys.executable, str(script)), timeout=1.0), "h")
     assert hook.deliver(event, threading.Event()) == "killed after on_upload_timeout"
     stop = threading.Event()
     stop.set()
@@ -267,3 +267,14 @@ def test_the_heartbeat_goes_while_healthy_and_never_while_held() -> None:
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+def test_each_host_runs_the_command_hook_for_its_own_uploads(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path / "l.db", host="h") as ledger:
+        _upload_event(ledger, "/d/mine.jpg")
+        [event] = ledger.events_after(0)
+    hook = CommandHook(CommandHookConfig(("/bin/true",)), "h")
+    other = CommandHook(CommandHookConfig(("/bin/true",)), "elsewhere")
+    assert hook.wants(event) and not other.wants(event)
+    assert (hook.name, hook.cursor, other.cursor) == ("on_upload", "on_upload@h",
+                                                      "on_upload@elsewhere")

@@ -62,6 +62,13 @@ class HeartbeatConfig:
     interval: float = 60.0
 
 
+def cursor_name(endpoint: str, host: str) -> str:
+    """An endpoint's cursor in the ledger: a webhook's name (one for a fleet: each event
+    goes once), `on_upload@HOST` for the command hook (each host runs it for its own
+    uploads)."""
+    return f"{endpoint}@{host}" if endpoint == ON_UPLOAD else endpoint
+
+
 def endpoint_url(value: Any) -> str:
     """An http(s) URL to send to, kept as written (a trailing slash matters to a server)."""
     written = text(value).strip()

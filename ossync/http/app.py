@@ -29,6 +29,7 @@ from typing import Any
 from prometheus_client.exposition import choose_encoder
 
 from ossync.config import HttpConfig
+from ossync.config.events import cursor_name
 from ossync.core.credentials import CredentialsUnavailable
 from ossync.core.textforms import os_path, printable
 from ossync.http import api, feed, page
@@ -219,8 +220,9 @@ class App:
         return self._html(page.render(data))
 
     def _deliveries(self) -> tuple[Delivery, ...]:
-        names = self.daemon.config.endpoints
-        return tuple(d for d in self.ledger.deliveries() if d.endpoint in names)
+        config = self.daemon.config
+        cursors = {cursor_name(name, config.host) for name in config.endpoints}
+        return tuple(d for d in self.ledger.deliveries() if d.endpoint in cursors)
 
     def _choices(self) -> tuple[UrlChoice, UrlChoice]:
         """URLs for the page's links and thumbnails, chosen as for the API (an OSS target

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from ossync.config.events import cursor_name
 from ossync.http.meter import Meter
 from ossync.http.view import FOLDER_STATES, DaemonView, credentials_expiry, folder_states
 from ossync.ledger import STATES, Delivery, Ledger, LedgerError
@@ -133,10 +134,11 @@ class DaemonCollector:
         except LedgerError:  # no samples: unknown is not zero (ossync_ledger_up says why)
             rows, last = None, None
         now = time.time()
-        for name in self.daemon.config.endpoints:
+        config = self.daemon.config
+        for name in config.endpoints:
             if rows is None:
                 break
-            row = rows.get(name)
+            row = rows.get(cursor_name(name, config.host))
             backlog.add_metric([name], 0 if row is None else row.pending)
             since = None if row is None else _epoch(row.oldest_pending_at)
             oldest.add_metric([name], 0.0 if since is None else max(now - since, 0.0))

@@ -24,7 +24,7 @@ import time
 from contextlib import suppress
 
 from ossync.config import CommandHookConfig
-from ossync.config.events import ON_UPLOAD, fill
+from ossync.config.events import ON_UPLOAD, cursor_name, fill
 from ossync.core.textforms import os_path, printable
 from ossync.ledger.events import FILE_UPLOADED
 from ossync.ledger.records import Event
@@ -50,16 +50,21 @@ def values_of(event: Event) -> dict[str, str]:
 
 
 class CommandHook:
-    def __init__(self, config: CommandHookConfig) -> None:
+    """Each host runs it for its own uploads (the files are its own): a cursor per host,
+    and the uploads other hosts of a shared ledger recorded are passed over."""
+
+    def __init__(self, config: CommandHookConfig, host: str) -> None:
         self.config = config
+        self.host = host
         self.name = ON_UPLOAD
+        self.cursor = cursor_name(ON_UPLOAD, host)
 
     @property
     def timeout(self) -> float:
         return self.config.timeout
 
     def wants(self, event: Event) -> bool:
-        return event.type == FILE_UPLOADED.name
+        return event.type == FILE_UPLOADED.name and event.host == self.host
 
     def deliver(self, event: Event, stop: threading.Event) -> str | None:
         argv = fill(self.config.argv, values_of(event))

@@ -41,7 +41,8 @@ Tally = Callable[[str, str, int], None]
 
 
 class Endpoint(Protocol):
-    name: str
+    name: str  # in the log and the metrics (from the config: bounded)
+    cursor: str  # its cursor's name in the ledger (`deliveries.endpoint`)
 
     @property
     def timeout(self) -> float: ...  # the longest one attempt takes
@@ -75,7 +76,8 @@ class Sender:
         self.stop = stop
         self.pace = pace
         self.tally = tally or (lambda _name, _result, _count: None)
-        self.name = endpoint.name
+        self.name = endpoint.name  # in the log and the metrics
+        self.cursor = endpoint.cursor  # its place in the ledger
         self._away = False  # the ledger was found away (said once)
 
     def run(self) -> None:
@@ -89,7 +91,7 @@ class Sender:
 
     def _turn(self) -> None:
         try:
-            cursor = self.outbox.take_cursor(self.name, self.pace.lease)
+            cursor = self.outbox.take_cursor(self.cursor, self.pace.lease)
             if cursor.claimed_by != self.outbox.host:  # another host delivers for it
                 self._stand_by(cursor)
                 return
@@ -147,7 +149,7 @@ class Sender:
             self._advance(at, passed, 0)
 
     def _advance(self, at: int, through: int, sent: int) -> bool:
-        if self.outbox.advance_cursor(self.name, at, through, sent, self.pace.lease):
+        if self.outbox.advance_cursor(self.cursor, at, through, sent, self.pace.lease):
             return True
         log.warning("%s: another host took over its deliveries (this one was cut off "
                     "longer than its lease); it goes on from where they stand", self.name)
@@ -158,7 +160,7 @@ class Sender:
         recorded = datetime.fromisoformat(event.at.replace("Z", "+00:00"))
         if (now - recorded).total_seconds() > self.pace.max_age:
             before = stamp(now - timedelta(seconds=self.pace.max_age))
-            count = self.outbox.give_up(self.name, at, before, error, self.pace.max_age)
+            count = self.outbox.give_up(self.cursor, at, before, error, self.pace.max_age)
             if count:
                 self.tally(self.name, "given_up", count)
                 log.error("%s: gave up on %d event(s) recorded more than %s ago, still "
@@ -166,12 +168,12 @@ class Sender:
                           timedelta(seconds=int(self.pace.max_age)), error)
             return
         delay = self.pace.retry.delay(attempts + 1)
-        self.outbox.delivery_failed(self.name, at, error, delay, self.pace.lease)
+        self.outbox.delivery_failed(self.cursor, at, error, delay, self.pace.lease)
         log.warning("%s: event %d (%s) not delivered, attempt %d; trying again in %.0fs: %s",
                     self.name, event.id, event.type, attempts + 1, delay, error)
 
     def _let_go(self) -> None:
         """Another host may take over at once (best effort: the lease runs out anyway)."""
         with suppress(LedgerError):
-            self.outbox.release_cursor(self.name)
+            self.outbox.release_cursor(self.cursor)
         self.endpoint.close()

@@ -59,6 +59,7 @@ class Webhook:
     def __init__(self, config: WebhookConfig) -> None:
         self.config = config
         self.name = config.name
+        self.cursor = config.name  # one per fleet: every host's events, once
         self._key = key_of(config.secret)
         self.session = requests.Session()
         self.session.trust_env = False  # no ~/.netrc credentials sent anywhere

@@ -30,7 +30,7 @@ def endpoints(config: Config) -> list[tuple[Endpoint, Pace]]:
                                              hook.max_age)))
     command = config.on_upload
     if command is not None:
-        found.append((CommandHook(command), Pace.of(command.timeout,
+        found.append((CommandHook(command, config.host), Pace.of(command.timeout,
                                                     config.retry_max_delay, command.max_age)))
     return found
 
