@@ -9,7 +9,7 @@ from typing import Any
 
 def base_doc(folder: Path, target: str = "oss") -> dict[str, Any]:
     """A watch folder under `folder` and one target section (`oss`, `s3`, `local`; `http`
-    is `oss` with an empty `http:` listener)."""
+    is `oss` with an empty `http:` listener, `webhooks` `oss` with one webhook)."""
     drop = folder / "drop"
     drop.mkdir(exist_ok=True)
     doc: dict[str, Any] = {"ledger": "ledger.db",
@@ -23,4 +23,9 @@ def base_doc(folder: Path, target: str = "oss") -> dict[str, Any]:
         doc["oss"] = {"endpoint": "https://oss-cn-hangzhou.aliyuncs.com", "bucket": "my-bucket"}
     if target == "http":
         doc["http"] = {}
+    if target == "webhooks":
+        secret = folder / "webhook_secret"
+        secret.write_text("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        secret.chmod(0o600)
+        doc["webhooks"] = [{"url": "https://app.example.com/h", "secret_file": str(secret)}]
     return doc

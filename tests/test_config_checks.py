@@ -37,8 +37,8 @@ def _with(tmp_path: Path, key: Key, value: Any) -> dict[str, Any]:
     """The base document for `key`'s section with `key` set to `value`."""
     doc = _doc(tmp_path, key.section if key.section not in ("", "watch") else "oss")
     doc.update(COMPANIONS.get(key.path, {}))
-    section = doc if key.section == "" else doc["watch"][0] if key.section == "watch" \
-        else doc[key.section]
+    section = doc if key.section == "" else doc[key.section][0] \
+        if key.section in ("watch", "webhooks") else doc[key.section]
     section[key.name] = value
     return doc
 
@@ -54,7 +54,7 @@ def _problems(doc: Any, tmp_path: Path) -> list[str]:
 
 
 def _where(key: Key) -> str:
-    return key.path.replace("watch[]", "watch[0]")
+    return key.path.replace("watch[]", "watch[0]").replace("webhooks[]", "webhooks[0]")
 
 
 # --- unknown keys ----------------------------------------------------------------------

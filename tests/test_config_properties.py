@@ -105,15 +105,15 @@ def _base_for(base: Path, key: Key) -> dict[str, Any]:
 
 
 def _set(doc: dict[str, Any], key: Key, value: Any) -> None:
-    section = doc if key.section == "" else doc["watch"][0] if key.section == "watch" \
-        else doc[key.section]
+    section = doc if key.section == "" else doc[key.section][0] \
+        if key.section in ("watch", "webhooks") else doc[key.section]
     section[key.name] = value
 
 
 @pytest.mark.parametrize("key", [k for k in KEYS if k.kind not in ("section", "list")],
                          ids=lambda k: k.path)
 def test_any_value_of_a_key_is_a_config_or_problems_naming_it(base: Path, key: Key) -> None:
-    where = key.path.replace("watch[]", "watch[0]")
+    where = key.path.replace("watch[]", "watch[0]").replace("webhooks[]", "webhooks[0]")
 
     @SETTINGS
     @given(_values(key))

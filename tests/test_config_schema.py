@@ -29,6 +29,7 @@ LIVE_KEYS = {"prefix", "name", "date_source", "settle_seconds", "timezone", "sca
              "content_disposition", "tags", "metadata", "object_record"}
 # watch[].group is read once: the folder groups a host claims rows of are fixed at start.
 TOKEN = "5be0c93f71a2d84e6c0f2a97b1d35e84"  # random: a patterned token is refused
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the spec's example secret
 
 
 def _doc(tmp_path: Path, target: str = "oss") -> dict[str, Any]:
@@ -43,13 +44,20 @@ def _full(tmp_path: Path, target: str) -> dict[str, Any]:
     """A document that sets every key of the top level, of `target`, of http: and of one
     watch folder, to its example (or default), made to work in `tmp_path`."""
     doc = _doc(tmp_path, target)
+    doc["webhooks"] = [{}]
     for key in KEYS:
         value = key.default if key.example is None else key.example
-        if key.kind in ("section", "list") or key.section not in ("", "watch", target, "http"):
+        if key.kind in ("section", "list") or key.section not in ("", "watch", "webhooks",
+                                                                  target, "http"):
             continue
-        section = doc if key.section == "" else doc["watch"][0] if key.section == "watch" \
-            else doc.setdefault(key.section, {})
+        section = doc if key.section == "" else doc[key.section][0] \
+            if key.section in ("watch", "webhooks") else doc.setdefault(key.section, {})
         section.setdefault(key.name, value)
+    secret = tmp_path / "webhook_secret"
+    secret.write_text(WEBHOOK_SECRET)
+    secret.chmod(0o600)
+    doc["webhooks"][0].update(secret_file=str(secret), folders=["drop"])
+    doc["on_upload"] = [sys.executable, "{path}"]
     token = tmp_path / "token"
     token.write_text(TOKEN)
     token.chmod(0o600)  # the daemon's user's alone, or the token is refused

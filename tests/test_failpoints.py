@@ -220,7 +220,12 @@ def test_every_point_has_one_call_site_and_every_site_a_known_name() -> None:
                      "worker.pinned": ["ossync/upload/worker.py"],
                      "worker.hashed": ["ossync/upload/worker.py"],
                      "worker.posted": ["ossync/upload/worker.py"],
-                     "worker.sent": ["ossync/upload/worker.py"]}
+                     "worker.sent": ["ossync/upload/worker.py"],
+                     "outbox.loop": ["ossync/outbox/sender.py"],
+                     "heartbeat.loop": ["ossync/outbox/heartbeat.py"],
+                     # each backend hears other processes its own way
+                     "events.watch": ["ossync/ledger/postgres/ledger.py",
+                                      "ossync/ledger/sqlite/ledger.py"]}
     assert set(sites) == set(POINTS)
 
 

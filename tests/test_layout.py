@@ -26,8 +26,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "intake": frozenset({"core", "config", "ledger"}),
     "upload": frozenset({"core", "config", "targets", "ledger", "intake"}),
     "http": frozenset({"core", "config", "targets", "ledger"}),
+    "outbox": frozenset({"core", "config", "ledger"}),  # events to webhooks, on_upload
     "service": frozenset({"core", "credentials", "config", "targets", "ledger", "stores",
-                          "intake", "upload", "http"}),
+                          "intake", "upload", "http", "outbox"}),
     "cli": frozenset({"core", "credentials", "config", "targets", "localoss", "ledger",
                       "stores", "intake", "upload", "service", "root"}),
     "root": frozenset({"ledger", "cli"}),

@@ -61,10 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_query_commands(sub, _query_args)
 
+    import ossync.cli.events as events
     import ossync.cli.ledger_copy as ledger_copy
     import ossync.cli.rebuild as rebuild
     import ossync.cli.verify as verify
 
+    events.add_arguments(sub, _query_args)
     verbs = ledger_copy.add_arguments(sub, logging_options)
     rebuild.add_arguments(verbs, config_options)
     verify.add_arguments(sub, _query_args)
@@ -143,6 +145,10 @@ def dispatch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         import ossync.cli.rebuild as rebuild
 
         return rebuild.run(args, stdout, stderr)
+    if args.command == "events":
+        import ossync.cli.events as events
+
+        return events.run(args, stdout)
     if args.command == "ledger":
         import ossync.cli.ledger_copy as ledger_copy
 

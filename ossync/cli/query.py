@@ -1,4 +1,5 @@
-"""`ossync url|ls|show|status|retry|export`: the ledger for people and programs.
+"""`ossync url|ls|show|status|retry|export`: the ledger for people and programs
+(`ossync events` is `ossync.cli.events`).
 
 Handlers read the ledger (read-only, except `retry`) and return an exit status;
 `cli.main` turns exceptions into one line and a status. Paths are taken as the shell
@@ -203,8 +204,12 @@ def _parts_line(ledger: Ledger, item: Item) -> str:
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     with open_ledger(args) as ledger:
         status = ledger.status()
+        deliveries = ledger.deliveries()
     data = dataclasses.asdict(status)
     data["top_errors"] = [{"error": e, "count": n} for e, n in status.top_errors]
+    data["deliveries"] = [{k: v for k, v in dataclasses.asdict(d).items()
+                           if k not in ("lease_until", "lease_left", "next_attempt")}
+                          for d in deliveries]
     if args.format != "table":
         emit([data], args.format if args.format != "csv" else "nl", out, ())
         return 0
@@ -219,6 +224,11 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
               f"last upload:     {status.last_upload_at or '-'}\n")
     for error, count in status.top_errors:
         out.write(f"  {count} failed: {cell(error)}\n")
+    for d in deliveries:
+        waiting = f", oldest from {d.oldest_pending_at}" if d.oldest_pending_at else ""
+        out.write(f"deliveries to {cell(d.endpoint)}: through event {d.delivered}, "
+                  f"{d.pending} waiting{waiting}; {d.sent} sent, {d.given_up} given up"
+                  + (f"; last error: {cell(d.last_error)}" if d.last_error else "") + "\n")
     return 0
 
 

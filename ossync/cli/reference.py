@@ -58,6 +58,9 @@ GIVES: tuple[tuple[tuple[str, ...], ExitStatus, str], ...] = (
     (("ledger copy",), S.FAILED, "the copy differs, or a ledger cannot be used"),
     (("ledger copy",), S.BAD_LEDGER, "DST is another program's database"),
     (("ledger copy",), S.NO_LEDGER, "SRC does not exist"),
+    (("events",), S.FAILED, "the ledger cannot be used"),
+    (("events",), S.NO_LEDGER, "no ledger there (has the daemon run yet?)"),
+    (("events",), S.CONFIG, "the config given to find the ledger cannot be read"),
     (("ledger rebuild",), S.FAILED, "objects could not be read, or the ledger has rows "
                                     "(without --force) or cannot be used"),
     (("ledger rebuild",), S.CONFIG, "a bad config (the store and folders come from it)"),

@@ -363,7 +363,7 @@ class Worker:
             delay = self.limits.retry.delay(row.attempts + 1)
             log.warning("upload of %s failed, retrying in %.0fs: %s", row.path, delay, err)
             self.queue.settle(row, Deferred(delay, error=str(err), count_attempt=True,
-                                            code=err.code))
+                                            code=err.code, by_store=True))
         else:
             self._fail(row, str(err))
 

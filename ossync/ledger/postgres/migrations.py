@@ -122,4 +122,28 @@ UPDATE multipart_uploads SET path = substr(path, 2) WHERE left(path, 1) = chr(1)
     ("0005_files_tagging_owed", """
 ALTER TABLE files ADD COLUMN tagging_owed TEXT;
 """),
+    # Events apps hear about and one cursor per delivery endpoint (see SQLite's 0008).
+    ("0006_events_and_deliveries", """
+CREATE TABLE events (
+    id BIGSERIAL PRIMARY KEY,
+    type TEXT NOT NULL,
+    at TEXT NOT NULL,
+    host TEXT NOT NULL,
+    folder TEXT,
+    data TEXT NOT NULL
+);
+CREATE TABLE deliveries (
+    endpoint TEXT PRIMARY KEY,
+    delivered BIGINT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt DOUBLE PRECISION NOT NULL DEFAULT 0,
+    last_error TEXT,
+    sent BIGINT NOT NULL DEFAULT 0,
+    failures BIGINT NOT NULL DEFAULT 0,
+    given_up BIGINT NOT NULL DEFAULT 0,
+    claimed_by TEXT,
+    lease_until DOUBLE PRECISION,
+    updated_at TEXT NOT NULL
+);
+"""),
 )
