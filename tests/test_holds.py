@@ -92,3 +92,26 @@ def test_holds_record_when_a_hold_begins_changes_and_ends() -> None:
     resumed = outbox.events[-1].data
     assert resumed["since"] == outbox.events[0].data["since"] and resumed["held_seconds"] >= 0
     json.dumps(resumed)
+
+
+def test_a_hold_is_logged_once_whoever_says_it(caplog: Any) -> None:
+    """The credential refresher logs its own hold ("uploads held: no valid credentials …"
+    and "uploads resume"): Holds adds a line only for the causes nobody else logs."""
+    outbox = Outbox()
+    causes: dict[str, Any] = {"keys": None, "away": False}
+    holds = Holds(outbox, Quiet(), lambda: causes["keys"],  # type: ignore[arg-type]
+                  lambda: causes["away"])
+    caplog.set_level("DEBUG", logger="ossync.service.holds")
+    causes["keys"] = "no valid credentials: the refresh failed"
+    holds.turn()
+    causes["keys"] = None
+    holds.turn()
+    assert [e.type for e in outbox.events] == ["service.held", "service.resumed"]
+    assert [r.getMessage() for r in caplog.records] == []
+    causes["away"] = True
+    holds.turn()
+    causes["away"] = False
+    holds.turn()
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2 and messages[0] == "uploads held: the ledger cannot be reached"
+    assert messages[1].startswith("uploads go again after")

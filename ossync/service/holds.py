@@ -36,6 +36,7 @@ from ossync.ledger.wrapping import QueueWrapper
 log = logging.getLogger("ossync.service.holds")
 STORE_HOLD = 30.0  # seconds of store failures, with no upload between, that make a hold
 STORE_FAILURES = 3  # ... and at least this many of them
+SELF_LOGGED = frozenset({"credentials"})  # causes whose source logs the hold and its end
 MAX_WAITING = 20  # events kept while the ledger is away (the oldest go first)
 
 
@@ -73,12 +74,13 @@ class Holds:
         if found and (not before or set(found) != set(before)):
             if not before:
                 self._since, self._began = now_text(), time.monotonic()
-            log.warning("uploads held: %s", "; ".join(found.values()))
+            _log_held(found)
             self._waiting.append(service_held(host=self.host, reasons=list(found.values()),
                                               since=self._since or now_text()))
         elif before and not found:
             held = time.monotonic() - self._began
-            log.warning("uploads go again after %.0fs held", held)
+            if set(before) - SELF_LOGGED:
+                log.warning("uploads go again after %.0fs held", held)
             self._waiting.append(service_resumed(host=self.host, reasons=list(before.values()),
                                                  since=self._since or now_text(),
                                                  held_seconds=held))
@@ -92,6 +94,14 @@ class Holds:
             except LedgerError:
                 return  # the ledger is away: next turn
             self._waiting.popleft()
+
+
+def _log_held(found: dict[str, str]) -> None:
+    """One line per hold: a cause whose source says so itself (the credential refresher's
+    "uploads held: no valid credentials …") is not said twice."""
+    own = {cause: why for cause, why in found.items() if cause not in SELF_LOGGED}
+    if own:
+        log.warning("uploads held: %s", "; ".join(own.values()))
 
 
 class StoreWatch(QueueWrapper):
