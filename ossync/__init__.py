@@ -10,5 +10,5 @@ The Python API for apps: `Ledger.open(location, readonly=True)` (a file or a
 
 from ossync.ledger import Item, Ledger, Status
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["Item", "Ledger", "Status", "__version__"]

@@ -143,6 +143,31 @@ def make_config(write_config: Callable[..., Path], local_oss: LocalOSS, drop: Pa
     return make
 
 
+# --- the fast subset: `pytest -m fast`, the inner loop of development ---------------
+
+# One module or more per package (core, credentials, config, targets, stores, localoss,
+# ledger, intake, upload, http, outbox, service, cli) and the layout checks; in each,
+# every test but those marked slow or needing PostgreSQL, radosgw or systemd. Under 90 s
+# on 2 cores.
+FAST_MODULES = frozenset({
+    "test_keys", "test_throttle", "test_failpoints", "test_odd_names", "test_credentials",
+    "test_config", "test_config_checks", "test_config_schema", "test_config_files",
+    "test_config_reference", "test_signing", "test_s3_signing", "test_targets",
+    "test_stores", "test_localoss", "test_ledger", "test_media", "test_watch_again",
+    "test_worker", "test_prepare", "test_strip", "test_http_config", "test_reload",
+    "test_cli_errors", "test_layout", "test_architecture_doc", "test_commands_reference",
+    "test_docs_site", "test_outbox", "test_config_events", "test_holds",
+})
+_NOT_FAST = ("slow", "postgres", "radosgw", "nspawn")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
+        if module in FAST_MODULES and not any(item.get_closest_marker(m) for m in _NOT_FAST):
+            item.add_marker(pytest.mark.fast)
+
+
 # --- secrets: one check over everything the whole suite printed and logged ----------
 
 _LEAKS: list[str] = []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ossync.ledger import FileRow, MultipartRow, Outcome, Upload, Uploaded
 from ossync.ledger.outcomes import Aliased
-from ossync.targets import ObjectInfo, UploadResult
+from ossync.targets import ObjectInfo, ObjectOptions, UploadResult
 from ossync.targets.local import LocalTarget
 from ossync.targets.multipart import Journal, Part
 
@@ -34,6 +34,7 @@ class FakeQueue:
     outcomes: list[tuple[FileRow, Outcome]] = field(default_factory=list)
     uploads: list[Upload] = field(default_factory=list)
     intents: list[tuple[str, str]] = field(default_factory=list)  # (sha256, key)
+    owed: list[str | None] = field(default_factory=list)  # each intent's tagging owed
     held: set[tuple[str, str]] = field(default_factory=set)
     busy: set[str] = field(default_factory=set)  # sha256s another worker holds
     unseen: bool = False  # look-ups miss every upload (another sender's lands later)
@@ -53,8 +54,10 @@ class FakeQueue:
     def release_content(self, bucket: str, sha256: str) -> None:
         self.held.discard((bucket, sha256))
 
-    def intend(self, row: FileRow, *, sha256: str, key: str) -> None:
+    def intend(self, row: FileRow, *, sha256: str, key: str,
+               tagging: str | None = None) -> None:
         self.intents.append((sha256, key))
+        self.owed.append(tagging)
 
     def stored(self, bucket: str, sha256: str, sent_sha256: str | None = None
                ) -> Upload | None:
@@ -131,11 +134,13 @@ class FaultyStore(LocalTarget):
         self.deleted: list[str] = []
 
     def upload(self, path: Path, key: str, *, content_type: str,
-               journal: Journal | None = None) -> UploadResult:
+               journal: Journal | None = None,
+               options: ObjectOptions | None = None) -> UploadResult:
         if self.fail is not None:
             fault, self.fail = self.fail, None
             raise fault
-        result = super().upload(path, key, content_type=content_type, journal=journal)
+        result = super().upload(path, key, content_type=content_type, journal=journal,
+                                options=options)
         self.uploaded.append(key)
         return result if self.crc is None else replace(result, crc64=self.crc)
 

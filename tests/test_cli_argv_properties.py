@@ -97,6 +97,8 @@ def _argv(pools: Pools, command: str) -> st.SearchStrategy[list[str]]:
             p.paths, st.sampled_from(["cam/0.jpg", "0" * 64, '=HYPERLINK("http://evil.example")'
                                       ]))).map(lambda t: [*t[0], t[1]]),
         "status": _pairs(*query, *formats),
+        "events": _pairs(*query, ("--json", None), ("--nl", None), ("--since", st.one_of(
+            HUGE, TEXT))),  # never --follow: it would wait for events for good
         "retry": st.tuples(_pairs(*query, ("--all", None)), positional).map(
             lambda t: t[0] + t[1]),
         "export": _pairs(*query, ("--since", TIMES), ("--format", st.one_of(
@@ -144,8 +146,8 @@ def pools(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pools]:
         patch.undo()
 
 
-COMMANDS = ["url", "ls", "show", "status", "retry", "export", "check-config", "put", "run",
-            "ledger copy", "demo", "local-oss"]
+COMMANDS = ["url", "ls", "show", "status", "events", "retry", "export", "check-config", "put",
+            "run", "ledger copy", "demo", "local-oss"]
 
 
 def _check_format(argv: list[str], out: str) -> None:

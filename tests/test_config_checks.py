@@ -14,6 +14,7 @@ from ossync.config.checks import shown
 from ossync.config.key import Key
 from ossync.config.schema import KEYS, spec
 from ossync.core.errors import ConfigError
+from tests.config_docs import base_doc
 
 from .conftest import ACCESS_KEY_ID, SECRET
 
@@ -29,28 +30,15 @@ COMPANIONS: dict[str, dict[str, Any]] = {
 
 
 def _doc(tmp_path: Path, target: str = "oss") -> dict[str, Any]:
-    drop = tmp_path / "drop"
-    drop.mkdir(exist_ok=True)
-    doc: dict[str, Any] = {"ledger": "ledger.db",
-                           "watch": [{"path": str(drop), "label": "drop"}]}
-    if target == "s3":
-        doc["s3"] = {"endpoint": "https://s3.eu-west-1.amazonaws.com", "bucket": "my-bucket"}
-    elif target == "local":
-        (tmp_path / "store").mkdir(exist_ok=True)
-        doc["local"] = {"path": str(tmp_path / "store")}
-    else:
-        doc["oss"] = {"endpoint": "https://oss-cn-hangzhou.aliyuncs.com", "bucket": "my-bucket"}
-    if target == "http":
-        doc["http"] = {}
-    return doc
+    return base_doc(tmp_path, target)
 
 
 def _with(tmp_path: Path, key: Key, value: Any) -> dict[str, Any]:
     """The base document for `key`'s section with `key` set to `value`."""
     doc = _doc(tmp_path, key.section if key.section not in ("", "watch") else "oss")
     doc.update(COMPANIONS.get(key.path, {}))
-    section = doc if key.section == "" else doc["watch"][0] if key.section == "watch" \
-        else doc[key.section]
+    section = doc if key.section == "" else doc[key.section][0] \
+        if key.section in ("watch", "webhooks") else doc[key.section]
     section[key.name] = value
     return doc
 
@@ -66,7 +54,7 @@ def _problems(doc: Any, tmp_path: Path) -> list[str]:
 
 
 def _where(key: Key) -> str:
-    return key.path.replace("watch[]", "watch[0]")
+    return key.path.replace("watch[]", "watch[0]").replace("webhooks[]", "webhooks[0]")
 
 
 # --- unknown keys ----------------------------------------------------------------------

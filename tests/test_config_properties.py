@@ -17,6 +17,7 @@ from ossync.config import Config, parse_config
 from ossync.config.key import Key
 from ossync.config.schema import KEYS, names
 from ossync.core.errors import ConfigError
+from tests.config_docs import base_doc
 
 from .conftest import ACCESS_KEY_ID, SECRET
 
@@ -36,21 +37,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("config-properties")
 
 
-def _doc(base: Path, target: str) -> dict[str, Any]:
-    drop = base / "drop"
-    drop.mkdir(exist_ok=True)
-    doc: dict[str, Any] = {"ledger": "ledger.db",
-                           "watch": [{"path": str(drop), "label": "drop"}]}
-    if target == "s3":
-        doc["s3"] = {"endpoint": "https://s3.eu-west-1.amazonaws.com", "bucket": "my-bucket"}
-    elif target == "local":
-        (base / "store").mkdir(exist_ok=True)
-        doc["local"] = {"path": str(base / "store")}
-    else:
-        doc["oss"] = {"endpoint": "https://oss-cn-hangzhou.aliyuncs.com", "bucket": "my-bucket"}
-    if target == "http":
-        doc["http"] = {}
-    return doc
+def _doc(base: Path, target: str = "oss") -> dict[str, Any]:
+    return base_doc(base, target)
 
 
 def _check(base: Path, doc: Any, *needles: str) -> Config | None:
@@ -117,15 +105,15 @@ def _base_for(base: Path, key: Key) -> dict[str, Any]:
 
 
 def _set(doc: dict[str, Any], key: Key, value: Any) -> None:
-    section = doc if key.section == "" else doc["watch"][0] if key.section == "watch" \
-        else doc[key.section]
+    section = doc if key.section == "" else doc[key.section][0] \
+        if key.section in ("watch", "webhooks") else doc[key.section]
     section[key.name] = value
 
 
 @pytest.mark.parametrize("key", [k for k in KEYS if k.kind not in ("section", "list")],
                          ids=lambda k: k.path)
 def test_any_value_of_a_key_is_a_config_or_problems_naming_it(base: Path, key: Key) -> None:
-    where = key.path.replace("watch[]", "watch[0]")
+    where = key.path.replace("watch[]", "watch[0]").replace("webhooks[]", "webhooks[0]")
 
     @SETTINGS
     @given(_values(key))

@@ -13,6 +13,7 @@ import pytest
 from ossync.config import Config, parse_config, reload_plan
 from ossync.config.key import LIVE, NUMERIC, RESTART
 from ossync.config.schema import KEYS, SECTIONS, normal, section_keys, spec
+from tests.config_docs import base_doc
 
 from .conftest import ACCESS_KEY_ID, SECRET
 
@@ -22,24 +23,17 @@ ENV = {"OSS_ACCESS_KEY_ID": ACCESS_KEY_ID, "OSS_ACCESS_KEY_SECRET": SECRET,
 # What the daemon applies on SIGHUP (the issue's list); everything else needs a restart.
 LIVE_KEYS = {"prefix", "name", "date_source", "settle_seconds", "timezone", "scan_interval",
              "max_file_size", "retry_initial_delay", "retry_max_delay", "max_bandwidth",
-             "watch", *(k.path for k in section_keys("watch") if k.path != "watch[].group")}
+             "watch", *(k.path for k in section_keys("watch") if k.path != "watch[].group"),
+             # the object options: every upload after the reload carries the new ones
+             "storage_class", "acl", "server_side_encryption", "kms_key_id", "cache_control",
+             "content_disposition", "tags", "metadata", "object_record"}
 # watch[].group is read once: the folder groups a host claims rows of are fixed at start.
 TOKEN = "5be0c93f71a2d84e6c0f2a97b1d35e84"  # random: a patterned token is refused
+WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the spec's example secret
 
 
 def _doc(tmp_path: Path, target: str = "oss") -> dict[str, Any]:
-    drop = tmp_path / "drop"
-    drop.mkdir(exist_ok=True)
-    doc: dict[str, Any] = {"ledger": "ledger.db",
-                           "watch": [{"path": str(drop), "label": "drop"}]}
-    if target == "s3":
-        doc["s3"] = {"endpoint": "https://s3.eu-west-1.amazonaws.com", "bucket": "my-bucket"}
-    elif target == "local":
-        (tmp_path / "store").mkdir(exist_ok=True)
-        doc["local"] = {"path": str(tmp_path / "store")}
-    else:
-        doc["oss"] = {"endpoint": "https://oss-cn-hangzhou.aliyuncs.com", "bucket": "my-bucket"}
-    return doc
+    return base_doc(tmp_path, target)
 
 
 def _parse(doc: dict[str, Any], tmp_path: Path) -> Config:
@@ -50,13 +44,20 @@ def _full(tmp_path: Path, target: str) -> dict[str, Any]:
     """A document that sets every key of the top level, of `target`, of http: and of one
     watch folder, to its example (or default), made to work in `tmp_path`."""
     doc = _doc(tmp_path, target)
+    doc["webhooks"] = [{}]
     for key in KEYS:
         value = key.default if key.example is None else key.example
-        if key.kind in ("section", "list") or key.section not in ("", "watch", target, "http"):
+        if key.kind in ("section", "list") or key.section not in ("", "watch", "webhooks",
+                                                                  target, "http"):
             continue
-        section = doc if key.section == "" else doc["watch"][0] if key.section == "watch" \
-            else doc.setdefault(key.section, {})
+        section = doc if key.section == "" else doc[key.section][0] \
+            if key.section in ("watch", "webhooks") else doc.setdefault(key.section, {})
         section.setdefault(key.name, value)
+    secret = tmp_path / "webhook_secret"
+    secret.write_text(WEBHOOK_SECRET)
+    secret.chmod(0o600)
+    doc["webhooks"][0].update(secret_file=str(secret), folders=["drop"])
+    doc["on_upload"] = [sys.executable, "{path}"]
     token = tmp_path / "token"
     token.write_text(TOKEN)
     token.chmod(0o600)  # the daemon's user's alone, or the token is refused

@@ -320,6 +320,7 @@ def test_credentials_file_half_written_is_retried(tmp_path: Path) -> None:
 # --- the local endpoint's STS issuer ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_local_endpoint_refuses_expired_tokens_like_oss(sts_oss: LocalOSS,
                                                         issuer: StsIssuer,
                                                         tmp_path: Path) -> None:
@@ -357,6 +358,7 @@ def test_local_endpoint_refuses_expired_tokens_like_oss(sts_oss: LocalOSS,
 # --- rotation, refresh, hold --------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_rotation_swaps_whole_triples_in_the_background(issuer: StsIssuer) -> None:
     cloud = FakeCloud(issuer, 4, fresh_share=0.8)  # ECS-like: new keys well before expiry
     seen: set[tuple[str, str, str | None]] = set()
@@ -389,6 +391,7 @@ def test_rotation_swaps_whole_triples_in_the_background(issuer: StsIssuer) -> No
     assert supply.ready.is_set()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["oss", "s3-put", "s3-post"])
 def test_uploads_go_on_across_instance_role_rotations(sts_oss: LocalOSS, issuer: StsIssuer,
                                                       tmp_path: Path, kind: str) -> None:
@@ -416,6 +419,7 @@ def test_uploads_go_on_across_instance_role_rotations(sts_oss: LocalOSS, issuer:
     assert done >= 4
 
 
+@pytest.mark.slow
 def test_failed_refresh_keeps_keys_then_holds_then_resumes(
         issuer: StsIssuer, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, "ossync.credentials")
@@ -446,6 +450,7 @@ def test_failed_refresh_keeps_keys_then_holds_then_resumes(
     assert any("valid again: uploads resume" in m for m in messages)
 
 
+@pytest.mark.slow
 def test_refused_keys_are_renewed_and_the_upload_retried(
         sts_oss: LocalOSS, issuer: StsIssuer, tmp_path: Path,
         caplog: pytest.LogCaptureFixture) -> None:

@@ -209,17 +209,23 @@ def _hits_in_product() -> dict[str, list[str]]:
 
 def test_every_point_has_one_call_site_and_every_site_a_known_name() -> None:
     sites = _hits_in_product()
-    assert sites == {"worker.process": ["ossync/service/daemon.py"],
+    assert sites == {"worker.process": ["ossync/service/work_stages.py"],
                      "intake.event": ["ossync/intake/watcher.py"],
-                     "worker.loop": ["ossync/service/daemon.py"],
-                     "intake.loop": ["ossync/service/daemon.py"],
-                     "scanner.loop": ["ossync/service/daemon.py"],
+                     "worker.loop": ["ossync/service/work_stages.py"],
+                     "intake.loop": ["ossync/service/intake_stages.py"],
+                     "scanner.loop": ["ossync/service/intake_stages.py"],
                      "sweeper.loop": ["ossync/upload/sweep.py"],
                      "credentials.loop": ["ossync/credentials/rotating.py"],
-                     "queue.decided": ["ossync/ledger/queue.py"],
+                     "queue.decided": ["ossync/ledger/waking.py"],
                      "worker.pinned": ["ossync/upload/worker.py"],
                      "worker.hashed": ["ossync/upload/worker.py"],
-                     "worker.sent": ["ossync/upload/worker.py"]}
+                     "worker.posted": ["ossync/upload/worker.py"],
+                     "worker.sent": ["ossync/upload/worker.py"],
+                     "outbox.loop": ["ossync/outbox/sender.py"],
+                     "heartbeat.loop": ["ossync/outbox/heartbeat.py"],
+                     # each backend hears other processes its own way
+                     "events.watch": ["ossync/ledger/postgres/ledger.py",
+                                      "ossync/ledger/sqlite/ledger.py"]}
     assert set(sites) == set(POINTS)
 
 

@@ -30,6 +30,7 @@ from tests.faults import FaultPlan, FaultProxy, Rule
 from tests.oss_sdk import open_uploads, stored
 
 from .conftest import BUCKET, REGION
+from .queue_helpers import claim
 
 KIB = 1024
 SMALL = MultipartSettings(threshold=1024 * KIB, part_size=256 * KIB, concurrency=4)
@@ -312,7 +313,7 @@ def test_sweep_aborts_uploads_whose_file_is_gone_and_keeps_queued_ones(
     gone = _file(tmp_path, 2 * 1024 * KIB, "gone.tif")
     queued = _file(tmp_path, 2 * 1024 * KIB, "queued.tif")
     ledger.note([Sighting(str(queued), "drop", queued.stat().st_size,
-                          queued.stat().st_mtime_ns, 0.0)], 0.0)
+                          queued.stat().st_mtime_ns, 0.0)])
     target = _oss(local_oss.endpoint, creds)
     try:
         for path in (gone, queued):
@@ -374,8 +375,8 @@ def test_sweep_leaves_an_upload_in_a_workers_hands_alone(
 
     path = _file(tmp_path, 2 * 1024 * KIB, "busy.tif")
     ledger.note([Sighting(str(path), "drop", path.stat().st_size, path.stat().st_mtime_ns,
-                          0.0)], 0.0)
-    assert ledger.claim(1.0) is not None  # now `uploading`
+                          0.0)])
+    assert claim(ledger) is not None  # now `uploading`
     target = _oss(local_oss.endpoint, creds)
     try:
         _interrupted(target, ledger, path, "k/busy.tif", after=1)

@@ -27,8 +27,6 @@ from ossync.upload.worker import CLAIM_WAIT, CREDENTIALS_WAIT, Limits, Worker
 from .daemon_helpers import jpeg_bytes
 from .fakes import FakeQueue, FaultyStore, NoCheckpoints, row_for
 
-pytestmark = pytest.mark.fast
-
 
 class Rig:
     """A worker over a drop folder, a fake queue and the local store."""

@@ -28,10 +28,13 @@ class Parser(argparse.ArgumentParser):
 
 def logging_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="info",
-                        choices=["debug", "info", "warning", "error"])
+                        choices=["debug", "info", "warning", "error"],
+                        help="how much to log on stderr (default: info; debug adds "
+                             "tracebacks)")
     parser.add_argument("--log-format", default="auto",
                         choices=["auto", "human", "journal", "json"],
-                        help="auto: journal under systemd, else human")
+                        help="auto (default): journal priorities when stderr is the journal, "
+                             "else human lines; json: one object per line")
 
 
 def config_options(parser: argparse.ArgumentParser) -> None:

@@ -49,6 +49,14 @@ def cmd_check_config(args: argparse.Namespace, stdout: TextIO) -> int:
     stdout.write(f"  host: {config.host}\n")
     for w in config.watch:
         stdout.write(f"  watch {w.label}: {printable(str(w.path))} -> {w.prefix}{w.name}\n")
+    for hook in config.webhooks:
+        only = f" ({', '.join(hook.events)})" if hook.events else ""
+        stdout.write(f"  webhook {hook.name}: {printable(hook.url)}{only}, signed with "
+                     f"{printable(hook.secret_source)}\n")
+    if config.on_upload is not None:
+        stdout.write(f"  on_upload: {printable(' '.join(config.on_upload.argv))}\n")
+    if config.heartbeat is not None:
+        stdout.write(f"  heartbeat: every {config.heartbeat.interval:g}s\n")
     for warning in (*config.warnings, *secrets_written_out(args.config), *_token_missing(config)):
         stdout.write(f"  warning: {warning}\n")
     return ExitStatus.OK
@@ -133,8 +141,9 @@ def _ledger_summary(config: Config, path: Path) -> str:
                 location)
     except LedgerError as exc:
         if "no ossync tables yet" in str(exc):  # an empty file or database: a new ledger
-            shown = display_location(location) if isinstance(location, str) else location
-            return f"{shown} (the daemon creates the tables)"
+            if isinstance(location, str):
+                return f"{display_location(location)} (connected; the daemon creates the tables)"
+            return f"{location} (the daemon creates the tables)"
         raise ConfigError([f"ledger: {exc}"], str(path)) from None
 
 

@@ -21,13 +21,29 @@ SHOWN_CHARS = 120  # of an argument echoed in a message: enough to recognise it
 
 class ExitStatus(enum.IntEnum):
     OK = 0
-    FAILED = 1  # some file or lookup failed; the rest went through; a ledger unavailable
-    USAGE = 2  # bad arguments
-    BAD_LEDGER = 65  # EX_DATAERR: the ledger file is not a ledger
-    NO_LEDGER = 66  # EX_NOINPUT: there is no ledger file
-    SOFTWARE = 70  # EX_SOFTWARE: a bug in ossync (the last resort)
+    FAILED = 1
+    USAGE = 2
+    BAD_LEDGER = 65  # EX_DATAERR
+    NO_LEDGER = 66  # EX_NOINPUT
+    SOFTWARE = 70  # EX_SOFTWARE
     CONFIG = 78  # EX_CONFIG: systemd's RestartPreventExitStatus=78 stops a restart loop
     INTERRUPTED = 130
+
+
+# What each status means, as docs/commands.md says it (`python -m ossync.cli.reference`).
+MEANINGS = {
+    ExitStatus.OK: "done",
+    ExitStatus.FAILED: "some file or look-up failed (the rest went through), or the ledger "
+                       "could not be used",
+    ExitStatus.USAGE: "bad arguments: the command line cannot be used as it is",
+    ExitStatus.BAD_LEDGER: "the ledger is not an ossync ledger, or it is damaged",
+    ExitStatus.NO_LEDGER: "there is no ledger there (yet)",
+    ExitStatus.SOFTWARE: "an internal error (a bug: please report it), or a daemon stage "
+                         "that kept crashing was given up",
+    ExitStatus.CONFIG: "a bad config: every problem is named; systemd does not restart "
+                       "the daemon on it",
+    ExitStatus.INTERRUPTED: "interrupted (Ctrl-C)",
+}
 
 
 class UsageError(OssyncError):

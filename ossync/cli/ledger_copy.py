@@ -33,7 +33,9 @@ class CopyMismatch(OssyncError):
 
 
 def add_arguments(sub: argparse._SubParsersAction[Parser],
-                  common: Callable[[argparse.ArgumentParser], None]) -> None:
+                  common: Callable[[argparse.ArgumentParser], None]
+                  ) -> argparse._SubParsersAction[Parser]:
+    """`ossync ledger` and its `copy` verb; returns the verbs, for the other commands."""
     ledger = sub.add_parser("ledger", help="work on a ledger as a whole")
     verbs = ledger.add_subparsers(dest="ledger_command", metavar="VERB", required=True)
     copy = verbs.add_parser("copy", help="copy SRC into DST (SQLite ↔ PostgreSQL), resumable, "
@@ -42,6 +44,7 @@ def add_arguments(sub: argparse._SubParsersAction[Parser],
     copy.add_argument("src", type=path_text, help="a ledger file or a postgresql:// URL")
     copy.add_argument("dst", type=path_text,
                       help="a ledger file or a postgresql:// URL (created if need be)")
+    return verbs
 
 
 def _batches(rows: Iterable[_T]) -> Iterator[list[_T]]:

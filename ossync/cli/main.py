@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+import ossync.cli.terminal as terminal
 from ossync import __version__
-from ossync.cli import terminal
 from ossync.cli.args import (
     DEFAULT_CONFIG,
     Parser,
@@ -53,16 +53,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     put = sub.add_parser("put", help="upload the given files once and print their URLs")
     config_options(put)
-    put.add_argument("files", nargs="+", type=path_arg, metavar="FILE")
+    put.add_argument("files", nargs="+", type=path_arg, metavar="FILE",
+                     help="a file to upload (it need not be in a watch folder)")
     put.add_argument("--json", action="store_true", help="print a JSON array of results")
 
     from ossync.cli.query import add_query_commands
 
     add_query_commands(sub, _query_args)
 
-    from ossync.cli import ledger_copy
+    import ossync.cli.events as events
+    import ossync.cli.ledger_copy as ledger_copy
+    import ossync.cli.rebuild as rebuild
+    import ossync.cli.verify as verify
 
-    ledger_copy.add_arguments(sub, logging_options)
+    events.add_arguments(sub, _query_args)
+    verbs = ledger_copy.add_arguments(sub, logging_options)
+    rebuild.add_arguments(verbs, config_options)
+    verify.add_arguments(sub, _query_args)
 
     run = sub.add_parser("run", help="run the daemon: watch, upload, record (until SIGTERM)")
     config_options(run)
@@ -118,7 +125,7 @@ def cmd_demo(args: argparse.Namespace, stdout: TextIO) -> int:
 
 
 def dispatch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    from ossync.cli import query as q
+    import ossync.cli.query as q
 
     queries = {
         "url": lambda: q.cmd_url(args, stdout, stderr),
@@ -134,10 +141,22 @@ def dispatch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         from ossync.cli.check_config import cmd_check_config
 
         return cmd_check_config(args, stdout)
+    if args.command == "ledger" and args.ledger_command == "rebuild":
+        import ossync.cli.rebuild as rebuild
+
+        return rebuild.run(args, stdout, stderr)
+    if args.command == "events":
+        import ossync.cli.events as events
+
+        return events.run(args, stdout)
     if args.command == "ledger":
-        from ossync.cli import ledger_copy
+        import ossync.cli.ledger_copy as ledger_copy
 
         return ledger_copy.run(args, stdout)
+    if args.command == "verify":
+        import ossync.cli.verify as verify
+
+        return verify.run(args, stdout, stderr)
     if args.command == "put":
         return cmd_put(args, stdout, stderr)
     if args.command == "run":

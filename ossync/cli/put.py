@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import stat
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
-from ossync.cli import paths
+import ossync.cli.paths as paths
 from ossync.cli.errors import line
 from ossync.cli.output import machine
 from ossync.cli.put_records import BatchRecorder
@@ -19,9 +19,10 @@ from ossync.core.errors import OssyncError
 from ossync.core.objects import FileChanged, KeyTaken, UploadResult
 from ossync.core.textforms import ledger_text, printable
 from ossync.ledger import DirectRecord, Ledger, LedgerError, Upload
-from ossync.stores import make_target
+from ossync.stores import make_target, metadata_limit
 from ossync.targets import Target
 from ossync.upload.journal import LedgerJournal
+from ossync.upload.options import Place, options_for
 from ossync.upload.prepare import NotAnImage, choose_date, key_for, read_facts
 
 PUT_FOLDER = "put"  # the ledger's folder label for one-shot uploads
@@ -64,14 +65,22 @@ def upload_one(target: Target, config: Config, path: Path, ledger: Ledger | None
     # A big file's parts are journaled in the ledger: `put` again resumes a cut-short one.
     journal = None if ledger is None else LedgerJournal(
         ledger, host=ledger.host, path=str(path), bucket=config.bucket, sha256=facts.sha256)
+    # No watch folder to be relative to: the record keeps the path the user named.
+    settings = config.objects if config.objects.object_record == "off" else replace(
+        config.objects, object_record="absolute")
+    place = Place(path.name, str(path), PUT_FOLDER, config.host, when)
+    options = options_for(settings, facts, None, place, limit=metadata_limit(config),
+                          tz=zone(config.timezone))
     try:
         result = target.upload(path, key, content_type=facts.media.content_type,
-                               journal=journal)
+                               journal=journal, options=options)
     except KeyTaken:
         key = key_for(facts, prefix=config.prefix, name="{stem}-{sha256}{ext}",
                       relpath=path.name, when=when)
         result = target.upload(path, key, content_type=facts.media.content_type,
-                               journal=journal)
+                               journal=journal, options=options)
+    if result.tagging_owed:  # nothing to resume from here: set them at once
+        target.tag(key, options.tags)
     return result, remember(result=result)
 
 

@@ -1,4 +1,5 @@
-"""`ossync url|ls|show|status|retry|export`: the ledger for people and programs.
+"""`ossync url|ls|show|status|retry|export`: the ledger for people and programs
+(`ossync events` is `ossync.cli.events`).
 
 Handlers read the ledger (read-only, except `retry`) and return an exit status;
 `cli.main` turns exceptions into one line and a status. Paths are taken as the shell
@@ -15,7 +16,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
-from ossync.cli import paths
+import ossync.cli.paths as paths
 from ossync.cli.args import Parser, limit, path_text, text_arg
 from ossync.cli.errors import NotFound, UsageError, shown
 from ossync.cli.ledgers import open_ledger
@@ -33,13 +34,14 @@ LS_COLUMNS = ("updated_at", "state", "folder", "path", "url")
 URL_COLUMNS = ("path", "url")
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _TIME_HELP = "ISO 8601 time or an age like 2h, 7d"
+_PATH_HELP = "a local path, as the shell gives it or as a log line printed it"
 
 
 def add_query_commands(sub: argparse._SubParsersAction[Parser],
                        common: Any) -> None:
     url = sub.add_parser("url", help="print the URL of each uploaded local file")
     common(url)
-    url.add_argument("paths", nargs="+", metavar="PATH", type=path_text)
+    url.add_argument("paths", nargs="+", metavar="PATH", type=path_text, help=_PATH_HELP)
     add_format_options(url)
     add_url_options(url)
 
@@ -48,14 +50,16 @@ def add_query_commands(sub: argparse._SubParsersAction[Parser],
     ls.add_argument("--since", help=_TIME_HELP)
     ls.add_argument("--until", help=_TIME_HELP)
     ls.add_argument("--folder", type=path_text, help="a watch folder's label or path")
-    ls.add_argument("--state", default="uploaded", choices=[*STATES, "all"])
+    ls.add_argument("--state", default="uploaded", choices=[*STATES, "all"],
+                    help="which files (default: uploaded)")
     ls.add_argument("--limit", type=limit, default=None, help="at most this many rows")
     add_format_options(ls)
     add_url_options(ls)
 
     show = sub.add_parser("show", help="everything the ledger knows about a key, path or hash")
     common(show)
-    show.add_argument("what", metavar="KEY|PATH|SHA256", type=path_text)
+    show.add_argument("what", metavar="KEY|PATH|SHA256", type=path_text,
+                      help="an object key, a local path or a content hash")
     add_format_options(show)
     add_url_options(show)
 
@@ -67,12 +71,14 @@ def add_query_commands(sub: argparse._SubParsersAction[Parser],
     common(retry)
     which = retry.add_mutually_exclusive_group(required=True)
     which.add_argument("--all", action="store_true", help="every failed file")
-    which.add_argument("paths", nargs="*", metavar="PATH", default=[], type=path_text)
+    which.add_argument("paths", nargs="*", metavar="PATH", default=[], type=path_text,
+                       help=f"a failed file: {_PATH_HELP}")
 
     export = sub.add_parser("export", help="dump every file record for other tools")
     common(export)
     export.add_argument("--since", help=_TIME_HELP)
-    export.add_argument("--format", dest="format", required=True, choices=["csv", "json", "nl"])
+    export.add_argument("--format", dest="format", required=True, choices=["csv", "json", "nl"],
+                        help="csv, json (an array) or nl (one object per line)")
 
 
 def _time(flag: str, value: str | None) -> datetime | None:
@@ -198,8 +204,12 @@ def _parts_line(ledger: Ledger, item: Item) -> str:
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     with open_ledger(args) as ledger:
         status = ledger.status()
+        deliveries = ledger.deliveries()
     data = dataclasses.asdict(status)
     data["top_errors"] = [{"error": e, "count": n} for e, n in status.top_errors]
+    data["deliveries"] = [{k: v for k, v in dataclasses.asdict(d).items()
+                           if k not in ("lease_until", "lease_left", "next_attempt")}
+                          for d in deliveries]
     if args.format != "table":
         emit([data], args.format if args.format != "csv" else "nl", out, ())
         return 0
@@ -214,6 +224,11 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
               f"last upload:     {status.last_upload_at or '-'}\n")
     for error, count in status.top_errors:
         out.write(f"  {count} failed: {cell(error)}\n")
+    for d in deliveries:
+        waiting = f", oldest from {d.oldest_pending_at}" if d.oldest_pending_at else ""
+        out.write(f"deliveries to {cell(d.endpoint)}: through event {d.delivered}, "
+                  f"{d.pending} waiting{waiting}; {d.sent} sent, {d.given_up} given up"
+                  + (f"; last error: {cell(d.last_error)}" if d.last_error else "") + "\n")
     return 0
 
 

@@ -1,14 +1,16 @@
 """Stage 1, config: YAML → defaults → `${VAR}` → checks → frozen dataclasses.
 
-`schema` lists every key (`keys_general`, `keys_stores`: default, bounds, reload class,
-description), `document` reads a file safely, `problems` reads keys through the schema,
-`checks` converts values, `settings` holds the dataclasses and the pipeline, `watch`,
-`stores`, `http` and `transfer` the sections, `credential_sources` where keys come
-from, `offline` the checks of key templates, `reload` what a SIGHUP changes and
-`reference` writes config.sample.yaml and docs/configuration.md. Nothing here talks to
-a store or the ledger.
+`schema` lists every key (`keys_general`, `keys_events`, `keys_stores`: default, bounds,
+reload class, description), `document` reads a file safely, `problems` reads keys
+through the schema, `checks` converts values, `settings` holds the dataclasses and the
+pipeline, `watch`, `stores`, `http`, `events` (webhooks, on_upload, the heartbeat) and
+`transfer` the sections, `credential_sources` where keys come from, `offline` the checks
+of key templates, `reload` what a SIGHUP changes and `reference` writes
+config.sample.yaml and docs/configuration.md. Nothing here talks to a store or the
+ledger.
 """
 
+from ossync.config.events import CommandHookConfig, HeartbeatConfig, WebhookConfig
 from ossync.config.http import HttpConfig
 from ossync.config.reload import ReloadPlan, applied, reload_plan
 from ossync.config.settings import (
@@ -21,6 +23,6 @@ from ossync.config.settings import (
     url_mode_from_config,
 )
 
-__all__ = ["Config", "HttpConfig", "LedgerSettings", "ReloadPlan", "WatchConfig", "applied",
-           "ledger_from_config", "load_config", "parse_config", "reload_plan",
-           "url_mode_from_config"]
+__all__ = ["CommandHookConfig", "Config", "HeartbeatConfig", "HttpConfig", "LedgerSettings",
+           "ReloadPlan", "WatchConfig", "WebhookConfig", "applied", "ledger_from_config",
+           "load_config", "parse_config", "reload_plan", "url_mode_from_config"]

@@ -215,4 +215,4 @@ def no_credentials_problem(d: Dialect) -> str:
             f"{d.env[2]} for temporary keys), or {prefix}{d.keys[0]} / {prefix}{d.keys[1]}, "
             f"or files {d.files[0]} / {d.files[1]} in $CREDENTIALS_DIRECTORY, or a source "
             f"that rotates: {prefix}credentials_file, {prefix}credential_process or "
-            f"{prefix}{d.role_key} (README: Credentials)")
+            f"{prefix}{d.role_key} (docs/oss.md: Credentials)")

@@ -15,8 +15,9 @@ from ossync.core.units import format_rate
 Reload = Literal["live", "restart"]
 LIVE: Reload = "live"  # applied by SIGHUP (systemctl reload ossync)
 RESTART: Reload = "restart"  # read at start only
-Kind = Literal["section", "list", "text", "name", "path", "url", "command", "template",
-               "globs", "boolean", "choice", "whole", "number", "duration", "size", "rate"]
+Kind = Literal["section", "list", "text", "name", "path", "url", "command", "argv",
+               "template", "globs", "names", "boolean", "choice", "choices", "whole",
+               "number", "duration", "size", "rate", "mapping"]
 NUMERIC: frozenset[str] = frozenset({"whole", "number", "duration", "size", "rate"})
 NOUN = {"whole": "a whole number", "number": "a number", "duration": "a duration",
         "size": "a size", "rate": "a rate"}
@@ -47,7 +48,8 @@ class Key:
 
     @property
     def section(self) -> str:
-        """`` for a top-level key, else `oss`, `s3`, `local`, `http` or `watch`."""
+        """`` for a top-level key, else `oss`, `s3`, `local`, `http`, `watch` or
+        `webhooks`."""
         head, dot, _ = self.path.partition(".")
         return head.removesuffix("[]") if dot else ""
 

@@ -5,6 +5,7 @@ parser uses; `tests/test_config_schema.py` checks that the parser reads exactly 
 from __future__ import annotations
 
 from ossync.config.key import LIVE, RESTART, Key
+from ossync.config.keys_objects import OBJECT_KEYS, WATCH_OBJECT_KEYS
 from ossync.core.keys import DEFAULT_NAME, DEFAULT_PREFIX
 from ossync.core.limits import (
     DEFAULT_PART_CONCURRENCY,
@@ -36,7 +37,7 @@ TOP = (
         "local: is configured.", note="Everything in oss:, s3: and local: needs a restart."),
     Key("s3", "section", "Upload to an S3-compatible store instead: AWS S3, MinIO, Ceph "
         "radosgw, Cloudflare R2, Tencent COS.", commented=True,
-        note="Instead of oss:, exactly one of these (see README: Other targets):"),
+        note="Instead of oss:, exactly one of these (see docs/other-stores.md):"),
     Key("local", "section", "Copy into a local folder instead (served by your own web "
         "server).", commented=True),
     Key("ledger", "path", "The ledger, the queue and record of uploads: a SQLite file, or "
@@ -45,13 +46,13 @@ TOP = (
                      "~/.local/state/ossync/ledger.db",
         example="/var/lib/ossync/ledger.db",
         note="PostgreSQL needs the postgres extra; the password comes from the URL,\n"
-             "PGPASSWORD, ~/.pgpass or $CREDENTIALS_DIRECTORY/pgpassword (README: Several "
-             "hosts):\nledger: postgresql://ossync@db.example/ossync?sslmode=verify-full"),
+             "PGPASSWORD, ~/.pgpass or $CREDENTIALS_DIRECTORY/pgpassword (docs/fleet.md):\n"
+             "ledger: postgresql://ossync@db.example/ossync?sslmode=verify-full"),
     Key("host", "name", "This daemon's name on every row it writes and in {host} of key "
         "templates.", default_text="the machine's host name", example="scanner-3",
         commented=True),
-    Key("prefix", "template", "The start of every object key (README: key templates); "
-        "each folder may set its own.", DEFAULT_PREFIX, LIVE),
+    Key("prefix", "template", "The start of every object key (docs/keys-and-urls.md: key "
+        "templates); each folder may set its own.", DEFAULT_PREFIX, LIVE),
     Key("name", "template", "The rest of every object key: the file's part; each folder "
         "may set its own.", DEFAULT_NAME, LIVE),
     Key("date_source", "choice", "Where {date} comes from: exif (DateTimeOriginal, else "
@@ -90,11 +91,12 @@ TOP = (
     Key("unknown_keys", "choice", "A key ossync does not know: error (stop, and name it) "
         "or warn (log it and go on, for a config shared with a newer ossync).", "error",
         choices=("error", "warn")),
+    *OBJECT_KEYS,
     Key("http", "section", "An HTTP listener for Prometheus metrics (/metrics), health "
         "checks (/healthz, /readyz), the URL API (/v1/files) and a status page (/); off "
         "unless this section is there.", commented=True,
-        note="Needs the http extra: pip install 'ossync[http]'. README: Monitoring, HTTP "
-             "API."),
+        note="Needs the http extra: pip install 'ossync[http]'.\n"
+             "See docs/monitoring.md and docs/http-api.md."),
     Key("watch", "list", "The drop folders: one entry per folder, each with the keys "
         "below.", reload=LIVE,
         note="Every key of a folder is applied on reload (systemctl reload ossync)."),
@@ -135,6 +137,7 @@ WATCH = (
         choices=("keep", "delete", "move")),
     Key("watch[].move_to", "path", "Where after_upload: move puts files; outside the "
         "watched folder.", reload=LIVE, example="/srv/done/camera1", commented=True),
+    *WATCH_OBJECT_KEYS,
     Key("watch[].observer", "choice", "native (inotify), or polling for SMB/NFS mounts, "
         "where inotify sees nothing.", "native", LIVE, choices=("native", "polling")),
     Key("watch[].poll_interval", "duration", "How often polling looks at the folder; "

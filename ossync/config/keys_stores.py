@@ -52,7 +52,7 @@ OSS = (
     *_timeouts("oss"),
     Key("oss.access_key_id", "text", "The AccessKey ID, when the keys are in this file "
         "(use ${VAR}).", example="${OSS_ACCESS_KEY_ID}", commented=True,
-        note="Credentials (README: Credentials). The first source configured is used, in "
+        note="Credentials (docs/oss.md: Credentials). The first source configured is used, in "
              "this\norder: 1. the keys below, 2. systemd credentials (files "
              "oss_access_key_id /\noss_access_key_secret / oss_session_token in "
              "$CREDENTIALS_DIRECTORY), 3. the\nenvironment (OSS_ACCESS_KEY_ID, "

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from ossync.config import checks
+import ossync.config.checks as checks
 from ossync.config.checks import shown
 from ossync.config.schema import names, spec, suggestion
 
@@ -117,7 +117,10 @@ class Problems:
         return self.get_or(raw, where, name, convert, default)
 
     def expand(self, value: Any, where: str) -> Any:
-        """`${VAR}` in a string → the variable's value; an unset one is a problem."""
+        """`${VAR}` in a string (or a mapping's values) → the variable's value; an unset
+        one is a problem."""
+        if isinstance(value, dict):
+            return {k: self.expand(v, where) for k, v in value.items()}
         if not isinstance(value, str):
             return value
 

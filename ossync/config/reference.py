@@ -16,7 +16,7 @@ import textwrap
 import yaml
 
 from ossync.config.key import LIVE, Key
-from ossync.config.schema import KEYS, RELATIONS, section_keys
+from ossync.config.schema import KEYS, LISTS, RELATIONS, section_keys
 
 WIDTH = 88
 REGENERATE = ("python -m ossync.config.reference sample > config.sample.yaml && "
@@ -35,7 +35,7 @@ MARKDOWN_HEAD = """\
 Every key of the config file, with its default, its bounds and whether a reload
 (`systemctl reload ossync`, SIGHUP) applies it or it needs a restart. Generated from
 `ossync/config/keys_*.py` by `python -m ossync.config.reference markdown`, like
-[config.sample.yaml](../config.sample.yaml); edit those, not this page.
+`config.sample.yaml` at the top of the repository; edit those, not this page.
 
 - **Durations** are `500ms`, `30s`, `15m`, `2h`, `7d` or a number of seconds; **sizes**
   `100KB`, `20MB`, `5GiB` or a number of bytes; **rates** `20MB/s`, `512KiB/s`,
@@ -50,8 +50,9 @@ Every key of the config file, with its default, its bounds and whether a reload
   path (`watch[1].settle_seconds: ...`), and exits 78 (as `ossync run` does).
 - On reload, keys marked *live* apply at once; a change to a *restart* key is logged
   (`changed, needs a restart: workers, oss.bucket`) and waits for the next start."""
-TITLES = {"": "Top level", "watch": "watch[]: each folder", "oss": "oss:",
-          "s3": "s3:", "local": "local:", "http": "http:"}
+TITLES = {"": "Top level", "watch": "watch[]: each folder",
+          "webhooks": "webhooks[]: each endpoint", "oss": "oss:", "s3": "s3:",
+          "local": "local:", "http": "http:"}
 
 
 def sample() -> str:
@@ -91,10 +92,10 @@ def _key_lines(key: Key, indent: str, *, tag: bool = False, first: bool = False
         words.append(f"From {key.bounds}.")
     if tag:
         words.append("Applied on reload." if key.reload == LIVE else "Needs a restart.")
-    lead = indent + ("  " if key.section == "watch" and not first else "")
+    lead = indent + ("  " if key.section in LISTS and not first else "")
     name = f"- {key.name}" if first else key.name
     value = key.default if key.example is None else key.example
-    quote = key.kind in ("template", "globs")
+    quote = key.kind in ("template", "globs", "argv")
     line = f"{name}: {_yaml(value, len(lead) + len(name) + 2, quote)}"
     comment = _comment([*_wrap(" ".join(words), lead), *key.note.splitlines()], lead)
     return [*comment, f"{lead}# {line}" if key.commented else f"{lead}{line}"]

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ossync.config.key import LIVE
-from ossync.config.schema import KEYS, normal, reload_class
+from ossync.config.schema import KEYS, LISTS, normal, reload_class
 from ossync.config.settings import Config
 
 _SECTIONS = ("oss", "s3", "local", "http")  # a section that comes or goes is one change
@@ -38,8 +38,8 @@ def reload_plan(old: Config, new: Config) -> ReloadPlan:
 
 def changed_paths(old: Mapping[str, object], new: Mapping[str, object]) -> list[str]:
     """Paths whose value differs; a section or list present on one side only is one path
-    (`s3`, `http`, `watch`)."""
-    whole = [name for name in (*_SECTIONS, "watch")
+    (`s3`, `http`, `watch`, `webhooks`)."""
+    whole = [name for name in (*_SECTIONS, *LISTS)
              if _members(old, name) != _members(new, name)]
     changed: list[str] = []
     for path in [*old, *(p for p in new if p not in old)]:
@@ -56,8 +56,8 @@ def _in(path: str, name: str) -> bool:
 
 
 def _members(settings: Mapping[str, object], name: str) -> frozenset[str]:
-    """Which entries of a section or list exist: the section itself, or watch indexes."""
-    if name != "watch":
+    """Which entries of a section or list exist: the section itself, or list indexes."""
+    if name not in LISTS:
         return frozenset({name} if any(_in(p, name) for p in settings) else ())
     return frozenset(p.partition(".")[0] for p in settings if _in(p, name))
 
@@ -65,7 +65,7 @@ def _members(settings: Mapping[str, object], name: str) -> frozenset[str]:
 # The Config fields a reload changes: every other one keeps its value from the start.
 LIVE_FIELDS = ("watch", "prefix", "name", "date_source", "settle_seconds", "timezone",
                "scan_interval", "max_file_size", "retry_initial_delay", "retry_max_delay",
-               "max_bandwidth")
+               "max_bandwidth", "objects")
 
 
 def applied(running: Config, new: Config) -> Config:

@@ -8,15 +8,18 @@ import difflib
 import re
 
 from ossync.config.key import Key, Reload
+from ossync.config.keys_events import EVENTS_TOP, WEBHOOKS
 from ossync.config.keys_general import TOP, WATCH
 from ossync.config.keys_stores import HTTP, LOCAL, OSS, S3
 
-KEYS: tuple[Key, ...] = (*TOP, *WATCH, *OSS, *S3, *LOCAL, *HTTP)
-SECTIONS = ("", "watch", "oss", "s3", "local", "http")  # `` is the top level
+KEYS: tuple[Key, ...] = (*TOP, *EVENTS_TOP, *WATCH, *WEBHOOKS, *OSS, *S3, *LOCAL, *HTTP)
+SECTIONS = ("", "watch", "webhooks", "oss", "s3", "local", "http")  # `` is the top level
+LISTS = ("watch", "webhooks")  # sections that are lists of entries (`watch[2].prefix`)
 _BY_PATH = {key.path: key for key in KEYS}
-_INDEX = re.compile(r"^watch\[\d+\]")
+_INDEX = re.compile(r"^(watch|webhooks)\[\d+\]")
 _WHERE = {"": "at the top level", "watch": "in each watch: folder", "oss": "under oss:",
-          "s3": "under s3:", "local": "under local:", "http": "under http:"}
+          "s3": "under s3:", "local": "under local:", "http": "under http:",
+          "webhooks": "in each webhooks: entry"}
 
 # The checks across keys, as the reference lists them (the code is in the parser).
 RELATIONS = (
@@ -34,12 +37,14 @@ RELATIONS = (
     "watch[].move_to is set when after_upload is move, and is outside the watched folder.",
     "Every watch folder has its own label.",
     "http.listen on an address other than loopback needs a token (http.token_file).",
+    "Every webhook has its own name (and none is called on_upload), and a secret file "
+    "(webhooks[].secret_file, or the systemd credential webhook_secret).",
 )
 
 
 def normal(path: str) -> str:
     """`watch[3].prefix` → `watch[].prefix`: the key a problem path belongs to."""
-    return _INDEX.sub("watch[]", path)
+    return _INDEX.sub(r"\1[]", path)
 
 
 def spec(path: str) -> Key:

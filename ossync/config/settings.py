@@ -18,6 +18,15 @@ from typing import Any
 
 from ossync.config.checks import local_path, shown, template, text
 from ossync.config.document import read_document
+from ossync.config.events import (
+    ON_UPLOAD,
+    CommandHookConfig,
+    HeartbeatConfig,
+    WebhookConfig,
+    parse_heartbeat,
+    parse_on_upload,
+    parse_webhooks,
+)
 from ossync.config.http import HttpConfig, parse_http
 from ossync.config.key import RESTART, format_seconds
 from ossync.config.keys_general import (
@@ -26,6 +35,7 @@ from ossync.config.keys_general import (
     IMAGE_EXTENSIONS,
     STRIP_LEVELS,
 )
+from ossync.config.objects import ObjectSettings, parse_objects
 from ossync.config.offline import check_templates
 from ossync.config.problems import Problems
 from ossync.config.schema import reload_class
@@ -52,8 +62,9 @@ from ossync.core.throttle import BandwidthSchedule
 from ossync.credentials import Source
 
 __all__ = ["DEFAULT_EXCLUDE", "DEFAULT_INCLUDE", "IMAGE_EXTENSIONS", "STRIP_LEVELS",
-           "Config", "LedgerSettings", "WatchConfig", "ledger_from_config", "load_config",
-           "parse_config", "url_mode_from_config"]
+           "CommandHookConfig", "Config", "HeartbeatConfig", "LedgerSettings", "WatchConfig",
+           "WebhookConfig", "ledger_from_config", "load_config", "parse_config",
+           "url_mode_from_config"]
 TARGETS = ("oss", "s3", "local")
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -84,6 +95,10 @@ class Config:
     max_bandwidth: BandwidthSchedule | None = None  # None: no cap
     settle_seconds: float = 2.0  # what a folder without its own settle_seconds takes
     unknown_keys: str = "error"  # or `warn`
+    objects: ObjectSettings = field(default_factory=ObjectSettings)  # the top level's
+    webhooks: tuple[WebhookConfig, ...] = ()  # where every event is POSTed, signed
+    on_upload: CommandHookConfig | None = None  # a command run for every upload
+    heartbeat: HeartbeatConfig | None = None  # a URL fetched while healthy
     # Every key path read (`workers`, `oss.bucket`, `watch[0].prefix`) → its value as
     # used (a digest for secrets): what `reload_plan` compares.
     settings: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
@@ -123,6 +138,12 @@ class Config:
         setting of a `restart` key. `ossync.config.reload.reload_plan` names them."""
         return tuple((path, value) for path, value in sorted(self.settings.items())
                      if reload_class(path) == RESTART)
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """The delivery endpoints' names (each webhook's, and `on_upload`): bounded labels."""
+        names = tuple(hook.name for hook in self.webhooks)
+        return (*names, ON_UPLOAD) if self.on_upload is not None else names
 
     @property
     def http_timeouts(self) -> tuple[float, float]:
@@ -166,6 +187,8 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
         "name": p.get(raw, "", "name", template),
         "date_source": p.choice(raw, "", "date_source"),
         "settle_seconds": p.duration(raw, "", "settle_seconds"),
+        "objects": parse_objects(raw, "", p, ObjectSettings(), chosen),
+        "store": chosen,
     }
     check_templates(p, "", defaults["prefix"], defaults["name"], host, "")
     folders = _watches(raw, p, base, defaults, host)
@@ -182,6 +205,7 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
     timezone = p.get(raw, "", "timezone", _timezone)
     workers = p.whole(raw, "", "workers")
     scan_interval = p.duration(raw, "", "scan_interval")
+    webhooks = parse_webhooks(raw, p, env, base, frozenset(w.label for w in folders))
     config = Config(
         oss=oss, ledger=ledger, watch=tuple(folders),
         prefix=str(defaults["prefix"]), name=str(defaults["name"]),
@@ -191,7 +215,9 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
         part_concurrency=transfer.part_concurrency, max_bandwidth=transfer.max_bandwidth,
         retry_initial_delay=initial, retry_max_delay=longest, source=source, s3=s3,
         local=local, host=host, http=http, settle_seconds=float(defaults["settle_seconds"]),
-        unknown_keys=unknown_keys, warnings=tuple(p.warnings),
+        unknown_keys=unknown_keys, objects=defaults["objects"], webhooks=webhooks,
+        on_upload=parse_on_upload(raw, p), heartbeat=parse_heartbeat(raw, p),
+        warnings=tuple(p.warnings),
         settings=MappingProxyType(dict(p.settings)),
     )
     if p.errors:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ossync.config.checks import globs, local_path, shown, shown_path, template, text
 from ossync.config.keys_general import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
+from ossync.config.objects import ObjectSettings, parse_objects
 from ossync.config.problems import Problems
 from ossync.core.keys import DEFAULT_NAME, DEFAULT_PREFIX
 
@@ -34,6 +35,7 @@ class WatchConfig:
     poll_interval: float = 5.0
     group: str | None = None  # hosts that mount the same share at the same path
     strip_metadata: str = "none"  # one of STRIP_LEVELS: what is removed before sending
+    objects: ObjectSettings = field(default_factory=ObjectSettings)  # besides its bytes
 
 
 def host_name(value: Any) -> str:
@@ -98,6 +100,7 @@ def parse_watch(raw: Any, i: int, p: Problems, base: Path,
         poll_interval=p.duration(raw, where, "poll_interval"),
         group=p.optional(raw, where, "group", host_name),
         strip_metadata=p.choice(raw, where, "strip_metadata"),
+        objects=parse_objects(raw, where, p, defaults["objects"], defaults["store"]),
     )
 
 

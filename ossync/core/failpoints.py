@@ -28,7 +28,13 @@ Points (`POINTS`):
                     widens the gap in which a wake-up could be lost
     worker.pinned   a worker has opened its file beneath the watch folder, before hashing
     worker.hashed   ... hashed it, before sending
+    worker.posted   ... sent it in a request that could not carry its tags (OSS
+                    PostObject), wrote the tags owed, before PutObjectTagging
     worker.sent     ... sent and recorded it, before `after_upload` deletes or moves it
+    outbox.loop     each turn of a delivery endpoint's sender (a webhook, on_upload)
+    heartbeat.loop  each turn of the heartbeat stage
+    events.watch    each turn of the stage that hears other hosts' events (PostgreSQL),
+                    or of `ossync events --follow`'s watch of another process's
 
 Actions (`ACTIONS`):
     off         do nothing
@@ -58,7 +64,8 @@ log = logging.getLogger("ossync.core.failpoints")
 ENV = "OSSYNC_FAILPOINTS"
 POINTS = ("worker.process", "intake.event", "worker.loop", "intake.loop", "scanner.loop",
           "sweeper.loop", "credentials.loop", "queue.decided", "worker.pinned",
-          "worker.hashed", "worker.sent")
+          "worker.hashed", "worker.posted", "worker.sent", "outbox.loop", "heartbeat.loop",
+          "events.watch")
 ACTIONS = ("off", "hang", "raise", "sleep")
 _TERM = re.compile(r"(?:(?P<count>\d+)\*)?(?P<action>[a-z]+)(?:\((?P<arg>[^()]*)\))?")
 

@@ -7,6 +7,7 @@ store: `ossync.targets` makes them, `ossync.ledger` writes them down.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -26,15 +27,47 @@ class UploadResult:
     crc64: int | None
     request_id: str | None = None
     already_present: bool = False  # an earlier attempt of ours had stored it
+    # The object's tags could not go with it (OSS PostObject takes none): the caller
+    # owes a `tag()` call, and writes that debt down first.
+    tagging_owed: bool = False
 
 
 @dataclass(frozen=True)
 class ObjectInfo:
+    """What a HEAD tells of an object: its size and checksums, and for a rebuild or a
+    check its user metadata (names lower-case, without the store's prefix), storage
+    class, encryption, number of tags and when it was stored (RFC 3339 UTC)."""
+
     key: str
     size: int
     etag: str | None
     crc64: int | None
     content_type: str | None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    storage_class: str | None = None
+    encryption: str | None = None
+    tag_count: int | None = None
+    last_modified: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)  # Cache-Control and the like
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One entry of a bucket listing (ListObjectsV2): no metadata, a HEAD tells that."""
+
+    key: str
+    size: int
+    etag: str | None
+    last_modified: str | None
+    storage_class: str | None = None
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """A page of a listing, in key order; `token` continues it (None: the last page)."""
+
+    objects: tuple[Listed, ...]
+    token: str | None
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
+import ossync.http.query as query
 from ossync.config import HttpConfig
 from ossync.core.textforms import os_path
 from ossync.core.units import format_duration
-from ossync.http import query
 from ossync.http.process import checked
 from ossync.http.view import DaemonView, current_credentials
 from ossync.http.wsgi import HttpProblem, Request, Response, json_response

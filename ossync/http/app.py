@@ -7,6 +7,7 @@
 | `GET /style.css` | none | the page's CSS |
 | `GET /metrics` | token | Prometheus text format, from the meter's own registry |
 | `GET /v1/files` | token | the URL API (`ossync.http.api`) |
+| `GET /v1/events` | token | the events, in order, long-polled (`ossync.http.feed`) |
 | `GET /` | token or session | the status page (a sign-in form without one) |
 | `POST /login` | the token, typed | starts a session: its cookie |
 | `POST /logout` | session, CSRF | ends it |
@@ -21,15 +22,19 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client.exposition import choose_encoder
 
+import ossync.http.api as api
+import ossync.http.feed as feed
+import ossync.http.page as page
 from ossync.config import HttpConfig
+from ossync.config.events import cursor_name
 from ossync.core.credentials import CredentialsUnavailable
 from ossync.core.textforms import os_path, printable
-from ossync.http import api, page
 from ossync.http.guard import Guard, same_origin
 from ossync.http.limits import RateLimiter, client_key
 from ossync.http.meter import Meter
@@ -43,7 +48,7 @@ from ossync.http.wsgi import (
     redirect,
     text_response,
 )
-from ossync.ledger import Ledger, LedgerError
+from ossync.ledger import Delivery, Ledger, LedgerError
 from ossync.ledger.present import UrlChoice
 
 log = logging.getLogger("ossync.http")
@@ -52,8 +57,8 @@ PAGE_CSP = ("default-src 'none'; img-src http: https: data:; style-src 'self'; "
 UNAUTHORIZED = (("WWW-Authenticate", 'Bearer realm="ossync"'),)
 LOCKED = ("a token is required here (http.require_token), and none is set: set "
           "http.token_file")
-GUARDED = {"/metrics": "GET", "/v1/files": "GET", "/": "GET", "/retry": "POST",
-           "/logout": "POST"}
+GUARDED = {"/metrics": "GET", "/v1/files": "GET", "/v1/events": "GET", "/": "GET",
+           "/retry": "POST", "/logout": "POST"}
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
@@ -66,6 +71,7 @@ class App:
         self.config = config
         self.guard = Guard(config, port, limiter)
         self.readiness = Readiness(daemon, meter, config.ready_within)
+        self.polls = threading.BoundedSemaphore(feed.MAX_POLLS)  # /v1/events waiting
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse
                  ) -> Iterable[bytes]:
@@ -115,11 +121,13 @@ class App:
             raise HttpProblem(404, "no such page")
         if method != GUARDED[req.path]:
             raise HttpProblem(405, f"{req.path} answers {GUARDED[req.path]} only")
-        if req.path in ("/metrics", "/v1/files"):  # the bearer token alone
+        if req.path in ("/metrics", "/v1/files", "/v1/events"):  # the bearer token alone
             if not self.guard.bearer(req.authorization):
                 return self._unauthorized()
             if req.path == "/v1/files":
                 return api.files(self.daemon, self.ledger, req, self.config)
+            if req.path == "/v1/events":
+                return feed.events(self.ledger, req, self.daemon.stop_event, self.polls)
             encode, kind = choose_encoder(req.accept or "")  # OpenMetrics when asked
             return Response(200, encode(self.meter.registry), kind)
         allowed, sid = self.guard.page(req.authorization, req.cookie)
@@ -209,8 +217,14 @@ class App:
                              folders=folder_states(self.daemon), recent=recent,
                              failures=failures, verdict=self.readiness.check(),
                              csrf=self.guard.csrf(sid), flash=flash,
-                             signed_in=sid is not None)
+                             signed_in=sid is not None, deliveries=self._deliveries(),
+                             held=tuple(self.daemon.hold_problems()))
         return self._html(page.render(data))
+
+    def _deliveries(self) -> tuple[Delivery, ...]:
+        config = self.daemon.config
+        cursors = {cursor_name(name, config.host) for name in config.endpoints}
+        return tuple(d for d in self.ledger.deliveries() if d.endpoint in cursors)
 
     def _choices(self) -> tuple[UrlChoice, UrlChoice]:
         """URLs for the page's links and thumbnails, chosen as for the API (an OSS target

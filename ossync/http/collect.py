@@ -12,9 +12,10 @@ from pathlib import Path
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from ossync.config.events import cursor_name
 from ossync.http.meter import Meter
 from ossync.http.view import FOLDER_STATES, DaemonView, credentials_expiry, folder_states
-from ossync.ledger import STATES, Ledger, LedgerError
+from ossync.ledger import STATES, Delivery, Ledger, LedgerError
 
 
 def version() -> str:
@@ -73,6 +74,7 @@ class DaemonCollector:
         info.add_metric([version()], 1)
         yield info
         yield from self._ledger()
+        yield from self._deliveries()
         yield from self._folders()
         daemon = self.daemon
         yield _gauge("ossync_workers", "Upload workers", daemon.config.workers)
@@ -116,6 +118,33 @@ class DaemonCollector:
                      "(absent for PostgreSQL)", ledger_bytes(self.daemon.config.ledger))
         yield _gauge("ossync_last_upload_timestamp_seconds", "When the last upload was "
                      "recorded (absent: none yet)", _epoch(status.last_upload_at))
+
+    def _deliveries(self) -> Iterator[Metric]:
+        """Per endpoint of the config: the events waiting for it and the oldest one's age;
+        and the last event's id (where `/v1/events?since=` catches up to)."""
+        backlog = GaugeMetricFamily("ossync_event_backlog", "Events not yet delivered to an "
+                                    "endpoint (every host's, on a shared ledger)",
+                                    labels=["endpoint"])
+        oldest = GaugeMetricFamily("ossync_event_oldest_pending_age_seconds", "Age of the "
+                                   "oldest event not yet delivered to an endpoint (0: none)",
+                                   labels=["endpoint"])
+        try:
+            rows: dict[str, Delivery] | None = {d.endpoint: d for d in self.ledger.deliveries()}
+            last: float | None = self.ledger.last_event_id()
+        except LedgerError:  # no samples: unknown is not zero (ossync_ledger_up says why)
+            rows, last = None, None
+        now = time.time()
+        config = self.daemon.config
+        for name in config.endpoints:
+            if rows is None:
+                break
+            row = rows.get(cursor_name(name, config.host))
+            backlog.add_metric([name], 0 if row is None else row.pending)
+            since = None if row is None else _epoch(row.oldest_pending_at)
+            oldest.add_metric([name], 0.0 if since is None else max(now - since, 0.0))
+        yield backlog
+        yield oldest
+        yield _gauge("ossync_event_last_id", "The id of the last event recorded", last)
 
     def _folders(self) -> Iterator[Metric]:
         state = GaugeMetricFamily("ossync_folder_state", "1 for a watch folder's current "

@@ -19,14 +19,15 @@ from ossync.ledger import (
     Aliased,
     Deferred,
     FileRow,
-    Ledger,
     LedgerUnavailable,
     Outcome,
     Settled,
     Sighting,
     Upload,
     Uploaded,
+    WorkQueue,
 )
+from ossync.ledger.wrapping import QueueWrapper
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -36,6 +37,8 @@ RESULTS = ("uploaded", "deduplicated", "failed", "skipped", "vanished")
 # slow uplink minutes.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 MAX_CODES = 40  # distinct error-code labels; any further code is counted as `other`
+# How event deliveries went: sent, failed (an attempt refused or not answered), given_up
+DELIVERY_RESULTS = ("sent", "failed", "given_up")
 _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -61,6 +64,10 @@ class Meter:
                                "error code", ["code"], registry=r)
         self.ledger_errors = Counter("ossync_ledger_write_errors", "Queue writes the ledger "
                                      "refused (disk full, locked, unreachable)", registry=r)
+        self.deliveries = Counter("ossync_event_deliveries", "Event deliveries by this host, "
+                                  "by endpoint (webhook name, on_upload) and result: sent, "
+                                  "failed (an attempt refused or unanswered), given_up "
+                                  "(events)", ["endpoint", "result"], registry=r)
         self._codes: set[str] = set()
         self._lock = threading.Lock()
         self.target_answered: float | None = None  # monotonic: last verified upload
@@ -76,6 +83,15 @@ class Meter:
         for result in RESULTS:
             self.results.labels(label, result)
 
+    def endpoint(self, name: str) -> None:
+        """Start a delivery endpoint's series at zero (names come from the config)."""
+        for result in DELIVERY_RESULTS:
+            self.deliveries.labels(name, result)
+
+    def delivered(self, endpoint: str, result: str, count: int) -> None:
+        """A sender's tally (ossync.outbox.sender.Tally)."""
+        self.deliveries.labels(endpoint, result).inc(count)
+
     def code(self, code: str | None) -> str:
         """A bounded label for an error code."""
         if not code or not _CODE.match(code):
@@ -87,14 +103,13 @@ class Meter:
         return code
 
 
-class MeteredQueue:
+class MeteredQueue(QueueWrapper):
     """The daemon's queue, counting as it goes (`ossync run` with `http:` configured): a
     wrapper around the ledger's `Intake` and `Queue`, which it implements in turn."""
 
-    def __init__(self, inner: Ledger, *, meter: Meter) -> None:
-        self.inner = inner
+    def __init__(self, inner: WorkQueue, *, meter: Meter) -> None:
+        super().__init__(inner)
         self.meter = meter
-        self.host = inner.host
         self._claimed: dict[int, float] = {}  # row id → monotonic time of its claim
 
     def _wrote(self) -> None:
@@ -118,9 +133,6 @@ class MeteredQueue:
             total += queued
         return total
 
-    def known_unchanged(self, path: str, size: int, mtime_ns: int) -> bool:
-        return self.inner.known_unchanged(path, size, mtime_ns)
-
     # --- Queue -------------------------------------------------------------------
 
     def next_row(self, stop: threading.Event) -> FileRow | None:
@@ -129,24 +141,9 @@ class MeteredQueue:
             self._claimed[row.id] = time.monotonic()
         return row
 
-    def notify(self) -> None:
-        self.inner.notify()
-
-    def claim_content(self, bucket: str, sha256: str, *, durable: bool = False) -> bool:
-        return self.inner.claim_content(bucket, sha256, durable=durable)
-
-    def release_content(self, bucket: str, sha256: str) -> None:
-        self.inner.release_content(bucket, sha256)
-
-    def intend(self, row: FileRow, *, sha256: str, key: str) -> None:
-        self._write(self.inner.intend, row, sha256=sha256, key=key)
-
-    def stored(self, bucket: str, sha256: str, sent_sha256: str | None = None
-               ) -> Upload | None:
-        return self.inner.stored(bucket, sha256, sent_sha256)
-
-    def upload_by_id(self, upload_id: int) -> Upload | None:
-        return self.inner.upload_by_id(upload_id)
+    def intend(self, row: FileRow, *, sha256: str, key: str,
+               tagging: str | None = None) -> None:
+        self._write(self.inner.intend, row, sha256=sha256, key=key, tagging=tagging)
 
     def settle(self, row: FileRow, outcome: Outcome) -> Upload | None:
         began = self._claimed.pop(row.id, None)

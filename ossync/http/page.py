@@ -1,6 +1,7 @@
 """The status page: plain server-rendered HTML, every value escaped, a little CSS, no
-script. Queue counts, the watch folders, failures with a retry button (a POST that
-carries a CSRF token), and the last uploads as thumbnails.
+script. Queue counts, why uploads are held (if they are), the watch folders, the event
+deliveries, failures with a retry button (a POST that carries a CSRF token), and the
+last uploads as thumbnails.
 
 File names are shown, and sent back by the retry button, in their printable form
 (`ossync.core.textforms`): one line, valid UTF-8, and read back exactly by `os_path`,
@@ -16,7 +17,7 @@ from pathlib import PurePosixPath
 from ossync.core.textforms import printable
 from ossync.http.ready import Verdict
 from ossync.http.view import FolderState
-from ossync.ledger import Item, Status
+from ossync.ledger import Delivery, Item, Status
 
 THUMBNAIL = "image/resize,w_160"  # OSS image processing: a 160 px wide thumbnail
 RECENT = 50
@@ -67,6 +68,8 @@ class PageData:
     csrf: str
     flash: str | None = None
     signed_in: bool = False  # a session: the page offers to sign out
+    deliveries: tuple[Delivery, ...] = ()  # the config's endpoints' cursors
+    held: tuple[str, ...] = ()  # why uploads are held now
 
 
 def _head(title: str) -> str:
@@ -83,11 +86,14 @@ def render(data: PageData) -> str:
              _sign_out(data.csrf) if data.signed_in else "", "</header><main>"]
     if data.flash:
         parts.append(f'<p class="flash" role="status">{esc(data.flash)}</p>')
+    parts += [f'<p class="flash bad" role="status">{esc(h)}</p>' for h in data.held]
     parts.append(_counts(status))
     parts.append(f'<p class="meta">Last upload {time_text(status.last_upload_at)} · oldest '
                  f"waiting since {time_text(status.oldest_pending_since)} · "
                  f"{esc(status.uploads_total)} object(s) in all</p>")
     parts.append(_folders(data.folders))
+    if data.deliveries:
+        parts.append(_deliveries(data.deliveries))
     parts.append(_failures(data.failures, status.failed, data.csrf))
     parts.append(_recent(data.recent))
     parts.append("</main></body></html>\n")
@@ -125,6 +131,20 @@ def _folders(folders: Iterable[FolderState]) -> str:
     return ('<section><h2>Folders</h2><div class="scroll"><table><thead><tr><th>label</th>'
             f"<th>path</th><th>state</th><th>disk</th></tr></thead><tbody>{rows}"
             "</tbody></table></div></section>")
+
+
+def _deliveries(deliveries: Iterable[Delivery]) -> str:
+    """Each endpoint: how far it got, what waits for it, and its last refusal."""
+    rows = "".join(
+        f"<tr><td>{esc(d.endpoint)}</td><td>{esc(d.delivered)}</td>"
+        f'<td{" class=bad" if d.pending and d.attempts else ""}>{esc(d.pending)}</td>'
+        f"<td>{time_text(d.oldest_pending_at)}</td><td>{esc(d.sent)}</td>"
+        f"<td>{esc(d.given_up)}</td><td>{esc(printable(d.last_error or '-'))}</td></tr>"
+        for d in deliveries)
+    return ('<section><h2>Deliveries</h2><div class="scroll"><table><thead><tr>'
+            "<th>endpoint</th><th>through event</th><th>waiting</th><th>oldest waiting"
+            "</th><th>sent</th><th>given up</th><th>last error</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></div></section>")
 
 
 def _failures(failures: list[Item], total: int, csrf: str) -> str:
@@ -201,6 +221,7 @@ margin-top:1rem}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid var(--line)}
 th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid var(--line)}
+td.bad{color:var(--bad);font-weight:600}
 td.path,.failure .path{font-family:ui-monospace,monospace;font-size:.85rem;word-break:break-all}
 .state{padding:.05rem .5rem;border-radius:.8rem;background:#e3f4e8;color:var(--ok)}
 .state.polled{background:#fff3d6;color:#8a5a00}.state.missing{background:#fde8e6;color:var(--bad)}

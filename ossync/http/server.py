@@ -8,14 +8,17 @@ request, caps per client and in all, the rate limit counting connections); reque
 headers and bodies are capped in size. The listener reads the ledger through a
 read-only handle of its own, so a scrape never waits behind a worker's write.
 
-Stop: the I/O loop is asked (through waitress' trigger) to close every socket, the
-handler threads are joined, then the read-only ledger is closed.
+Stop: answers in flight get a moment to go out (a long poll of /v1/events the stop woke
+answers instead of losing its connection), then the I/O loop is asked (through
+waitress' trigger) to close every socket, the handler threads are joined, then the
+read-only ledger is closed.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, cast
 
 from waitress import wasyncore
@@ -37,6 +40,7 @@ THREADS = 4
 SLACK = 32  # connections waitress still accepts while evicted ones close (a backstop)
 MAX_HEADERS = 16 * 1024
 MAX_BODY = 64 * 1024
+FLUSH_GRACE = 2.0  # seconds answers in flight get to go out when the listener stops
 
 
 class HttpService:
@@ -55,6 +59,8 @@ class HttpService:
         daemon = self.daemon
         for label in daemon.folders:
             self.meter.folder(label)
+        for name in daemon.config.endpoints:
+            self.meter.endpoint(name)
         self._ledger = Ledger.open(daemon.config.ledger, readonly=True, host=daemon.config.host)
         try:
             server = self._bind()
@@ -99,6 +105,17 @@ class HttpService:
         self._app = App(self.daemon, ledger, self.meter, config, self.port, limiter)
         return server
 
+    @staticmethod
+    def _let_answers_out(server: Server) -> None:
+        """Answers being made or sent (a long poll the stop woke, say) get up to
+        `FLUSH_GRACE` seconds to go out before every connection is closed."""
+        deadline = time.monotonic() + FLUSH_GRACE
+        while time.monotonic() < deadline:
+            channels = list(cast(dict[int, Any], server.active_channels).values())
+            if not any(c.requests or c.total_outbufs_len for c in channels):
+                return
+            time.sleep(0.02)
+
     def _auth(self) -> str:
         config = self.config
         if config.token:
@@ -112,6 +129,7 @@ class HttpService:
     def stop(self) -> None:
         server, thread = self._server, self._thread
         if server is not None and thread is not None:
+            self._let_answers_out(server)
             sockets = self._sockets  # closed by the I/O thread itself, which then returns
             trigger = cast(Any, server).trigger  # (the stubs call it an int)
             trigger.pull_trigger(lambda: wasyncore.close_all(sockets, ignore_all=True))

@@ -44,6 +44,7 @@ class DaemonView(Protocol):
     def refresher(self) -> CredentialSupply | None: ...  # keys that rotate, if they do
     def credentials_problem(self) -> str | None: ...
     def health_problems(self) -> list[str]: ...  # liveness: empty while alive and well
+    def hold_problems(self) -> list[str]: ...  # why uploads are held: empty while they go
 
 
 def current_credentials(daemon: DaemonView) -> Credentials | None:

@@ -1,13 +1,14 @@
 """Stage 3, the ledger: the durable work queue and the record of every upload.
 
 `contracts` holds what each caller may do (`Intake`, `Queue`, `Upkeep`, `Checkpoints`,
-`Catalog`, `Requeue`, `Recorder`, `Copier`), `contract.Ledger` all of them at once and
-how to open one; `sqlite/` is the embedded backend, `postgres/` the shared one
-(importing this package registers both); `sql/` holds the statements they share,
-`waking` the queue's wake-up, `catalog` the read-side conveniences, `present` the JSON
-of an item and the one place a URL is made, `outcomes` how a claimed row ended,
-`records` the dataclasses every backend returns, `errors` the exceptions. Nothing
-outside this package writes SQL.
+`Catalog`, `Requeue`, `Recorder`, `Copier`, `Feed`, `Outbox`), `contract.Ledger` all of
+them at once and how to open one; `sqlite/` is the embedded backend, `postgres/` the
+shared one (importing this package registers both); `sql/` holds the statements they
+share, `waking` the queue's wake-up, `events` the types of events and their data, `bell`
+their wake-up, `catalog` the read-side conveniences, `present` the JSON of an item and
+the one place a URL is made, `outcomes` how a claimed row ended, `records` the
+dataclasses every backend returns, `errors` the exceptions. Nothing outside this package
+writes SQL.
 """
 
 from ossync.ledger.contract import Ledger
@@ -15,7 +16,9 @@ from ossync.ledger.contracts import (
     Catalog,
     Checkpoints,
     Copier,
+    Feed,
     Intake,
+    Outbox,
     Queue,
     Recorder,
     Requeue,
@@ -36,7 +39,9 @@ from ossync.ledger.present import UrlSigner, item_url
 from ossync.ledger.records import (
     STATES,
     Content,
+    Delivery,
     DirectRecord,
+    Event,
     FileRow,
     Item,
     MultipartRow,
@@ -56,7 +61,10 @@ __all__ = [
     "Content",
     "Copier",
     "Deferred",
+    "Delivery",
     "DirectRecord",
+    "Event",
+    "Feed",
     "FileRow",
     "Intake",
     "Item",
@@ -66,6 +74,7 @@ __all__ = [
     "LedgerMissing",
     "LedgerUnavailable",
     "MultipartRow",
+    "Outbox",
     "Outcome",
     "PostgresLedger",
     "Queue",

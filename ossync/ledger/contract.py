@@ -17,6 +17,7 @@ from ossync.ledger.contracts import (
     Checkpoints,
     Copier,
     Intake,
+    Outbox,
     Queue,
     Recorder,
     Requeue,
@@ -34,7 +35,7 @@ def register_backend(claims: Callable[[str], bool], opener: Opener) -> None:
     _BACKENDS.append((claims, opener))
 
 
-class Ledger(Intake, Queue, Upkeep, Checkpoints, Catalog, Requeue, Recorder, Copier,
+class Ledger(Intake, Queue, Upkeep, Checkpoints, Catalog, Requeue, Recorder, Copier, Outbox,
              Protocol):
     """The durable queue of local files and the record of the objects they became."""
 

@@ -12,7 +12,9 @@ caller sees only the contract it needs, so what it may do is readable at once:
 | `Catalog`     | CLI, HTTP API, Python API (read-only)     | paths, keys, URLs, status      |
 | `Requeue`     | `ossync retry`, the status page's Retry   | failed files back to the queue |
 | `Recorder`    | `ossync put`                              | uploads made outside the queue |
-| `Copier`      | `ossync ledger copy`                      | whole tables, by id            |
+| `Copier`      | `ossync ledger copy`, `ledger rebuild`, `verify` | whole tables, by id     |
+| `Feed`        | `/v1/events`, `ossync events`, status     | events in order, and waiting   |
+| `Outbox`      | webhook and command-hook senders, holds   | cursors, events of the daemon  |
 
 The queue owns its clock and its wake-up: callers say "give me a due row" and how it
 ended, never "what is due when", so no caller sleeps on stale facts.
@@ -27,9 +29,13 @@ from typing import Protocol
 
 from ossync.core.objects import Part, UploadResult
 from ossync.core.units import Lifetime
+from ossync.ledger.bell import Bell
+from ossync.ledger.events import NewEvent
 from ossync.ledger.outcomes import Outcome
 from ossync.ledger.records import (
+    Delivery,
     DirectRecord,
+    Event,
     FileRow,
     Item,
     MultipartRow,
@@ -71,9 +77,11 @@ class Queue(Protocol):
 
     def release_content(self, bucket: str, sha256: str) -> None: ...
 
-    def intend(self, row: FileRow, *, sha256: str, key: str) -> None:
+    def intend(self, row: FileRow, *, sha256: str, key: str,
+               tagging: str | None = None) -> None:
         """Write the key down before sending, for a key a retry could not work out again
-        (an upload date, a fallback name)."""
+        (an upload date, a fallback name); with `tagging`, after sending: the object is
+        stored and owes these tags, which the next claim sets instead of sending again."""
         ...
 
     def stored(self, bucket: str, sha256: str, sent_sha256: str | None = None
@@ -185,4 +193,60 @@ class Copier(Protocol):
 
     def copy_in(self, uploads: Iterable[Upload], files: Iterable[FileRow]) -> None: ...
 
+    def restore(self, uploads: Iterable[Upload], files: Iterable[FileRow]) -> None:
+        """Rows read back from a bucket: recorded uploads kept, the newer path kept."""
+        ...
+
     def refresh_statistics(self) -> None: ...
+
+
+class Feed(Protocol):
+    """The events in id order (ossync.ledger.events): ids only grow, and an event is seen
+    only after every smaller id is, so "everything after N" never skips one."""
+
+    bell: Bell  # rings after each commit that recorded events (ossync.ledger.bell)
+
+    def events_after(self, after: int, limit: int = 100) -> list[Event]: ...
+
+    def next_events(self, after: int, limit: int, timeout: float,
+                    stop: threading.Event | None = None) -> list[Event]:
+        """Events after `after`, waiting up to `timeout` for some when there are none (the
+        ledger's bell: no polling, no lost wake-up). May return [] before the timeout."""
+        ...
+
+    def last_event_id(self) -> int: ...
+
+    def deliveries(self) -> list[Delivery]:
+        """Each delivery endpoint's cursor, with how many events wait for it."""
+        ...
+
+    def watch_events(self, stop: threading.Event) -> None:
+        """Until `stop`: ring this process's bell when another process or host records
+        events (PostgreSQL: LISTEN; SQLite: inotify on the ledger's folder)."""
+        ...
+
+
+class Outbox(Feed, Protocol):
+    """What the senders of ossync.outbox do: one cursor per endpoint, held by one host
+    at a time under a lease, moved only by its holder from where it stands."""
+
+    host: str
+
+    def record_event(self, event: NewEvent) -> int:
+        """An event that goes with no other change (the daemon held or resumed)."""
+        ...
+
+    def take_cursor(self, endpoint: str, lease: float) -> Delivery:
+        """The cursor, held by this host unless `claimed_by` names another."""
+        ...
+
+    def advance_cursor(self, endpoint: str, at: int, through: int, sent: int,
+                       lease: float) -> bool: ...
+
+    def delivery_failed(self, endpoint: str, at: int, error: str, delay: float,
+                        lease: float) -> bool: ...
+
+    def give_up(self, endpoint: str, at: int, before: str, error: str,
+                max_age: float) -> int: ...
+
+    def release_cursor(self, endpoint: str) -> None: ...

@@ -17,7 +17,8 @@ from ossync.ledger.records import Content, Upload
 class Deferred:
     """Back to pending, due after `delay`: not settled yet, or a failure worth a retry.
     `size`/`mtime_ns`: what the file looks like now, when the worker saw it change;
-    `code` names a failure in a word for the metrics (`RequestTimeout`, `EIO`)."""
+    `code` names a failure in a word for the metrics (`RequestTimeout`, `EIO`);
+    `by_store` says the store failed (the daemon holds uploads while it keeps failing)."""
 
     delay: float
     size: int | None = None
@@ -25,6 +26,7 @@ class Deferred:
     error: str | None = None
     count_attempt: bool = False
     code: str | None = None
+    by_store: bool = False  # the store refused or did not answer (not the file's fault)
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,9 @@ class FileRow:
     grp: str | None = None
     claimed_by: str | None = None
     lease_until: float | None = None
+    # Tags the object at `pending_key` still needs (`k=v&k2=v2`): set after an upload
+    # that could not carry them, cleared when the row is recorded.
+    tagging_owed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,3 +191,37 @@ class MultipartRow:
     size: int
     part_size: int
     started_at: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event, as recorded (in the same transaction as the change it tells of): `id`
+    grows with every event and is never reused; `data` is its JSON text (valid UTF-8)."""
+
+    id: int
+    type: str
+    at: str
+    host: str
+    folder: str | None
+    data: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One delivery endpoint's cursor (a webhook's `name`, or `on_upload`): everything up
+    to `delivered` went (or was passed over); the next event waits for `next_attempt`."""
+
+    endpoint: str
+    delivered: int  # id of the last event delivered or passed over
+    attempts: int  # failed attempts at the next event
+    next_attempt: float  # Unix seconds
+    last_error: str | None
+    sent: int  # events delivered, in all
+    failures: int  # failed attempts, in all
+    given_up: int  # events given up on, in all
+    claimed_by: str | None  # the host sending for it now
+    lease_until: float | None  # the backend's clock
+    updated_at: str
+    pending: int = 0  # events after `delivered` (read with the row)
+    oldest_pending_at: str | None = None  # when the first of them was recorded
+    lease_left: float | None = None  # seconds the hold has left (from take_cursor)

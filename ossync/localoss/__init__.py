@@ -1,4 +1,4 @@
-"""A local, strict, OSS-compatible endpoint for tests and the README quick start.
+"""A local, strict, OSS-compatible endpoint for tests and the quick start.
 
 `LocalOSS` serves path-style URLs (`http://127.0.0.1:PORT/<bucket>/<key>`) and
 implements what ossync uses: PostObject (V4 and V1 form signatures, policies,
@@ -39,7 +39,8 @@ class LocalOSS:
     def __init__(self, root: Path, buckets: Sequence[str], credentials: Credentials, *,
                  region: str = "cn-hangzhou", host: str = "127.0.0.1", port: int = 0,
                  public_read: bool = False,
-                 clock: Callable[[], datetime] = _utcnow, sts: StsIssuer | None = None) -> None:
+                 clock: Callable[[], datetime] = _utcnow, sts: StsIssuer | None = None,
+                 kms: bool = True) -> None:
         # Imported here: the SDK behind the verifier takes 0.1 s to import, which every
         # `ossync` command would otherwise pay for building its --help.
         from ossync.localoss.auth import Verifier
@@ -54,7 +55,7 @@ class LocalOSS:
         self.port = port
         self.sts = sts  # temporary keys it accepts until they expire (SecurityTokenExpired)
         self.app = App({name: Bucket(self.root, name) for name in buckets},
-                       Verifier(credentials, region, sts), public_read, clock)
+                       Verifier(credentials, region, sts), public_read, clock, kms)
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._stopped = False

@@ -14,9 +14,10 @@ import re
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import Any, TextIO
 
 from ossync.core.credentials import Credentials
 from ossync.core.textforms import printable
@@ -98,36 +99,39 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None,
         err.write("local-oss: set OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET (and "
                   "OSS_SESSION_TOKEN for STS keys) in the environment\n")
         return EXIT_CONFIG
-    server = _start(args, creds, err)
-    if server is None:
-        return EXIT_CANNOT_SERVE
+    stop = threading.Event()
+    previous = _on_signals(stop)  # before the "serving" line: a SIGTERM right after it stops us
     try:
-        urls = ", ".join(f"{server.endpoint}/{b}/" for b in args.buckets)
-        out.write(f"local-oss: serving bucket(s) {', '.join(args.buckets)} at {urls} "
-                  f"(root {printable(str(server.root))})\n")
-        out.flush()
-        from ossync.localoss.signers import EXTRA_HINT, INDEPENDENT
-
-        if not INDEPENDENT:
-            out.write(f"local-oss: note: {EXTRA_HINT}\n")
+        server = _start(args, creds, err)
+        if server is None:
+            return EXIT_CANNOT_SERVE
+        try:
+            urls = ", ".join(f"{server.endpoint}/{b}/" for b in args.buckets)
+            out.write(f"local-oss: serving bucket(s) {', '.join(args.buckets)} at {urls} "
+                      f"(root {printable(str(server.root))})\n")
             out.flush()
-        _wait_for_signal()
+            from ossync.localoss.signers import EXTRA_HINT, INDEPENDENT
+
+            if not INDEPENDENT:
+                out.write(f"local-oss: note: {EXTRA_HINT}\n")
+                out.flush()
+            while not stop.wait(0.5):
+                pass
+        finally:
+            server.stop()
     finally:
-        server.stop()
+        for sig, old in previous.items():
+            signal.signal(sig, old)
     return 0
 
 
-def _wait_for_signal() -> None:
-    """Block until SIGTERM or SIGINT; the handlers only set an event."""
-    stop = threading.Event()
+_Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
+
+
+def _on_signals(stop: threading.Event) -> dict[int, _Handler]:
+    """SIGTERM and SIGINT set `stop` (the handlers do nothing else); the old handlers."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ossync.localoss.multipart import Source
+from ossync.localoss.options import answer, from_headers
 from ossync.localoss.responses import (
     OSSError,
     Reply,
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from hashlib import _Hash as Hash
 
 CHUNK = 64 * 1024
-UNSUPPORTED_PUT_HEADERS = ("x-oss-copy-source", "x-oss-server-side-encryption-key-id")
+UNSUPPORTED_PUT_HEADERS = ("x-oss-copy-source", "x-amz-copy-source")
 # Accepted on GetObject/HeadObject and ignored: image processing is OSS's server-side
 # feature, so local-oss serves the original bytes (the parameter is still signed).
 IGNORED_READ_PARAMS = ("x-oss-process",)
@@ -64,15 +65,14 @@ def no_such_key() -> OSSError:
     return OSSError(404, "NoSuchKey", "The specified key does not exist.")
 
 
-def object_headers(meta: ObjectMeta) -> dict[str, str]:
+def object_headers(meta: ObjectMeta, *, s3: bool = False) -> dict[str, str]:
     return {
         "Content-Type": meta.content_type,
         "ETag": meta.etag,
         "x-oss-hash-crc64ecma": str(meta.crc64),
         "Last-Modified": formatdate(meta.mtime, usegmt=True),
         "x-oss-object-type": meta.object_type,
-        "x-oss-storage-class": "Standard",
-        **meta.user_meta,
+        **answer(meta.options, meta.user_meta, s3=s3),
     }
 
 
@@ -84,13 +84,13 @@ def renders_as_page(content_type: str, start: bytes) -> bool:
     return start.lstrip(b"\xef\xbb\xbf \t\r\n\x0c").lower().startswith(ACTIVE_STARTS)
 
 
-def get_object(bucket: Bucket, key: str, *, head: bool) -> Reply:
+def get_object(bucket: Bucket, key: str, *, head: bool, s3: bool = False) -> Reply:
     validate_key(key)
     found = bucket.open(key)
     if found is None:
         raise no_such_key()
     meta, data = found
-    headers = {**object_headers(meta), "X-Content-Type-Options": "nosniff"}
+    headers = {**object_headers(meta, s3=s3), "X-Content-Type-Options": "nosniff"}
     start = data.peek(SNIFFED)[:SNIFFED] if isinstance(data, io.BufferedReader) else b""
     if renders_as_page(meta.content_type, start):
         headers["Content-Disposition"] = "attachment"
@@ -107,9 +107,10 @@ def delete_object(bucket: Bucket, key: str) -> Reply:
 
 
 def put_object(bucket: Bucket, key: str, headers: Mapping[str, str], stream: Source,
-               length: int) -> Reply:
-    """Store the body; honour Content-MD5, Content-Type and x-oss-forbid-overwrite, and
-    S3's If-None-Match: * (412 if the key exists) and x-amz-content-sha256."""
+               length: int, *, s3: bool = False, kms: bool = True) -> Reply:
+    """Store the body with its options (`ossync.localoss.options`); honour Content-MD5,
+    Content-Type and x-oss-forbid-overwrite, and S3's If-None-Match: * (412 if the key
+    exists) and x-amz-content-sha256."""
     validate_key(key)
     for name in UNSUPPORTED_PUT_HEADERS:
         if name in headers:
@@ -121,7 +122,7 @@ def put_object(bucket: Bucket, key: str, headers: Mapping[str, str], stream: Sou
     if_none_match = headers.get("if-none-match")
     if if_none_match not in (None, "*"):
         raise OSSError(501, "NotImplemented", "local-oss supports only If-None-Match: *.")
-    user_meta = {k: v for k, v in headers.items() if k.startswith("x-oss-meta-")}
+    extras, user_meta = from_headers(headers, s3=s3, kms=kms)
     spool = bucket.spool()
     sha256 = hashlib.sha256()
     try:
@@ -130,7 +131,8 @@ def put_object(bucket: Bucket, key: str, headers: Mapping[str, str], stream: Sou
         check_sha256(headers.get("x-amz-content-sha256"), sha256.hexdigest())
         meta = bucket.commit(key, spool, headers.get("content-type") or
                              "application/octet-stream", user_meta,
-                             forbid_overwrite=forbid == "true" or if_none_match == "*")
+                             forbid_overwrite=forbid == "true" or if_none_match == "*",
+                             extras=extras)
     except OSSError as err:
         spool.discard()
         if err.code == "FileAlreadyExists" and if_none_match == "*":

@@ -48,6 +48,17 @@ class Policy:
                 out.add(str(cond[1])[1:].lower())
         return out
 
+    def exact_names(self) -> set[str]:
+        """Lower-case names of the fields an exact condition pins (`{name: value}` or
+        `["eq", "$name", value]`): only these may carry an object's options."""
+        out: set[str] = set()
+        for cond in self.conditions:
+            if isinstance(cond, dict):
+                out.update(k.lower() for k in cond)
+            elif isinstance(cond, list) and str(cond[0]).lower() == "eq":
+                out.add(str(cond[1])[1:].lower())
+        return out
+
 
 def decode(policy_b64: str) -> Policy:
     """Parse the base64 JSON policy or raise InvalidPolicyDocument."""

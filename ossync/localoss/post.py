@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from ossync.localoss.auth import TOKEN, Verifier
 from ossync.localoss.multipart import Form, Sink, Source, boundary_of, parse_form
+from ossync.localoss.options import Extras, from_form
 from ossync.localoss.policy import Policy, check, check_size, decode
 from ossync.localoss.responses import (
     Reply,
@@ -36,12 +37,16 @@ class _Upload:
     forbid_overwrite: bool
     content_type: str
     spool: Spool
+    extras: Extras
+    user_meta: dict[str, str]
 
 
 class PostObject:
     """One PostObject request against one bucket."""
 
-    def __init__(self, bucket: Bucket, verifier: Verifier, now: datetime, base_url: str) -> None:
+    def __init__(self, bucket: Bucket, verifier: Verifier, now: datetime, base_url: str, *,
+                 kms: bool = True) -> None:
+        self.kms = kms
         self.bucket = bucket
         self.verifier = verifier
         self.now = now
@@ -56,7 +61,8 @@ class PostObject:
             check_size(up.policy, up.spool.size)
             meta = self.bucket.commit(up.key, up.spool, up.content_type or
                                       form.file_content_type or "application/octet-stream",
-                                      _user_meta(up.fields), forbid_overwrite=up.forbid_overwrite)
+                                      up.user_meta, forbid_overwrite=up.forbid_overwrite,
+                                      extras=up.extras)
         except BaseException:
             if self.upload is not None:
                 self.upload.spool.discard()
@@ -79,12 +85,15 @@ class PostObject:
         validate_key(key)
         policy = decode(self.verifier.verify_post(fields, self.now))
         check(policy, fields, self.bucket.name, self.now)
+        s3 = "x-amz-algorithm" in fields
         if "x-oss-signature-version" in fields:
             _require_v4_conditions(policy, fields)
-        elif "x-amz-algorithm" in fields:
+        elif s3:
             self.verifier.sigv4.require_conditions(policy.names() | {"bucket"}, fields)
+        extras, user_meta = from_form(fields, policy, s3=s3, kms=self.kms)
         self.upload = _Upload(key, policy, fields, _forbid_overwrite(fields),
-                              fields.get("content-type", ""), self.bucket.spool())
+                              fields.get("content-type", ""), self.bucket.spool(), extras,
+                              user_meta)
         return self.upload.spool
 
 
@@ -113,7 +122,4 @@ def _forbid_overwrite(fields: dict[str, str]) -> bool:
                                "x-oss-forbid-overwrite", value)
     return value.lower() == "true"
 
-
-def _user_meta(fields: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in fields.items() if k.startswith("x-oss-meta-")}
 

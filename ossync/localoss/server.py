@@ -23,7 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from ossync.localoss import objects, upload_ops
+import ossync.localoss.objects as objects
+import ossync.localoss.reading as reading
+import ossync.localoss.upload_ops as upload_ops
 from ossync.localoss.auth import QUERY_AUTH_PARAMS, Verifier
 from ossync.localoss.multipart import Source
 from ossync.localoss.post import PostObject
@@ -45,6 +47,7 @@ class App:
     verifier: Verifier
     public_read: bool
     clock: Callable[[], datetime]
+    kms: bool = True  # False: KMS encryption is refused (KmsServiceNotEnabled)
 
 
 class _Body:
@@ -111,6 +114,9 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "local-oss"
     sys_version = ""
     timeout = 60  # idle keep-alive connections give up after this
+    # Headers and a body go out in two writes: without TCP_NODELAY the body waits for the
+    # client's delayed ACK of the headers (40 ms a small answer: a listing, the tags).
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._serve()
@@ -159,7 +165,7 @@ class Handler(BaseHTTPRequestHandler):
             raise OSSError(411, "MissingContentLength", "local-oss needs a Content-Length.")
         if self.command == "POST" and not key and not query:
             base = f"http://{self._host()}/{bucket_name}"
-            return PostObject(bucket, app.verifier, now, base).run(
+            return PostObject(bucket, app.verifier, now, base, kms=app.kms).run(
                 body, body.left, self.headers.get("Content-Type", ""))
         headers = {k.lower(): v for k, v in self.headers.items()}
         req = SignedRequest(self.command, bucket_name, key, query, headers, self._host())
@@ -169,24 +175,33 @@ class Handler(BaseHTTPRequestHandler):
     def _object_op(self, bucket: Bucket, key: str, query: dict[str, str],
                    headers: dict[str, str], body: _Body) -> Reply:
         query = {k: v for k, v in query.items() if k not in QUERY_AUTH_PARAMS}
+        s3 = headers.get("authorization", "").startswith("AWS4-HMAC-SHA256 ")
         if key and self.command in ("GET", "HEAD"):
             for name in objects.IGNORED_READ_PARAMS:
                 query.pop(name, None)
+        if not key and self.command == "GET" and "list-type" in query:
+            return reading.list_objects_v2(bucket, query, s3=s3)
         if not key and self.command == "GET" and set(query) <= LIST_PARAMS:
             return objects.list_objects(bucket, query)
-        call = upload_ops.Call(bucket, key, query, headers, body, body.left, self._host())
+        if key and set(query) == {"tagging"}:
+            return reading.tagging(bucket, key, self.command, _small_body(body), s3=s3)
+        if key and set(query) == {"acl"} and self.command == "GET" and not s3:
+            return reading.object_acl(bucket, key)
+        call = upload_ops.Call(bucket, key, query, headers, body, body.left, self._host(),
+                               self.server.app.kms)
         multipart = upload_ops.route(self.command, call)
         if multipart is not None:
             return multipart
         if not key or query:
             raise OSSError(501, "NotImplemented", "local-oss does not implement this operation.")
         if self.command in ("GET", "HEAD"):
-            return objects.get_object(bucket, key, head=self.command == "HEAD")
+            return objects.get_object(bucket, key, head=self.command == "HEAD", s3=s3)
         if self.command == "PUT":
             if "content-length" not in headers:
                 raise OSSError(411, "MissingContentLength",
                                "You must provide the Content-Length HTTP header.")
-            return objects.put_object(bucket, key, headers, body, body.left)
+            return objects.put_object(bucket, key, headers, body, body.left, s3=s3,
+                                      kms=self.server.app.kms)
         if self.command == "DELETE":
             return objects.delete_object(bucket, key)
         raise OSSError(405, "MethodNotAllowed", "The specified method is not allowed.")
@@ -247,6 +262,19 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("local-oss: %s", re.sub(r"\?\S*", "?...", format % args))
+
+
+def _small_body(body: _Body, limit: int = 64 * 1024) -> bytes:
+    """A small XML request body (PutObjectTagging), all of it."""
+    if body.left > limit:
+        raise OSSError(400, "EntityTooLarge", "The request body is too large.")
+    data = b""
+    while body.left > 0:
+        chunk = body.read(body.left)
+        if not chunk:
+            raise ConnectionError("the client sent less than Content-Length")
+        data += chunk
+    return data
 
 
 def _decode(part: str) -> str:

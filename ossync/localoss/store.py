@@ -20,6 +20,7 @@ names are validated, so they are safe path components too.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import io
 import json
@@ -30,12 +31,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ossync.core.crc64 import crc64_of_parts
 from ossync.localoss.disk import JoinedFiles, Spool, fsync_dir, write_atomic
+from ossync.localoss.options import Extras, bare_meta
 from ossync.localoss.responses import OSSError
 from ossync.localoss.uploads import PartMeta, Upload, Uploads, multipart_etag
 
@@ -62,11 +64,16 @@ class ObjectMeta:
     content_type: str
     mtime: float
     data: str  # data file name, next to the metadata ("" for a multipart object)
-    user_meta: dict[str, str] = field(default_factory=dict)
+    user_meta: dict[str, str] = field(default_factory=dict)  # by bare name
     parts: list[str] = field(default_factory=list)  # a multipart object's files, in order
+    extras: dict[str, Any] = field(default_factory=dict)  # `Extras` as JSON
 
     def files(self) -> list[str]:
         return self.parts or [self.data]
+
+    @property
+    def options(self) -> Extras:
+        return Extras.from_json(self.extras)
 
     @property
     def object_type(self) -> str:
@@ -89,6 +96,7 @@ class Bucket:
         self.tmp = root / name / ".tmp"
         self.lock = threading.Lock()
         self.index: dict[str, ObjectMeta] = {}
+        self._order: list[str] | None = None  # the keys sorted, kept until a key comes or goes
         self.uploads = Uploads(root / name / "uploads", self.lock)
         self._load()
 
@@ -101,6 +109,7 @@ class Bucket:
         for meta_path in self.objects.glob("*/*.json"):
             try:
                 meta = ObjectMeta(**json.loads(meta_path.read_text("utf-8")))
+                meta = replace(meta, user_meta=bare_meta(meta.user_meta))
             except (ValueError, TypeError):
                 log.warning("local-oss: ignoring unreadable metadata %s", meta_path)
                 continue
@@ -117,14 +126,15 @@ class Bucket:
         return Spool(self.tmp)
 
     def commit(self, key: str, spool: Spool, content_type: str, user_meta: dict[str, str],
-               *, forbid_overwrite: bool) -> ObjectMeta:
+               *, forbid_overwrite: bool, extras: Extras | None = None) -> ObjectMeta:
         """Make the spooled upload the object `key`; at most one racing writer wins."""
         spool.finish()
         digest = _digest(key)
         folder = self.objects / digest[:2]
         folder.mkdir(exist_ok=True)
         meta = ObjectMeta(key, spool.size, spool.etag, spool.crc.value, content_type,
-                          time.time(), f"{digest}.{uuid.uuid4().hex}.data", user_meta)
+                          time.time(), f"{digest}.{uuid.uuid4().hex}.data",
+                          bare_meta(user_meta), [], (extras or Extras()).as_json())
         with self.lock:
             if forbid_overwrite and key in self.index:
                 spool.discard()
@@ -152,7 +162,8 @@ class Bucket:
                 os.replace(self.uploads.data_path(upload, part), folder / name)
             meta = ObjectMeta(key, sum(p.size for p in parts), multipart_etag(parts),
                               crc64_of_parts((p.crc64, p.size) for p in parts),
-                              upload.content_type, time.time(), "", upload.user_meta, names)
+                              upload.content_type, time.time(), "",
+                              bare_meta(upload.user_meta), names, dict(upload.extras))
             old = self._publish_locked(folder, meta)
             self.uploads.forget_locked(upload)
         self._drop(folder, old)
@@ -164,6 +175,8 @@ class Bucket:
         write_atomic(folder / f"{_digest(meta.key)}.json", json.dumps(asdict(meta)).encode())
         old = self.index.get(meta.key)
         self.index[meta.key] = meta
+        if old is None:
+            self._order = None
         return old
 
     @staticmethod
@@ -187,6 +200,17 @@ class Bucket:
         with self.lock:
             return self.index.get(key)
 
+    def set_tags(self, key: str, tags: dict[str, str]) -> ObjectMeta | None:
+        """Replace an object's tags (its bytes stay); None when there is no such object."""
+        folder = self.objects / _digest(key)[:2]
+        with self.lock:
+            meta = self.index.get(key)
+            if meta is None:
+                return None
+            tagged = replace(meta, extras=replace(meta.options, tags=dict(tags)).as_json())
+            self._publish_locked(folder, tagged)
+            return tagged
+
     def delete(self, key: str) -> None:
         digest = _digest(key)
         folder = self.objects / digest[:2]
@@ -194,9 +218,29 @@ class Bucket:
             meta = self.index.pop(key, None)
             if meta is None:
                 return
+            self._order = None
             (folder / f"{digest}.json").unlink(missing_ok=True)
             fsync_dir(folder)
         self._drop(folder, meta)
+
+    def after(self, start: str, prefix: str = "") -> Iterator[ObjectMeta]:
+        """The objects under `prefix` whose keys sort after `start`, in key order: a
+        listing's page without sorting the bucket each time (a rebuild pages through
+        millions)."""
+        with self.lock:
+            if self._order is None:
+                self._order = sorted(self.index)
+            order = self._order
+        first = bisect.bisect_right(order, start) if start >= prefix else bisect.bisect_left(
+            order, prefix)
+        for i in range(first, len(order)):
+            key = order[i]
+            if not key.startswith(prefix):
+                return
+            with self.lock:
+                meta = self.index.get(key)
+            if meta is not None:
+                yield meta
 
     def snapshot(self) -> Iterator[ObjectMeta]:
         """A snapshot of the objects sorted by key (code point order = UTF-8 byte order)."""

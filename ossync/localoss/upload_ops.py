@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from ossync.localoss.multipart import Source
 from ossync.localoss.objects import check_md5, check_sha256, copy_body, encoder
+from ossync.localoss.options import from_headers
 from ossync.localoss.responses import OSSError, Reply, invalid_argument
 from ossync.localoss.store import Bucket, already_exists, validate_key
 from ossync.localoss.upload_xml import (
@@ -59,6 +60,7 @@ class Call:
     body: Source
     length: int
     host: str
+    kms: bool = True  # the endpoint takes KMS encryption
 
     @property
     def s3(self) -> bool:
@@ -99,10 +101,9 @@ def initiate(call: Call) -> Reply:
     encoding, enc = encoder(call.query)
     if not call.s3 and _forbid_overwrite(call.headers) and call.bucket.head(call.key):
         raise already_exists()
-    prefix = "x-amz-meta-" if call.s3 else "x-oss-meta-"
-    user_meta = {k: v for k, v in call.headers.items() if k.startswith(prefix)}
+    extras, user_meta = from_headers(call.headers, s3=call.s3, kms=call.kms)
     upload = call.bucket.uploads.create(call.key, call.headers.get("content-type") or
-                                        DEFAULT_TYPE, user_meta)
+                                        DEFAULT_TYPE, user_meta, extras.as_json())
     return initiate_result(call.bucket.name, call.key, upload.upload_id, encoding, enc,
                            s3=call.s3)
 

@@ -28,6 +28,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ossync.localoss.disk import Spool, fsync_dir, write_atomic
 from ossync.localoss.responses import OSSError
@@ -62,6 +63,7 @@ class Upload:
     content_type: str
     user_meta: dict[str, str]
     parts: dict[int, PartMeta] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)  # the object's options, as JSON
 
     def record(self) -> bytes:
         """upload.json: everything but the parts, which have files of their own."""
@@ -131,10 +133,11 @@ class Uploads:
 
     # --- the operations ------------------------------------------------------------
 
-    def create(self, key: str, content_type: str, user_meta: dict[str, str]) -> Upload:
+    def create(self, key: str, content_type: str, user_meta: dict[str, str],
+               extras: dict[str, Any] | None = None) -> Upload:
         now = time.time_ns()
         upload = Upload(f"{now:016X}{secrets.token_hex(8).upper()}", key, now / 1e9,
-                        content_type, user_meta)
+                        content_type, user_meta, {}, dict(extras or {}))
         folder = self.folder / upload.upload_id
         folder.mkdir()
         write_atomic(folder / UPLOAD_JSON, upload.record())

@@ -24,13 +24,15 @@ from ossync.credentials import RotatingCredentials
 from ossync.intake.openfiles import OpenWriters
 from ossync.intake.watcher import Watcher
 from ossync.ledger import Ledger, LedgerUnavailable, WorkQueue
+from ossync.service.event_stages import EventStages
 from ossync.service.health import Liveness
+from ossync.service.holds import Holds, StoreWatch
 from ossync.service.intake_stages import IntakeStages
 from ossync.service.logsetup import register_secrets
 from ossync.service.sdnotify import watchdog_interval
 from ossync.service.supervise import Supervisor
 from ossync.service.work_stages import Hands
-from ossync.stores import make_target
+from ossync.stores import make_target, metadata_limit
 from ossync.targets import Target
 from ossync.upload.outgoing import release_held
 from ossync.upload.sweep import sweep_every
@@ -72,6 +74,7 @@ class Daemon:
         self.throttle = Throttle(config.max_bandwidth, zone=zone(config.timezone))
         self.http: HttpService | None = None  # the optional listener
         self.liveness = Liveness(self)  # one verdict for systemd, /healthz and /readyz
+        self.holds: Holds | None = None  # why uploads are held (service.held events)
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -127,7 +130,10 @@ class Daemon:
                     return False
 
     def _recover(self) -> None:
-        self.queue = self._queue()
+        watch = StoreWatch(self._queue(), self.config.retry_max_delay)  # the store refusing
+        self.queue: WorkQueue = watch
+        self.holds = Holds(self.ledger, watch, self.credentials_problem,
+                           lambda: self._ledger_away or self._ledger_trouble.is_set())
         self.intake = IntakeStages(self.queue, self.folders, self.stop_event,
                              self._ledger_trouble.set)
         interrupted = self.ledger.reset_interrupted()
@@ -178,9 +184,9 @@ class Daemon:
         """Why the daemon is not alive and well (empty when it is): for /healthz."""
         return self.liveness.problems()
 
-    def _spawn(self, name: str, target: Callable[[], None],
-               on_restart: Callable[[], None] | None = None) -> None:
-        self.supervisor.spawn(name, target, on_restart)
+    def hold_problems(self) -> list[str]:
+        """Why uploads are held now (no valid keys, the ledger away, the store refusing)."""
+        return [] if self.holds is None else self.holds.problems()
 
     def _limits(self) -> Limits:
         config = self.config
@@ -188,7 +194,8 @@ class Daemon:
                       timezone=zone(config.timezone), host=config.host,
                       retry=RetryPolicy(initial=config.retry_initial_delay,
                                         longest=config.retry_max_delay),
-                      claim_across_hosts_from=config.multipart_threshold)
+                      claim_across_hosts_from=config.multipart_threshold,
+                      meta_limit=metadata_limit(config))
 
     def _start(self) -> None:
         self.writers = OpenWriters([str(w.path) for w in self.config.watch])
@@ -197,21 +204,24 @@ class Daemon:
         self.workers = [Worker(self.queue, self.ledger, self.target, self._limits(), self.folders,
                                self.writers, self.stop_event)
                         for _ in range(self.config.workers)]
+        spawn = self.supervisor.spawn
         for i, worker in enumerate(self.workers):
-            self._spawn(f"ossync-worker-{i}", functools.partial(self.hands.run, worker))
+            spawn(f"ossync-worker-{i}", functools.partial(self.hands.run, worker))
         # A crashed intake may have dropped a batch of events, a crashed scanner a walk:
         # a rescan finds whatever they missed.
         intake = self.intake
-        self._spawn("ossync-intake", intake.run_intake, on_restart=intake.request_scan_all)
-        self._spawn("ossync-scanner", intake.run_scanner, on_restart=intake.request_scan_all)
-        self._spawn("ossync-sweeper", functools.partial(sweep_every, SWEEP_INTERVAL,
-                                                        self.stop_event, self.ledger,
-                                                        self.target))
+        spawn("ossync-intake", intake.run_intake, on_restart=intake.request_scan_all)
+        spawn("ossync-scanner", intake.run_scanner, on_restart=intake.request_scan_all)
+        spawn("ossync-sweeper", functools.partial(sweep_every, SWEEP_INTERVAL, self.stop_event,
+                                                  self.ledger, self.target))
         if self.ledger.groups:  # other hosts of a group make rows due: hear them at once
-            self._spawn("ossync-ledger-listen", functools.partial(
+            spawn("ossync-ledger-listen", functools.partial(
                 self.ledger.listen, self.queue.notify, self.stop_event))
         self.watcher = Watcher(intake.paths, intake.request_scan, intake.request_scan_all)
         self.watcher.start(self.config.watch)
+        self.events = EventStages(self.config, self.ledger, self.stop_event, spawn,
+                                  None if self.meter is None else self.meter.delivered)
+        self.events.start(lambda: self.health_problems() + self.hold_problems())
         intake.request_scan_all()
 
     def _groups(self) -> tuple[str, ...]:
@@ -243,6 +253,7 @@ class Daemon:
             self.stop_event.wait(min(1.0, max(self._next_scan - time.monotonic(), 0.0)))
             self.heartbeat = time.monotonic()
             self._chore(self._ledger_chores)
+            self._chore(self.holds.turn if self.holds else lambda: None)
             self._chore(self._give_up_if_dead)
             self._chore(self.watcher.watch_returned)
             if self.reload_event.is_set():
@@ -296,9 +307,10 @@ class Daemon:
         now = time.monotonic()
         try:
             version = self.ledger.data_version()
-            if version != self._seen_version:
+            if version != self._seen_version:  # (SQLite: any other process's commit)
                 self._seen_version = version
                 self.queue.notify()
+                self.ledger.bell.ring()  # events `ossync put` recorded, say
             if now >= self._next_renewal:
                 self.ledger.renew_leases()
                 self._next_renewal = now + self.ledger.lease / LEASE_RENEWALS
@@ -326,6 +338,8 @@ class Daemon:
     def _shutdown(self) -> None:
         log.info("stopping: letting in-flight uploads finish (up to %.0fs)", STOP_GRACE)
         self.stop_event.set()
+        if hasattr(self, "ledger"):
+            self.ledger.bell.ring()  # senders and long polls waiting for events see the stop
         if self.http is not None:
             self.http.stop()
         if hasattr(self, "watcher"):

@@ -10,11 +10,13 @@ from ossync.stores.registry import (
     Store,
     Wiring,
     describe_target,
+    make_reader,
     make_target,
+    metadata_limit,
     signing_stores,
     store_of,
     url_signer,
 )
 
-__all__ = ["STORES", "Store", "Wiring", "describe_target", "make_target", "signing_stores",
-           "store_of", "url_signer"]
+__all__ = ["STORES", "Store", "Wiring", "describe_target", "make_reader", "make_target",
+           "metadata_limit", "signing_stores", "store_of", "url_signer"]

@@ -17,8 +17,9 @@ from ossync.config import Config
 from ossync.config.stores import LocalConfig, OssConfig, S3Config
 from ossync.core.clock import zone
 from ossync.core.credentials import Credentials, CredentialSupply, StaticSupply
+from ossync.core.objectopts import META_LIMIT
 from ossync.core.throttle import Throttle
-from ossync.targets import Target
+from ossync.targets import BucketReader, Target
 from ossync.targets.multipart import MultipartSettings
 from ossync.targets.oss.presign import UrlSigner
 
@@ -137,6 +138,19 @@ def make_target(config: Config, *, pool_size: int | None = None,
         throttle=throttle or Throttle(config.max_bandwidth, zone=zone(config.timezone)),
     )
     return store_of(config).build(config.target, wiring)
+
+
+def metadata_limit(config: Config) -> int:
+    """Bytes of user metadata the config's store takes on one object (OSS 8 KB, S3 2 KB)."""
+    return META_LIMIT[store_of(config).name]
+
+
+def make_reader(config: Config, *, pool_size: int = 16) -> BucketReader:
+    """The config's store as a `BucketReader` (a listing, HEADs with metadata, tags), for
+    `ossync ledger rebuild` and `ossync verify`: every target is one."""
+    target = make_target(config, pool_size=pool_size)
+    assert isinstance(target, BucketReader), f"{type(target).__name__} reads no bucket"
+    return target
 
 
 def describe_target(config: Config) -> str:

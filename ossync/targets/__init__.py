@@ -5,18 +5,26 @@ section to constructor arguments. There are three: `oss.OssTarget` (Alibaba Clou
 OSS), `s3.S3Target` (S3-compatible stores, SigV4 POST or PUT) and
 `local.LocalTarget` (a folder). Files over `multipart_threshold` go to OSS and S3 as
 multipart uploads (`ossync.targets.multipart`), resumable through a `Journal`.
+
+An upload may carry `ObjectOptions` (storage class, ACL, encryption, headers, tags,
+metadata: `ossync.core.objectopts`), each sent as its store takes it. `BucketReader` is
+the other side, for `ossync ledger rebuild` and `ossync verify`: a listing, a HEAD with
+the metadata, the tags.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 # The values and exceptions of the contract live on the floor, where the ledger
 # records them too; they are re-exported here with the contract that uses them.
+from ossync.core.objectopts import ObjectOptions
 from ossync.core.objects import (
     FileChanged,
     KeyTaken,
+    Listed,
+    ListPage,
     ObjectInfo,
     UploadInterrupted,
     UploadResult,
@@ -30,9 +38,16 @@ class Target(Protocol):
     """Upload a file under a key without ever replacing a different object."""
 
     def upload(self, path: Path, key: str, *, content_type: str,
-               journal: Journal | None = None) -> UploadResult:
+               journal: Journal | None = None,
+               options: ObjectOptions | None = None) -> UploadResult:
         """Store the file; raise KeyTaken, FileChanged, UploadInterrupted, or StoreError
-        (with `retryable`). A big file goes in parts, its progress kept in `journal`."""
+        (with `retryable`). A big file goes in parts, its progress kept in `journal`.
+        `options` go with the object; tags a request cannot carry are owed
+        (`UploadResult.tagging_owed`) and sent by `tag`."""
+        ...
+
+    def tag(self, key: str, tags: tuple[tuple[str, str], ...]) -> None:
+        """Set the object's tags (PutObjectTagging), replacing any it has."""
         ...
 
     def abandon(self, key: str, upload_id: str | None) -> None:
@@ -55,5 +70,24 @@ class Target(Protocol):
     def close(self) -> None: ...
 
 
-__all__ = ["FileChanged", "KeyTaken", "ObjectInfo", "Target", "UploadInterrupted",
-           "UploadResult"]
+@runtime_checkable
+class BucketReader(Protocol):
+    """What a rebuild and a check read of a bucket: pages of keys, then each object."""
+
+    def list_page(self, prefix: str, token: str | None) -> ListPage:
+        """Up to 1000 objects under `prefix` in key order, after `token`'s place."""
+        ...
+
+    def head(self, key: str) -> ObjectInfo | None: ...
+
+    def tags_of(self, key: str) -> dict[str, str]:
+        """The object's tags (GetObjectTagging)."""
+        ...
+
+    def url_for(self, key: str) -> str: ...
+
+    def close(self) -> None: ...
+
+
+__all__ = ["BucketReader", "FileChanged", "KeyTaken", "ListPage", "Listed", "ObjectInfo",
+           "ObjectOptions", "Target", "UploadInterrupted", "UploadResult"]

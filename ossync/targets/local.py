@@ -5,6 +5,10 @@ A copy is written to a temp file in the destination folder, fsynced, then linked
 into place, which fails if the name exists, so nothing is ever overwritten and
 no reader sees half a file; the folder is fsynced after. A key that already holds
 the same bytes (an interrupted earlier attempt) counts as success.
+
+Of an object's options the folder keeps user metadata, tags, Cache-Control and
+Content-Disposition in an extended attribute (`local_attrs`); storage class, ACL and
+server-side encryption do not apply to a folder and are ignored.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import errno
 import hashlib
 import os
 import uuid
+from datetime import datetime, timezone
 from io import BufferedReader
 from pathlib import Path
 
@@ -21,7 +26,9 @@ from ossync.core.addressing import object_url
 from ossync.core.chunks import chunks
 from ossync.core.crc64 import Crc64
 from ossync.core.errors import StoreError
-from ossync.core.objects import FileChanged, KeyTaken, ObjectInfo, UploadResult
+from ossync.core.objectopts import ObjectOptions
+from ossync.core.objects import FileChanged, KeyTaken, Listed, ListPage, ObjectInfo, UploadResult
+from ossync.targets import local_attrs
 from ossync.targets.multipart import Journal
 
 # Where hard links are not supported (some FUSE, SMB and FAT mounts), a rename after
@@ -35,6 +42,7 @@ class LocalTarget:
     def __init__(self, root: Path, *, base_url: str | None = None) -> None:
         self.root = Path(os.path.abspath(root))
         self.base_url = base_url.rstrip("/") if base_url else None
+        self._listing = local_attrs.Listing(self.root)
 
     def url_for(self, key: str) -> str:
         if self.base_url:
@@ -58,15 +66,17 @@ class LocalTarget:
     # --- upload ----------------------------------------------------------------
 
     def upload(self, path: Path, key: str, *, content_type: str,
-               journal: Journal | None = None) -> UploadResult:
-        """Copy the file to `root/key`; raise KeyTaken, FileChanged or StoreError. (A copy
-        has nothing to resume: `journal` is not used.)"""
+               journal: Journal | None = None,
+               options: ObjectOptions | None = None) -> UploadResult:
+        """Copy the file to `root/key` with what applies of `options`; raise KeyTaken,
+        FileChanged or StoreError. (A copy has nothing to resume: `journal` is not used.)"""
         dest = self._path(key)
         try:
             self._make_dirs(dest.parent)
             with path.open("rb") as src:
                 tmp, md5, crc, size = self._copy_to_temp(src, dest.parent)
             try:
+                local_attrs.write(tmp, local_attrs.attributes(options or ObjectOptions()))
                 placed = self._place(tmp, dest)
             finally:
                 tmp.unlink(missing_ok=True)
@@ -149,8 +159,42 @@ class LocalTarget:
             return None
         except OSError as exc:
             raise _store_error("head", key, exc) from None
+        attrs = local_attrs.read(dest)
+        tags = attrs.get("tags") or {}
         return ObjectInfo(key=key, size=size, etag=f'"{md5.hexdigest()}"', crc64=crc.value,
-                          content_type=None)
+                          content_type=None, metadata=attrs.get("metadata") or {},
+                          tag_count=len(tags), headers=attrs.get("headers") or {},
+                          last_modified=_mtime(dest))
+
+    def tag(self, key: str, tags: tuple[tuple[str, str], ...]) -> None:
+        dest = self._path(key)
+        try:
+            attrs = local_attrs.read(dest)
+            attrs["tags"] = dict(tags)
+            local_attrs.write(dest, attrs)
+        except OSError as exc:
+            raise _store_error("tag", key, exc) from None
+
+    def tags_of(self, key: str) -> dict[str, str]:
+        try:
+            return dict(local_attrs.read(self._path(key)).get("tags") or {})
+        except OSError as exc:
+            raise _store_error("get tags", key, exc) from None
+
+    def list_page(self, prefix: str, token: str | None) -> ListPage:
+        """The folder's files in key order, 1000 a page (temp files of copies left out)."""
+        try:
+            keys, after = self._listing.page(prefix, token, 1000)
+        except OSError as exc:
+            raise _store_error("list", prefix, exc) from None
+        listed = []
+        for key in keys:
+            try:
+                st = self.root.joinpath(*key.split("/")).stat()
+            except FileNotFoundError:
+                continue
+            listed.append(Listed(key, st.st_size, None, _stamp(st.st_mtime)))
+        return ListPage(tuple(listed), after)
 
     def delete(self, key: str) -> None:
         dest = self._path(key)
@@ -161,6 +205,18 @@ class LocalTarget:
             pass
         except OSError as exc:
             raise _store_error("delete", key, exc) from None
+
+
+def _stamp(seconds: float) -> str:
+    moment = datetime.fromtimestamp(int(seconds), timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _mtime(path: Path) -> str | None:
+    try:
+        return _stamp(path.stat().st_mtime)
+    except OSError:
+        return None
 
 
 def _fsync_dir(path: Path) -> None:

@@ -16,12 +16,15 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class PostUpload:
-    """What one signed form POST may write: exactly this key, exactly this size."""
+    """What one signed form POST may write: exactly this key, exactly this size, and
+    exactly these extra fields (the object's options, its metadata), each sent and
+    pinned in the policy by an exact condition."""
 
     bucket: str
     key: str
     size: int
     content_type: str
+    fields: tuple[tuple[str, str], ...] = ()
 
 
 def hmac_chain(key: str, parts: Iterable[str]) -> bytes:

@@ -22,6 +22,8 @@ from ossync.core import failpoints
 from ossync.core.beneath import NotBeneath, PinnedFile
 from ossync.core.credentials import CredentialsUnavailable
 from ossync.core.errors import StoreError
+from ossync.core.host import default_host
+from ossync.core.objectopts import ObjectOptions, parse_tagging_query, tagging_query
 from ossync.core.objects import FileChanged, KeyTaken, UploadInterrupted, UploadResult
 from ossync.core.retry import RetryPolicy
 from ossync.intake.media import jpeg_complete
@@ -39,6 +41,7 @@ from ossync.ledger import (
 )
 from ossync.targets import Target
 from ossync.upload.journal import LedgerJournal
+from ossync.upload.options import MetadataTooLarge, Place, options_for, owed_tagging
 from ossync.upload.outgoing import HELD, CannotStrip, Changed, Outgoing, outgoing
 from ossync.upload.prepare import FileFacts, NotAnImage, choose_date, key_for, read_facts
 
@@ -60,6 +63,7 @@ class Limits:
     # Files this big hold their bytes against other hosts too (one more commit, which a
     # second upload of a big file would cost far more than); smaller ones only here.
     claim_across_hosts_from: int = 64 * 1024 * 1024
+    meta_limit: int = 8 * 1024  # bytes of user metadata the store takes (S3: 2 KB)
 
 
 class NoValidKey(Exception):
@@ -239,6 +243,11 @@ class Worker:
             key = row.pending_key  # an attempt of ours may already have landed there
         else:
             key = self._key(row, folder, facts, folder.name)
+        try:
+            options = self._options(row, folder, facts, sent)
+        except MetadataTooLarge as exc:
+            self._fail(row, str(exc))
+            return
         for name in (None, FALLBACK_NAME):
             if name is not None:
                 key = self._key(row, folder, facts, name)
@@ -249,9 +258,9 @@ class Worker:
                                     path=row.path, bucket=self.limits.bucket,
                                     sha256=sent.sha256, stop=self.stop)
             try:
-                result = self.target.upload(sent.path, key,
-                                            content_type=facts.media.content_type,
-                                            journal=journal)
+                result = owed_tagging(self.target, row, key, sent) or self.target.upload(
+                    sent.path, key, content_type=facts.media.content_type, journal=journal,
+                    options=options)
             except KeyTaken:
                 log.warning("key %s holds other content; trying %s", key, FALLBACK_NAME)
                 continue
@@ -267,6 +276,8 @@ class Worker:
                 self.target.delete(key)
                 self.queue.settle(row, Deferred(folder.settle_seconds))
                 return
+            if result.tagging_owed and not self._tag(row, key, facts, options):
+                return
             upload = self._record(row, result, folder, facts, sent)
             if upload.key != key:  # another sender recorded these bytes first: theirs stands
                 self.target.delete(key)
@@ -278,6 +289,28 @@ class Worker:
             self._after_upload(folder, row.path, facts, pinned)
             return
         self._fail(row, f"both {key!r} and the short-name key hold other content")
+
+    def _options(self, row: FileRow, folder: WatchConfig, facts: FileFacts,
+                 sent: Outgoing) -> ObjectOptions:
+        rel = row.path[len(str(folder.path).rstrip("/")) + 1:]
+        place = Place(rel, row.path, folder.label, self.limits.host or default_host(),
+                      choose_date(facts, folder.date_source, self.limits.timezone))
+        return options_for(folder.objects, facts, sent.content, place,
+                           limit=self.limits.meta_limit, tz=self.limits.timezone)
+
+    def _tag(self, row: FileRow, key: str, facts: FileFacts, options: ObjectOptions) -> bool:
+        """Tags the upload could not carry: owed in the ledger first, then set, so a crash
+        between the two ends in tagging the stored object, not a second upload. False
+        when the daemon stopped in between (the next start finishes it)."""
+        tags = options.tags
+        if row.tagging_owed and row.pending_key == key:
+            tags = tuple(parse_tagging_query(row.tagging_owed).items())
+        self.queue.intend(row, sha256=facts.sha256, key=key, tagging=tagging_query(tags))
+        if failpoints.hit("worker.posted", self.stop):
+            self.queue.settle(row, Deferred(0))
+            return False
+        self.target.tag(key, tags)
+        return True
 
     def _record(self, row: FileRow, result: UploadResult, folder: WatchConfig,
                 facts: FileFacts, sent: Outgoing) -> Upload:
@@ -330,7 +363,7 @@ class Worker:
             delay = self.limits.retry.delay(row.attempts + 1)
             log.warning("upload of %s failed, retrying in %.0fs: %s", row.path, delay, err)
             self.queue.settle(row, Deferred(delay, error=str(err), count_attempt=True,
-                                            code=err.code))
+                                            code=err.code, by_store=True))
         else:
             self._fail(row, str(err))
 

@@ -94,12 +94,16 @@ class PgBase(SqlBase):
     @contextmanager
     def transaction(self) -> Iterator[_Executor]:
         with self.lock:
+            committed = False
             try:
                 conn = self._connection()
                 with conn.transaction():
                     yield _Executor(conn)
+                committed = True
             except self.psycopg.Error as exc:
                 raise self._failed(exc) from exc
+            finally:
+                self._ended(committed)
 
     def query(self, sql: str, params: Params = ()) -> list[Any]:
         with self.lock:

@@ -15,6 +15,8 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+from ossync.core import failpoints
+from ossync.ledger.bell import EventWaiting, bell_for
 from ossync.ledger.catalog import CatalogViews
 from ossync.ledger.contract import DEFAULT_LEASE, Ledger, register_backend
 from ossync.ledger.errors import LedgerError
@@ -27,6 +29,7 @@ from ossync.ledger.sql.base import Executor, as_record
 from ossync.ledger.sql.claims import SqlClaims
 from ossync.ledger.sql.copying import SqlCopy
 from ossync.ledger.sql.multipart import SqlMultipart
+from ossync.ledger.sql.outbox import SqlOutbox
 from ossync.ledger.sql.reads import SqlReads
 from ossync.ledger.sql.settling import SqlSettle
 from ossync.ledger.waking import Waker
@@ -62,16 +65,19 @@ SELECT LEAST(
      AND claimed_by <> :me) - :offset) AS due
 """
 WORK_CHANNEL = "ossync_work"  # NOTIFY payload: "<host>\t<group>"
+EVENTS_CHANNEL = "ossync_events"  # NOTIFY payload: the event's id
+EVENTS_LOCK = 0x05_5C_00_02  # pg_advisory_xact_lock key while recording events
 LISTEN_POLL = 1.0  # seconds between looks at the stop event while listening
 LISTEN_RETRY_FIRST, LISTEN_RETRY_MAX = 1.0, 30.0
 
 
-class PostgresLedger(Waker, SqlClaims, SqlSettle, SqlReads, SqlMultipart, SqlCopy,
-                     CatalogViews, PgBase, Ledger):
+class PostgresLedger(Waker, EventWaiting, SqlClaims, SqlSettle, SqlReads, SqlMultipart,
+                     SqlCopy, SqlOutbox, CatalogViews, PgBase, Ledger):
     def __init__(self, url: str, host: str, readonly: bool, exclusive: bool) -> None:
         super().__init__(url)
         self._init_waking()
         self.location = display_url(url)
+        self.bell = bell_for(self.location)
         self.host = host
         self.groups: tuple[str, ...] = ()
         self.signer: UrlSigner | None = None
@@ -158,24 +164,47 @@ class PostgresLedger(Waker, SqlClaims, SqlSettle, SqlReads, SqlMultipart, SqlCop
         when another host makes a row of one of `groups` pending (a new file on a shared
         mount, a row put back). Outages are waited out with back-off; after each
         (re)connection `wake` runs once, for whatever was missed meanwhile."""
+        def heard(payload: str | None) -> None:
+            host, _, group = (payload or "").partition("\t")
+            if payload is None or (host != self.host and group in self.groups):
+                wake()
+
+        self._listening(WORK_CHANNEL, heard, stop)
+
+    def watch_events(self, stop: threading.Event) -> None:
+        """Until `stop`: LISTEN on a connection of its own and ring the bell at each event
+        another host or process records; after each (re)connection it rings once, for
+        whatever was missed meanwhile. Outages are waited out with back-off."""
+        self._listening(EVENTS_CHANNEL, lambda _payload: self.bell.ring(), stop)
+
+    def _listening(self, channel: str, heard: Callable[[str | None], None],
+                   stop: threading.Event) -> None:
         delay = LISTEN_RETRY_FIRST
         while not stop.is_set():
             try:
                 with self.connect() as conn:
-                    conn.execute(f"LISTEN {WORK_CHANNEL}")
-                    wake()
+                    conn.execute(f"LISTEN {channel}")
+                    heard(None)
                     delay = LISTEN_RETRY_FIRST
                     while not stop.is_set():
+                        if channel == EVENTS_CHANNEL:
+                            failpoints.hit("events.watch", stop)
                         for note in conn.notifies(timeout=LISTEN_POLL):
-                            host, _, group = note.payload.partition("\t")
-                            if host != self.host and group in self.groups:
-                                wake()
+                            heard(note.payload)
             except (LedgerError, self.psycopg.Error) as exc:
-                log.warning("listening for other hosts' work: %s; trying again in %.0fs",
-                            exc, delay)
+                log.warning("listening for other hosts (%s): %s; trying again in %.0fs",
+                            channel, exc, delay)
                 if stop.wait(delay):
                     return
                 delay = min(delay * 2, LISTEN_RETRY_MAX)
+
+    def _before_event(self, conn: Executor) -> None:
+        """Commits that record events take turns (the lock is held to the commit), so ids
+        become visible in order: no reader at id N ever meets a smaller one later."""
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (EVENTS_LOCK,))
+
+    def _event_added(self, conn: Executor, event_id: int) -> None:
+        conn.execute(f"SELECT pg_notify('{EVENTS_CHANNEL}', ?)", (str(event_id),))
 
     def _work_added(self, conn: Executor, groups: set[str]) -> None:
         for group in sorted(groups):

@@ -118,4 +118,32 @@ UPDATE multipart_uploads SET path = chr(1) || replace(path, '\\', '\\\\')
     WHERE strpos(path, '\\') > 0;
 UPDATE multipart_uploads SET path = substr(path, 2) WHERE left(path, 1) = chr(1);
 """),
+    # Object options: tags owed after an OSS PostObject (see the SQLite migration).
+    ("0005_files_tagging_owed", """
+ALTER TABLE files ADD COLUMN tagging_owed TEXT;
+"""),
+    # Events apps hear about and one cursor per delivery endpoint (see SQLite's 0008).
+    ("0006_events_and_deliveries", """
+CREATE TABLE events (
+    id BIGSERIAL PRIMARY KEY,
+    type TEXT NOT NULL,
+    at TEXT NOT NULL,
+    host TEXT NOT NULL,
+    folder TEXT,
+    data TEXT NOT NULL
+);
+CREATE TABLE deliveries (
+    endpoint TEXT PRIMARY KEY,
+    delivered BIGINT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt DOUBLE PRECISION NOT NULL DEFAULT 0,
+    last_error TEXT,
+    sent BIGINT NOT NULL DEFAULT 0,
+    failures BIGINT NOT NULL DEFAULT 0,
+    given_up BIGINT NOT NULL DEFAULT 0,
+    claimed_by TEXT,
+    lease_until DOUBLE PRECISION,
+    updated_at TEXT NOT NULL
+);
+"""),
 )

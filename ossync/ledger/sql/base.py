@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from abc import abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -9,6 +10,7 @@ from dataclasses import fields
 from typing import Any, Protocol, TypeVar
 
 from ossync.core.textforms import os_path
+from ossync.ledger.bell import Bell
 
 _T = TypeVar("_T")
 # Columns that hold a local path: stored in the ledger form (valid UTF-8), read back in
@@ -39,7 +41,13 @@ def as_record(cls: type[_T], row: Any) -> _T | None:
 class SqlBase:
     host: str
     lease: float
+    bell: Bell  # rung after each commit that recorded an event (ossync.ledger.bell)
+    _events_written = False  # this transaction recorded one (set under the lock)
 
+    def clock(self) -> float:
+        """The time leases are measured in (PostgreSQL: the server's, shared by all hosts,
+        `PgBase.clock`, which comes before this one in the backend's bases)."""
+        return time.time()
 
     @abstractmethod
     def transaction(self) -> AbstractContextManager[Executor]:
@@ -53,6 +61,14 @@ class SqlBase:
     def stream(self, sql: str, params: tuple[Any, ...] = (), batch: int = 1000
                ) -> Iterator[Any]:
         """Rows in batches, so an export of millions never sits in memory at once."""
+
+    def _ended(self, committed: bool) -> None:
+        """After each transaction (the backend holds its lock): ring the bell when one
+        that recorded events committed — after the commit, so a woken reader sees them."""
+        if self._events_written:
+            self._events_written = False
+            if committed:
+                self.bell.ring()
 
     def _work_added(self, conn: Executor, groups: set[str]) -> None:
         """Rows of these folder groups became pending: backends shared by several hosts

@@ -41,10 +41,6 @@ WHERE files.size <> excluded.size OR files.mtime_ns <> excluded.mtime_ns
 class SqlClaims(SqlBase):
     groups: tuple[str, ...] = ()  # folder groups whose rows this host may take too
 
-    def clock(self) -> float:
-        """The time leases are measured in (PostgreSQL: the server's, shared by all hosts)."""
-        return time.time()
-
     def _note(self, sightings: Iterable[Sighting]) -> int:
         """One upsert per sighting: safe when two threads (or hosts) note the same path."""
         queued = 0

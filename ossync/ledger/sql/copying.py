@@ -1,5 +1,6 @@
 """Whole tables, by id, for `ossync ledger copy`: streamed out of one ledger, inserted
-into another as they are (ids kept), so a copy can stop anywhere and resume."""
+into another as they are (ids kept), so a copy can stop anywhere and resume; and rows
+read back from a bucket, for `ossync ledger rebuild` (`restore`)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,19 @@ class SqlCopy(SqlBase):
                 conn.executemany(_insert_sql("files", _FILE_COLUMNS), file_rows)
             self._after_copy(conn)
 
+    def restore(self, uploads: Iterable[Upload], files: Iterable[FileRow]) -> None:
+        """Rows a rebuild read back from the bucket, in one transaction: an upload whose
+        bucket and key are recorded already stays as it is; a path recorded already keeps
+        the newer version (by mtime) of the two."""
+        upload_rows = [_values(u) for u in uploads]
+        file_rows = [_values(f) for f in files]
+        with self.transaction() as conn:
+            if upload_rows:
+                conn.executemany(_insert_sql("uploads", _UPLOAD_COLUMNS, ""), upload_rows)
+            if file_rows:
+                conn.executemany(_RESTORE_FILES, file_rows)
+            self._after_copy(conn)
+
     def refresh_statistics(self) -> None:
         with self.transaction() as conn:
             conn.execute("ANALYZE")
@@ -52,10 +66,17 @@ _UPLOAD_COLUMNS = tuple(f.name for f in fields(Upload))
 _FILE_COLUMNS = tuple(f.name for f in fields(FileRow))
 
 
-def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+def _insert_sql(table: str, columns: tuple[str, ...], target: str = "(id)") -> str:
     names = ", ".join(columns)
     marks = ", ".join(f":{c}" for c in columns)
-    return f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING"
+    return f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT {target} DO NOTHING"
+
+
+_RESTORE_FILES = (
+    _insert_sql("files", _FILE_COLUMNS).removesuffix("ON CONFLICT (id) DO NOTHING")
+    + "ON CONFLICT (host, path) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _FILE_COLUMNS if c not in ("id", "host", "path"))
+    + " WHERE excluded.mtime_ns > files.mtime_ns")
 
 
 def _values(record: Upload | FileRow) -> dict[str, Any]:

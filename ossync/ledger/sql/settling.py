@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ossync.core.objects import UploadResult
 from ossync.core.textforms import ledger_text, printable
+from ossync.ledger.events import NewEvent, file_failed, file_uploaded
 from ossync.ledger.outcomes import Aliased, Deferred, Outcome, Settled, Uploaded, Vanished
 from ossync.ledger.records import Content, DirectRecord, FileRow, Upload, now_text
 from ossync.ledger.sql.base import Executor, SqlBase, as_record
@@ -22,31 +23,46 @@ from ossync.ledger.sql.claims import MINE, SAME, claimed
 
 class SqlSettle(SqlBase):
     def settle(self, row: FileRow, outcome: Outcome) -> Upload | None:
+        """One transaction; the event it tells of (an upload recorded, a file failed) is
+        its last statement (ossync.ledger.events)."""
+        upload: Upload | None = None
+        event: NewEvent | None = None
         with self.transaction() as conn:
             if isinstance(outcome, Uploaded):
-                return self._uploaded(conn, row, outcome)
-            if isinstance(outcome, Aliased):
-                self._close_row(conn, row, upload_id=outcome.upload.id,
-                                sha256=outcome.sha256, size=outcome.size,
-                                mtime_ns=outcome.mtime_ns, stamp=now_text())
-                return outcome.upload
-            if isinstance(outcome, Deferred):
-                self._deferred(conn, row, outcome)
-            elif isinstance(outcome, Settled):
-                self._settled(conn, row, outcome)
+                upload, event = self._uploaded(conn, row, outcome)
+            elif isinstance(outcome, Aliased):
+                upload = outcome.upload
+                if self._close_row(conn, row, upload_id=upload.id, sha256=outcome.sha256,
+                                   size=outcome.size, mtime_ns=outcome.mtime_ns,
+                                   stamp=now_text()):
+                    event = self._upload_event(row, upload, size=outcome.size,
+                                               sha256=outcome.sha256, duplicate=True)
             else:
-                assert isinstance(outcome, Vanished)
-                self._vanished(conn, row)
-            self._work_added(conn, {row.grp} if row.grp and not isinstance(
-                outcome, Vanished) else set())
-        return None
+                if isinstance(outcome, Deferred):
+                    self._deferred(conn, row, outcome)
+                elif isinstance(outcome, Settled):
+                    event = self._settled(conn, row, outcome)
+                else:
+                    assert isinstance(outcome, Vanished)
+                    self._vanished(conn, row)
+                self._work_added(conn, {row.grp} if row.grp and not isinstance(
+                    outcome, Vanished) else set())
+            if event is not None:
+                self._insert_event(conn, event)
+        return upload
 
-    def intend(self, row: FileRow, *, sha256: str, key: str) -> None:
+    def _upload_event(self, row: FileRow, upload: Upload, *, size: int, sha256: str,
+                      duplicate: bool) -> NewEvent:
+        return file_uploaded(upload, path=row.path, folder=row.folder, host=row.host or
+                             self.host, size=size, sha256=sha256, duplicate=duplicate)
+
+    def intend(self, row: FileRow, *, sha256: str, key: str,
+               tagging: str | None = None) -> None:
         with self.transaction() as conn:
-            conn.execute("UPDATE files SET sha256 = :sha, pending_key = :key, updated_at = "
-                         f":stamp WHERE id = :id AND {MINE}",
-                         {"sha": sha256, "key": key, "stamp": now_text(), "id": row.id,
-                          "me": self.host})
+            conn.execute("UPDATE files SET sha256 = :sha, pending_key = :key, tagging_owed = "
+                         f":tagging, updated_at = :stamp WHERE id = :id AND {MINE}",
+                         {"sha": sha256, "key": key, "tagging": tagging, "stamp": now_text(),
+                          "id": row.id, "me": self.host})
 
     def stored(self, bucket: str, sha256: str, sent_sha256: str | None = None
                ) -> Upload | None:
@@ -56,9 +72,11 @@ class SqlSettle(SqlBase):
             return self._first(self.query(_STORED, (sha256, bucket)))
         return self._first(self.query(_STORED_SENT, (sha256, bucket, sent_sha256)))
 
-    def _uploaded(self, conn: Executor, row: FileRow, outcome: Uploaded) -> Upload:
+    def _uploaded(self, conn: Executor, row: FileRow, outcome: Uploaded
+                  ) -> tuple[Upload, NewEvent | None]:
         """Record the object; with `dedupe`, an object another sender recorded for the same
-        bytes meanwhile wins, and the row points at it (the caller drops its copy)."""
+        bytes meanwhile wins, and the row points at it (the caller drops its copy). The
+        event, unless the row was no longer this host's."""
         sent = None if outcome.content is None else outcome.content.sent_sha256
         upload = self._first(conn.execute(
             _STORED if sent is None else _STORED_SENT,
@@ -70,11 +88,14 @@ class SqlSettle(SqlBase):
                                         content_type=outcome.content_type, path=row.path,
                                         folder=row.folder, content=outcome.content)
         size = outcome.result.size if outcome.content is None else outcome.content.size
-        self._close_row(conn, row, upload_id=upload.id, sha256=outcome.sha256, size=size,
-                        mtime_ns=outcome.mtime_ns, stamp=upload.uploaded_at)
+        closed = self._close_row(conn, row, upload_id=upload.id, sha256=outcome.sha256,
+                                 size=size, mtime_ns=outcome.mtime_ns,
+                                 stamp=upload.uploaded_at)
         self._release(conn, outcome.bucket, outcome.sha256)
         self._released(outcome.bucket, outcome.sha256)
-        return upload
+        event = self._upload_event(row, upload, size=size, sha256=outcome.sha256,
+                                   duplicate=upload.key != outcome.result.key)
+        return upload, event if closed else None
 
     def _deferred(self, conn: Executor, row: FileRow, outcome: Deferred) -> None:
         conn.execute(
@@ -88,14 +109,22 @@ class SqlSettle(SqlBase):
              "add": int(outcome.count_attempt), "stamp": now_text(), "id": row.id,
              "me": self.host})
 
-    def _settled(self, conn: Executor, row: FileRow, outcome: Settled) -> None:
-        conn.execute(f"UPDATE files SET state = CASE WHEN {SAME} THEN :state ELSE "
-                     f"'pending' END, last_error = CASE WHEN {SAME} THEN :error ELSE "
-                     "last_error END, attempts = attempts + :add, updated_at = :stamp, "
-                     f"claimed_by = NULL, lease_until = NULL WHERE id = :id AND {MINE}",
-                     {"state": outcome.state, "error": _one_line(outcome.error),
-                      "add": outcome.attempts, "stamp": now_text(), **claimed(row),
-                      "me": self.host})
+    def _settled(self, conn: Executor, row: FileRow, outcome: Settled) -> NewEvent | None:
+        """`file.failed` when the row did fail (not when a newer version was noted)."""
+        ended = conn.execute(
+            f"UPDATE files SET state = CASE WHEN {SAME} THEN :state ELSE "
+            f"'pending' END, last_error = CASE WHEN {SAME} THEN :error ELSE "
+            "last_error END, attempts = attempts + :add, updated_at = :stamp, "
+            f"claimed_by = NULL, lease_until = NULL WHERE id = :id AND {MINE} "
+            "RETURNING state, attempts",
+            {"state": outcome.state, "error": _one_line(outcome.error),
+             "add": outcome.attempts, "stamp": now_text(), **claimed(row),
+             "me": self.host}).fetchone()
+        if ended is None or ended["state"] != "failed":
+            return None
+        return file_failed(path=row.path, folder=row.folder, host=row.host or self.host,
+                           error=outcome.error, attempts=int(ended["attempts"]),
+                           sha256=row.sha256)
 
     def _vanished(self, conn: Executor, row: FileRow) -> None:
         """Its row goes — unless a newer version was noted meanwhile (then it is queued)
@@ -127,15 +156,20 @@ class SqlSettle(SqlBase):
                                           sha256=record.sha256,
                                           content_type=record.content_type, path=record.path,
                                           folder=record.folder)
-        conn.execute(
+        closed = conn.execute(
             "INSERT INTO files (host, path, folder, size, mtime_ns, state, sha256, "
             "upload_id, seen_at, updated_at) VALUES (?, ?, ?, ?, ?, 'uploaded', ?, ?, ?, ?) "
             "ON CONFLICT (host, path) DO UPDATE SET folder = excluded.folder, "
             "size = excluded.size, mtime_ns = excluded.mtime_ns, state = 'uploaded', "
             "sha256 = excluded.sha256, upload_id = excluded.upload_id, attempts = 0, "
-            "last_error = NULL, pending_key = NULL, updated_at = excluded.updated_at",
+            "last_error = NULL, pending_key = NULL, tagging_owed = NULL, "
+            "updated_at = excluded.updated_at",
             (self.host, ledger_text(record.path), record.folder, existing.size,
-             record.mtime_ns, record.sha256, existing.id, stamp, stamp))
+             record.mtime_ns, record.sha256, existing.id, stamp, stamp)).rowcount
+        if closed:
+            self._insert_event(conn, file_uploaded(
+                existing, path=record.path, folder=record.folder, host=self.host,
+                size=existing.size, sha256=record.sha256, duplicate=record.result is None))
         return existing
 
     def _store_upload(self, conn: Executor, result: UploadResult, *, bucket: str, sha256: str,
@@ -167,21 +201,21 @@ class SqlSettle(SqlBase):
         return upload
 
     def _close_row(self, conn: Executor, row: FileRow, *, upload_id: int, sha256: str,
-                   size: int, mtime_ns: int, stamp: str) -> None:
+                   size: int, mtime_ns: int, stamp: str) -> bool:
         """Mark the row uploaded — unless an event noted a newer version of the file while
         it was being sent: then the upload is linked, and the row stays pending for the new
-        bytes. A row this host no longer holds is left alone."""
+        bytes. A row this host no longer holds is left alone (False)."""
         params: dict[str, Any] = {
             "upload": upload_id, "sha": sha256, "stamp": stamp, "size": size,
             "mtime": mtime_ns, **claimed(row), "me": self.host}
-        conn.execute(
+        return bool(conn.execute(
             "UPDATE files SET upload_id = :upload, sha256 = :sha, pending_key = NULL, "
+            "tagging_owed = NULL, "
             "last_error = NULL, updated_at = :stamp, claimed_by = NULL, lease_until = NULL, "
             f"state = CASE WHEN {SAME} THEN 'uploaded' ELSE 'pending' END, "
             f"size = CASE WHEN {SAME} THEN :size ELSE size END, "
             f"mtime_ns = CASE WHEN {SAME} THEN :mtime ELSE mtime_ns END "
-            f"WHERE id = :id AND {MINE}", params)
-
+            f"WHERE id = :id AND {MINE}", params).rowcount)
 
     @staticmethod
     def _first(rows: list[Any]) -> Upload | None:
@@ -189,6 +223,9 @@ class SqlSettle(SqlBase):
 
     if TYPE_CHECKING:  # ossync.ledger.waking: the process's own record of content claims
         def _released(self, bucket: str, sha256: str) -> None: ...
+
+        # ossync.ledger.sql.outbox: an event, in the caller's transaction
+        def _insert_event(self, conn: Executor, event: NewEvent) -> int: ...
 
     def _release(self, conn: Executor, bucket: str, sha256: str) -> None:
         """Drop a durable content claim of these bytes in the same transaction (a no-op

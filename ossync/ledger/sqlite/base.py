@@ -43,8 +43,10 @@ class SqliteBase(SqlBase):
             except sqlite3.Error as exc:
                 self._rollback()
                 raise LedgerUnavailable(str(exc)) from exc
+            self._ended(committed=True)
 
     def _rollback(self) -> None:
+        self._ended(committed=False)
         with suppress(sqlite3.Error):  # SQLite may have rolled back already (disk full)
             self.conn.execute("ROLLBACK")
 

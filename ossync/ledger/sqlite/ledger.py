@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
 from collections.abc import Callable, Collection
 from pathlib import Path
 
+from ossync.core import failpoints
+from ossync.core.inotify import FolderChanges
+from ossync.ledger.bell import EventWaiting, bell_for
 from ossync.ledger.catalog import CatalogViews
 from ossync.ledger.contract import DEFAULT_LEASE, Ledger, register_backend
 from ossync.ledger.errors import LedgerCorrupt, LedgerError, LedgerMissing, LedgerUnavailable
@@ -24,23 +28,29 @@ from ossync.ledger.records import now_text
 from ossync.ledger.sql.claims import SqlClaims, not_in
 from ossync.ledger.sql.copying import SqlCopy
 from ossync.ledger.sql.multipart import SqlMultipart
+from ossync.ledger.sql.outbox import SqlOutbox
 from ossync.ledger.sql.reads import SqlReads
 from ossync.ledger.sql.settling import SqlSettle
 from ossync.ledger.sqlite.base import SqliteBase
 from ossync.ledger.sqlite.migrations import MIGRATIONS
 from ossync.ledger.waking import Waker
 
+log = logging.getLogger("ossync.ledger.sqlite")
 BUSY_TIMEOUT_MS = 10_000
+WATCH_TICK = 1.0  # seconds between looks at the stop event while watching for events
+WATCH_FALLBACK = 2.0  # seconds between looks at the last event id without inotify
+WATCH_COALESCE = 0.02  # seconds of writes taken together before a look
 
 
-class SqliteLedger(Waker, SqlClaims, SqlSettle, SqlReads, SqlMultipart, SqlCopy, CatalogViews,
-                   SqliteBase, Ledger):
+class SqliteLedger(Waker, EventWaiting, SqlClaims, SqlSettle, SqlReads, SqlMultipart, SqlCopy,
+                   SqlOutbox, CatalogViews, SqliteBase, Ledger):
     def __init__(self, conn: sqlite3.Connection, path: Path, lock_fd: int | None,
                  host: str) -> None:
         super().__init__(conn)
         self._init_waking()
         self.path = path
         self.location = str(path)
+        self.bell = bell_for(self.location)
         self.host = host
         self.groups: tuple[str, ...] = ()  # one daemon per file: no folder groups
         self.signer: UrlSigner | None = None
@@ -116,6 +126,37 @@ class SqliteLedger(Waker, SqlClaims, SqlSettle, SqlReads, SqlMultipart, SqlCopy,
     def listen(self, wake: Callable[[], None], stop: threading.Event) -> None:
         """One daemon per file: no other host to hear. Waits for `stop`."""
         stop.wait()
+
+    def watch_events(self, stop: threading.Event) -> None:
+        """Until `stop`: ring the bell when another process records events. Each commit
+        writes the -wal file: inotify on the ledger's folder says when, and the bell rings
+        only if the last event id moved. Without inotify, a look every few seconds."""
+        names = frozenset({self.path.name, f"{self.path.name}-wal"})
+        last = self.last_event_id()
+        try:
+            changes: FolderChanges | None = FolderChanges(str(self.path.parent), names)
+        except OSError as exc:
+            log.warning("cannot watch %s for changes (%s); looking every %.0fs instead",
+                        self.path.parent, exc, WATCH_FALLBACK)
+            changes = None
+        try:
+            while not stop.is_set():
+                failpoints.hit("events.watch", stop)
+                if changes is None:
+                    stop.wait(WATCH_FALLBACK)
+                elif not changes.wait(WATCH_TICK):
+                    continue
+                elif stop.wait(WATCH_COALESCE):  # a commit is several writes: one look
+                    return
+                else:
+                    changes.wait(0)  # (the writes meanwhile: read, and counted in this look)
+                newest = self.last_event_id()
+                if newest != last:
+                    last = newest
+                    self.bell.ring()
+        finally:
+            if changes is not None:
+                changes.close()
 
     def data_version(self) -> int:
         return int(self.query("PRAGMA data_version")[0][0])

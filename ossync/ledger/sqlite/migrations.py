@@ -114,4 +114,37 @@ UPDATE multipart_uploads SET path = char(1) || replace(path, '\\', '\\\\')
     WHERE instr(path, '\\') > 0;
 UPDATE multipart_uploads SET path = substr(path, 2) WHERE substr(path, 1, 1) = char(1)
 """),
+    # Object options: tags that could not go with the object (OSS PostObject) are owed by
+    # the row until PutObjectTagging succeeds, so a crash between the two ends in tagging,
+    # not a second upload.
+    ("0007_files_tagging_owed", """
+ALTER TABLE files ADD COLUMN tagging_owed TEXT;
+"""),
+    # Events apps hear about (webhooks, the command hook, /v1/events) and one cursor per
+    # delivery endpoint. Ids are never reused: events are only ever deleted from the
+    # oldest, never the newest (a plain rowid would reuse the largest id after its
+    # deletion; AUTOINCREMENT would add a table of its own).
+    ("0008_events_and_deliveries", """
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    type TEXT NOT NULL,
+    at TEXT NOT NULL,
+    host TEXT NOT NULL,
+    folder TEXT,
+    data TEXT NOT NULL
+);
+CREATE TABLE deliveries (
+    endpoint TEXT PRIMARY KEY,
+    delivered INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL DEFAULT 0,
+    last_error TEXT,
+    sent INTEGER NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0,
+    given_up INTEGER NOT NULL DEFAULT 0,
+    claimed_by TEXT,
+    lease_until REAL,
+    updated_at TEXT NOT NULL
+)
+"""),
 )

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,8 +62,10 @@ class PartStore(Protocol):
 
     min_part_size: int
 
-    def initiate(self, key: str, content_type: str) -> str:
-        """A new upload id; ObjectExists if the key is taken."""
+    def initiate(self, key: str, content_type: str,
+                 headers: Mapping[str, str] | None = None) -> str:
+        """A new upload id; ObjectExists if the key is taken. `headers` carry the
+        object's options (metadata, tags, storage class: the store's own spelling)."""
         ...
 
     def upload_part(self, key: str, upload_id: str, number: int, fh: BinaryIO,
@@ -129,10 +132,11 @@ class MultipartUploader:
     def wants(self, size: int) -> bool:
         return size >= self.settings.threshold
 
-    def upload(self, path: Path, key: str, content_type: str, journal: Journal | None
-               ) -> UploadResult:
-        """Send the file as parts under `key`; raise KeyTaken, FileChanged, StoreError,
-        UploadInterrupted (stopping: the journal keeps what is done)."""
+    def upload(self, path: Path, key: str, content_type: str, journal: Journal | None,
+               headers: Mapping[str, str] | None = None) -> UploadResult:
+        """Send the file as parts under `key` (`headers`, the object's options, go with
+        Initiate); raise KeyTaken, FileChanged, StoreError, UploadInterrupted (stopping:
+        the journal keeps what is done)."""
         journal = journal or MemoryJournal()
         before = os.stat(path)
         try:
@@ -143,7 +147,7 @@ class MultipartUploader:
         if upload_id is None:
             journal.begin(key, plan.size, plan.part_size)
             try:
-                upload_id = self.store.initiate(key, content_type)
+                upload_id = self.store.initiate(key, content_type, headers)
             except ObjectExists:
                 journal.end()
                 return self.store.existing(path, key, plan.size, known)

@@ -29,12 +29,38 @@ HINTS = {
                                "to https://your.domain and oss.cname: true",
     "SecurityTokenExpired": "the STS token expired and no fresh one came: use a source that "
                             "refreshes it (oss.credential_process, oss.credentials_file, "
-                            "oss.ecs_ram_role; README: Credentials)",
+                            "oss.ecs_ram_role; docs/oss.md: Credentials)",
     "InvalidSecurityToken": "the STS token is wrong: check OSS_SESSION_TOKEN",
     "RequestTimeTooSkewed": "this machine's clock is off: enable NTP "
                             "(timedatectl set-ntp true)",
     "FileAlreadyExists": "a different object already has this key",
+    # Refusals of an object option: each names the config key to change.
+    "KmsServiceNotEnabled": "server_side_encryption: KMS is not enabled for this account "
+                            "or region; enable KMS, or set server_side_encryption: AES256",
+    "InvalidEncryptionAlgorithmError": "server_side_encryption: the store does not take this "
+                                       "algorithm (OSS: AES256, KMS, SM4; S3: AES256, KMS)",
+    "InvalidStorageClass": "storage_class: the bucket does not take this storage class",
+    "InvalidTag": "tags: a tag was refused (at most 10; keys of 1 to 128 characters, values "
+                  "of at most 256)",
+    "MetadataTooLarge": "metadata: user metadata and ossync's record are over the store's "
+                        "limit (OSS 8 KB, S3 2 KB); shorten metadata: or set object_record: "
+                        "relative",
 }
+# An InvalidArgument naming one of these fields is about that option.
+OPTION_FIELDS = {"x-oss-object-acl": "acl", "acl": "acl", "x-amz-acl": "acl",
+                 "x-oss-storage-class": "storage_class", "x-amz-storage-class": "storage_class",
+                 "x-oss-server-side-encryption-key-id": "kms_key_id",
+                 "x-amz-server-side-encryption-aws-kms-key-id": "kms_key_id",
+                 "x-oss-tagging": "tags", "x-amz-tagging": "tags"}
+
+
+def option_hint(info: dict[str, str]) -> str | None:
+    """`acl: the store refused …` when an InvalidArgument names an option's field."""
+    option = OPTION_FIELDS.get(info.get("ArgumentName", "").lower())
+    if option is None:
+        return None
+    return (f"{option}: the store refused {info.get('ArgumentValue') or 'the value'!r} "
+            "(check-config lists what it takes)")
 
 
 # What a refused multipart request needs: parts of big files use rights of their own.
@@ -95,6 +121,8 @@ def error_from_response(operation: str, key: str, resp: requests.Response) -> St
         hint = HINTS["SignatureDoesNotMatch"]  # how OSS reports a bad POST signature
     elif code == "AccessDenied":
         hint = rights_hint("oss", operation) or hint
+    elif code == "InvalidArgument":
+        hint = option_hint(info) or hint
     return StoreError(
         operation=operation, key=key, code=code, message=" ".join(message.split()),
         http_status=resp.status_code,

@@ -67,9 +67,11 @@ class OssParts(PartRequests):
     def delete(self, key: str) -> None:
         self.target.delete(key)
 
-    def initiate(self, key: str, content_type: str) -> str:
+    def initiate(self, key: str, content_type: str,
+                 headers: Mapping[str, str] | None = None) -> str:
         resp = self._send("initiate upload", key, "POST", {"uploads": ""},
-                          {"Content-Type": content_type, **FORBID}, accept=(409,))
+                          {"Content-Type": content_type, **(headers or {}), **FORBID},
+                          accept=(409,))
         if resp.status_code == 409:
             raise ObjectExists(key)
         try:

@@ -35,6 +35,13 @@ V1_SUB_RESOURCES = frozenset({
 })
 
 
+# Fields `post_form_fields` writes itself: an option may not name them.
+_RESERVED = frozenset({"key", "policy", "success_action_status", "content-type",
+                       "x-oss-forbid-overwrite", "x-oss-signature-version", "x-oss-credential",
+                       "x-oss-date", "x-oss-signature", "x-oss-security-token",
+                       "ossaccesskeyid", "signature", "file"})
+
+
 def _utc(now: datetime) -> datetime:
     if now.tzinfo is None:
         raise ValueError("signing time must be timezone-aware")
@@ -93,6 +100,10 @@ def post_form_fields(
     }
     if forbid_overwrite:
         extra["x-oss-forbid-overwrite"] = "true"
+    for name, value in upload.fields:
+        if name.lower() in _RESERVED:
+            raise ValueError(f"{name} is a field ossync sets itself")
+        extra[name] = value
     auth: dict[str, str] = {}
     if version == 4:
         day = stamp.strftime("%Y%m%d")

@@ -7,10 +7,13 @@ earlier object (the answer was lost after OSS stored it) counts as success.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
@@ -19,18 +22,23 @@ from ossync.core.chunks import chunks
 from ossync.core.crc64 import Crc64
 from ossync.core.credentials import Credentials, CredentialSupply
 from ossync.core.errors import StoreError
-from ossync.core.objects import FileChanged, KeyTaken, ObjectInfo, UploadResult
+from ossync.core.objectopts import ObjectOptions, tagging_xml
+from ossync.core.objects import FileChanged, KeyTaken, ListPage, ObjectInfo, UploadResult
 from ossync.core.retry import RESIGN
 from ossync.core.throttle import Throttle
 from ossync.targets.form_body import MultipartFileBody
 from ossync.targets.http import HttpTarget
 from ossync.targets.multipart import Journal, MultipartSettings
 from ossync.targets.multipart.engine import MultipartUploader
+from ossync.targets.oss import options as oss_options
 from ossync.targets.oss.errors import error_from_exception, error_from_response
 from ossync.targets.oss.parts import OssParts
 from ossync.targets.oss.signing import post_form_fields, v1_header_auth, v4_header_auth
 from ossync.targets.post_policy import PostUpload
 from ossync.targets.reader import open_for_sending
+from ossync.targets.reading import info_from_headers, list_query, parse_list_v2, parse_tagging
+
+_T = TypeVar("_T")
 
 
 def crc64_of_file(path: Path) -> int:
@@ -63,25 +71,49 @@ class OssTarget(HttpTarget):
     # --- upload --------------------------------------------------------------
 
     def upload(self, path: Path, key: str, *, content_type: str,
-               journal: Journal | None = None) -> UploadResult:
+               journal: Journal | None = None,
+               options: ObjectOptions | None = None) -> UploadResult:
         """POST the file under `key` (a big one in parts); raise KeyTaken, FileChanged,
-        UploadInterrupted or StoreError."""
+        UploadInterrupted or StoreError. PostObject takes no tags: after a POST they are
+        owed (`tagging_owed`), as they are for an object an earlier attempt stored."""
+        opts = options or ObjectOptions()
         if self.multipart.wants(path.stat().st_size):
-            return self.multipart.upload(path, key, content_type, journal)
-        return self.with_keys(lambda creds: self._post(creds, path, key, content_type))
+            result = self.multipart.upload(path, key, content_type, journal,
+                                           oss_options.headers(opts))
+            owed = result.already_present
+        else:
+            fields = oss_options.form_fields(opts)
+            result = self.with_keys(
+                lambda creds: self._post(creds, path, key, content_type, fields))
+            owed = True
+        return dataclasses.replace(result, tagging_owed=owed) if owed and opts.tags else result
+
+    def tag(self, key: str, tags: tuple[tuple[str, str], ...]) -> None:
+        """PutObjectTagging: the object's tags, replacing any it has."""
+        body = tagging_xml(tags)
+        md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
+        headers = {"Content-Type": "application/xml", "Content-MD5": md5}
+
+        def send(creds: Credentials) -> None:
+            resp = self.signed(creds, "PUT", key, query={"tagging": ""}, headers=headers,
+                               data=body)
+            if resp.status_code >= 300:
+                raise error_from_response("tag", key, resp)
+
+        self.with_keys(send)
 
     def abandon(self, key: str, upload_id: str | None) -> None:
         self.multipart.abandon(key, upload_id)
 
     def _post(self, creds: Credentials, path: Path, key: str, content_type: str,
-              failures: int = 0) -> UploadResult:
+              extra: tuple[tuple[str, str], ...] = (), failures: int = 0) -> UploadResult:
         """One signed POST; a clock-skew answer teaches us the server's clock, and the
         form is signed again and sent once more (`RESIGN`)."""
         with open_for_sending(path) as fh:
             size = os.fstat(fh.fileno()).st_size
             now = self.now()
             fields = post_form_fields(
-                creds, PostUpload(self.bucket, key, size, content_type),
+                creds, PostUpload(self.bucket, key, size, content_type, extra),
                 region=self.region, now=now, lifetime=self.form_lifetime(creds, now),
                 version=self.signature_version,
             )
@@ -98,7 +130,7 @@ class OssTarget(HttpTarget):
                 err = error_from_response("upload", key, resp)
                 if (err.code == "RequestTimeTooSkewed" and RESIGN.again(failures + 1)
                         and self.learn_clock(resp)):
-                    return self._post(creds, path, key, content_type, failures + 1)
+                    return self._post(creds, path, key, content_type, extra, failures + 1)
                 raise err
             return self._verified(key, size, body.crc.value, resp)
 
@@ -151,6 +183,8 @@ class OssTarget(HttpTarget):
                                   now=self.now(), headers=headers, query=query)
         url = with_query(object_url(self.base_url, key), query or {})
         try:
+            if method == "HEAD":
+                return self.head_request(url, {**headers, **auth})
             return self.session.request(method, url, headers={**headers, **auth}, data=data,
                                         timeout=self.timeout, allow_redirects=False)
         except requests.RequestException as exc:
@@ -167,11 +201,27 @@ class OssTarget(HttpTarget):
             return None
         if resp.status_code >= 300:
             raise error_from_response("head", key, resp)
-        crc = resp.headers.get("x-oss-hash-crc64ecma")
-        return ObjectInfo(key=key, size=int(resp.headers.get("Content-Length", "0")),
-                          etag=resp.headers.get("ETag"),
-                          crc64=int(crc) if crc else None,
-                          content_type=resp.headers.get("Content-Type"))
+        return info_from_headers(key, resp.headers, "oss")
+
+    def tags_of(self, key: str) -> dict[str, str]:
+        """GetObjectTagging."""
+        def send(creds: Credentials) -> dict[str, str]:
+            resp = self.signed(creds, "GET", key, query={"tagging": ""})
+            if resp.status_code >= 300:
+                raise error_from_response("get tags", key, resp)
+            return _parsed("get tags", key, resp, parse_tagging)
+
+        return self.with_keys(send)
+
+    def list_page(self, prefix: str, token: str | None) -> ListPage:
+        """One page of ListObjectsV2 (1000 keys, url-encoded in the answer)."""
+        def send(creds: Credentials) -> ListPage:
+            resp = self.signed(creds, "GET", "", query=list_query(prefix, token))
+            if resp.status_code >= 300:
+                raise error_from_response("list", prefix, resp)
+            return _parsed("list", prefix, resp, parse_list_v2)
+
+        return self.with_keys(send)
 
     def delete(self, key: str) -> None:
         self.with_keys(lambda creds: self._delete(creds, key))
@@ -180,3 +230,12 @@ class OssTarget(HttpTarget):
         resp = self.signed(creds, "DELETE", key)
         if resp.status_code >= 300 and resp.status_code != 404:
             raise error_from_response("delete", key, resp)
+
+
+def _parsed(operation: str, key: str, resp: requests.Response,
+            parse: Callable[[bytes], _T]) -> _T:
+    try:
+        return parse(resp.content)
+    except ValueError as exc:
+        raise StoreError(operation, key, "MalformedAnswer", str(exc), resp.status_code,
+                         resp.headers.get("x-oss-request-id"), retryable=True) from None

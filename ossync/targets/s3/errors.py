@@ -9,7 +9,13 @@ from __future__ import annotations
 import requests
 
 from ossync.core.errors import StoreError
-from ossync.targets.oss.errors import error_from_exception, parse_error_xml, rights_hint
+from ossync.targets.oss.errors import HINTS as OSS_HINTS
+from ossync.targets.oss.errors import (
+    error_from_exception,
+    option_hint,
+    parse_error_xml,
+    rights_hint,
+)
 
 __all__ = ["error_from_exception", "error_from_response"]
 
@@ -41,7 +47,7 @@ HINTS = {
     "EntityTooSmall": "the file is smaller than the policy allows",
     "ExpiredToken": "the session token expired and no fresh one came: use a source that "
                     "refreshes it (s3.credential_process, s3.credentials_file, "
-                    "s3.instance_role; README: Credentials)",
+                    "s3.instance_role; docs/oss.md: Credentials)",
     "InvalidToken": "the session token is wrong: check AWS_SESSION_TOKEN",
     "RequestTimeTooSkewed": "this machine's clock is off: enable NTP "
                             "(timedatectl set-ntp true)",
@@ -54,6 +60,14 @@ HINTS = {
     "BadDigest": "the bytes arrived damaged (Content-MD5 did not match); will retry",
     "XAmzContentSHA256Mismatch": "the bytes arrived damaged (SHA-256 did not match); "
                                  "will retry",
+    **{code: OSS_HINTS[code] for code in ("KmsServiceNotEnabled", "InvalidEncryptionAlgorithmError",
+                                          "InvalidStorageClass", "InvalidTag",
+                                          "MetadataTooLarge")},
+    "KMS.DisabledException": "server_side_encryption: the KMS key is disabled; enable it, "
+                             "or set server_side_encryption: AES256",
+    "KMS.NotFoundException": "kms_key_id: no such KMS key in this region",
+    "AccessControlListNotSupported": "acl: the bucket has ACLs turned off (object ownership: "
+                                     "bucket owner enforced); leave acl: out",
 }
 
 
@@ -71,6 +85,8 @@ def error_from_response(operation: str, key: str, resp: requests.Response) -> St
                 "HEAD of a missing key answers 403)")
     if code == "AccessDenied":
         hint = rights_hint("s3", operation) or hint
+    elif code == "InvalidArgument":
+        hint = option_hint(info) or hint
     region = resp.headers.get("x-amz-bucket-region") or info.get("Region")
     if region and resp.status_code in (301, 307, 400):
         hint = f"the bucket is in region {region}: set s3.region (and s3.endpoint) to match"

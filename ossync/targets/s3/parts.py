@@ -78,11 +78,12 @@ class S3Parts(PartRequests):
     def delete(self, key: str) -> None:
         self.target.delete(key)
 
-    def initiate(self, key: str, content_type: str) -> str:
+    def initiate(self, key: str, content_type: str,
+                 headers: Mapping[str, str] | None = None) -> str:
         if self.target.head(key) is not None:
             raise ObjectExists(key)
         resp = self._send("initiate upload", key, "POST", {"uploads": ""},
-                          {"Content-Type": content_type})
+                          {"Content-Type": content_type, **(headers or {})})
         try:
             return xml.upload_id(resp.content)
         except ValueError as exc:

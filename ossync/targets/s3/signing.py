@@ -23,6 +23,11 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 EXPIRATION_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # as boto3's generate_presigned_post writes it
 
 
+_RESERVED = frozenset({"key", "policy", "content-type", "success_action_status", "bucket",
+                       "x-amz-algorithm", "x-amz-credential", "x-amz-date",
+                       "x-amz-security-token", "x-amz-signature", "file"})
+
+
 def _utc(now: datetime) -> datetime:
     if now.tzinfo is None:
         raise ValueError("signing time must be timezone-aware")
@@ -63,6 +68,10 @@ def post_form_fields(creds: Credentials, upload: PostUpload, *, region: str, now
     date = amz_date(stamp)
     extra = {"Content-Type": upload.content_type,
              "success_action_status": str(success_action_status)}
+    for name, value in upload.fields:
+        if name.lower() in _RESERVED:
+            raise ValueError(f"{name} is a field ossync sets itself")
+        extra[name] = value
     auth = {"x-amz-algorithm": ALGORITHM,
             "x-amz-credential": f"{creds.access_key_id}/{scope(date[:8], region)}",
             "x-amz-date": date}

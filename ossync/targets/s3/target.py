@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
 from ossync.core.addressing import object_url, with_query
 from ossync.core.credentials import Credentials, CredentialSupply
 from ossync.core.errors import StoreError
-from ossync.core.objects import FileChanged, KeyTaken, UploadResult
+from ossync.core.objectopts import ObjectOptions, tagging_xml
+from ossync.core.objects import FileChanged, KeyTaken, ListPage, UploadResult
 from ossync.core.retry import RESIGN
 from ossync.core.throttle import Throttle
 from ossync.targets.form_body import MultipartFileBody
@@ -33,6 +35,8 @@ from ossync.targets.multipart import Journal, MultipartSettings
 from ossync.targets.multipart.engine import MultipartUploader
 from ossync.targets.post_policy import PostUpload
 from ossync.targets.reader import SliceReader
+from ossync.targets.reading import info_from_headers, list_query, parse_list_v2, parse_tagging
+from ossync.targets.s3 import options as s3_options
 from ossync.targets.s3.errors import HINTS, error_from_exception, error_from_response
 from ossync.targets.s3.io import (
     Digests,
@@ -45,6 +49,7 @@ from ossync.targets.s3.io import (
 from ossync.targets.s3.parts import S3Parts
 from ossync.targets.s3.signing import EMPTY_SHA256, header_auth, post_form_fields
 
+_T = TypeVar("_T")
 MAX_SKEW = timedelta(minutes=10)  # S3 refuses requests more than 15 minutes off
 
 
@@ -76,18 +81,22 @@ class S3Target(HttpTarget):
     # --- upload --------------------------------------------------------------
 
     def upload(self, path: Path, key: str, *, content_type: str,
-               journal: Journal | None = None) -> UploadResult:
-        """Store the file under `key` (a big one in parts); raise KeyTaken, FileChanged,
+               journal: Journal | None = None,
+               options: ObjectOptions | None = None) -> UploadResult:
+        """Store the file under `key` (a big one in parts) with its options, tags
+        included (S3 takes them with the object); raise KeyTaken, FileChanged,
         UploadInterrupted or StoreError."""
+        opts = options or ObjectOptions()
         if self.multipart.wants(path.stat().st_size):
-            return self.multipart.upload(path, key, content_type, journal)
+            return self.multipart.upload(path, key, content_type, journal,
+                                         s3_options.headers(opts))
         send = self._put if self.method == "put" else self._post
 
         def attempt(creds: Credentials) -> UploadResult:
             failures = 0
             while True:  # after a clock-skew answer, signed again with the server's clock
                 try:
-                    return send(creds, path, key, content_type)
+                    return send(creds, path, key, content_type, opts)
                 except StoreError as err:
                     failures += 1
                     if err.code != "RequestTimeTooSkewed" or not RESIGN.again(failures):
@@ -98,15 +107,16 @@ class S3Target(HttpTarget):
     def abandon(self, key: str, upload_id: str | None) -> None:
         self.multipart.abandon(key, upload_id)
 
-    def _put(self, creds: Credentials, path: Path, key: str, content_type: str
-             ) -> UploadResult:
+    def _put(self, creds: Credentials, path: Path, key: str, content_type: str,
+             opts: ObjectOptions) -> UploadResult:
         with path.open("rb") as fh:
             facts = digests_of(fh)
             info = None if self.if_none_match else self.head(key)  # no If-None-Match: look
             if info is not None:
                 return self._existing(key, facts, info=info)
             headers = {"Content-Type": content_type,
-                       "Content-MD5": base64.b64encode(bytes.fromhex(facts.md5)).decode()}
+                       "Content-MD5": base64.b64encode(bytes.fromhex(facts.md5)).decode(),
+                       **s3_options.headers(opts)}
             if self.if_none_match:
                 headers["If-None-Match"] = "*"
             url = object_url(self.base_url, key)
@@ -133,15 +143,17 @@ class S3Target(HttpTarget):
         return UploadResult(key=key, url=self.url_for(key), size=facts.size, etag=etag,
                             crc64=body.crc.value, request_id=_request_id(resp))
 
-    def _post(self, creds: Credentials, path: Path, key: str, content_type: str
-              ) -> UploadResult:
+    def _post(self, creds: Credentials, path: Path, key: str, content_type: str,
+              opts: ObjectOptions) -> UploadResult:
         with path.open("rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             info = self.head(key)  # POST cannot refuse to overwrite: look first
             if info is not None:
                 return self._existing(key, digests_of(fh), info=info)
             now = self.now()
-            fields = post_form_fields(creds, PostUpload(self.bucket, key, size, content_type),
+            upload = PostUpload(self.bucket, key, size, content_type,
+                                s3_options.form_fields(opts))
+            fields = post_form_fields(creds, upload,
                                       region=self.region, now=now,
                                       lifetime=self.form_lifetime(creds, now))
             body = MultipartFileBody(fields, fh, size, content_type, throttle=self.throttle,
@@ -191,6 +203,8 @@ class S3Target(HttpTarget):
     def _send(self, operation: str, key: str, method: str, url: str, headers: dict[str, str],
               body: Any = None) -> requests.Response:
         try:
+            if method == "HEAD":
+                return self.head_request(url, headers)
             return self.session.request(method, url, data=body, headers=headers,
                                         timeout=self.timeout, allow_redirects=False)
         except requests.RequestException as exc:
@@ -213,8 +227,9 @@ class S3Target(HttpTarget):
     def signed(self, creds: Credentials, method: str, key: str, *,
                query: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
                data: Any = None, payload_sha256: str = EMPTY_SHA256) -> requests.Response:
-        """One header-signed request for `key` ("" for the bucket), query unencoded."""
-        url = with_query(object_url(self.base_url, key), query or {})
+        """One header-signed request for `key` ("" for the bucket: `/bucket`, path-style,
+        as S3 lists it), query unencoded."""
+        url = with_query(object_url(self.base_url, key) if key else self.base_url, query or {})
         headers = dict(headers or {})
         headers.update(header_auth(creds, method=method, url=url, region=self.region,
                                    now=self.now(), headers=headers,
@@ -229,10 +244,35 @@ class S3Target(HttpTarget):
         if resp.status_code == 404:
             return None
         self.check("head", key, resp)
-        etag = resp.headers.get("ETag")
-        return ObjectMd5(key=key, size=int(resp.headers.get("Content-Length", "0")), etag=etag,
-                     crc64=None, content_type=resp.headers.get("Content-Type"),
-                     md5=etag_md5(etag, resp.headers))
+        info = info_from_headers(key, resp.headers, "amz")
+        return ObjectMd5(**{f.name: getattr(info, f.name) for f in dataclasses.fields(info)},
+                         md5=etag_md5(info.etag, resp.headers))
+
+    def tag(self, key: str, tags: tuple[tuple[str, str], ...]) -> None:
+        """PutObjectTagging (S3 tags go with the object; this replaces them)."""
+        body = tagging_xml(tags)
+        headers = {"Content-Type": "application/xml", "Content-MD5": base64.b64encode(
+            hashlib.md5(body, usedforsecurity=False).digest()).decode()}
+        self.with_keys(lambda creds: self.check("tag", key, self.signed(
+            creds, "PUT", key, query={"tagging": ""}, headers=headers, data=body,
+            payload_sha256=hashlib.sha256(body).hexdigest())))
+
+    def tags_of(self, key: str) -> dict[str, str]:
+        def send(creds: Credentials) -> dict[str, str]:
+            resp = self.signed(creds, "GET", key, query={"tagging": ""})
+            self.check("get tags", key, resp)
+            return _parsed("get tags", key, resp, parse_tagging)
+
+        return self.with_keys(send)
+
+    def list_page(self, prefix: str, token: str | None) -> ListPage:
+        """One page of ListObjectsV2 (1000 keys, url-encoded in the answer)."""
+        def send(creds: Credentials) -> ListPage:
+            resp = self.signed(creds, "GET", "", query=list_query(prefix, token))
+            self.check("list", prefix, resp)
+            return _parsed("list", prefix, resp, parse_list_v2)
+
+        return self.with_keys(send)
 
     def delete(self, key: str) -> None:
         self.with_keys(lambda creds: self._delete(creds, key))
@@ -241,6 +281,15 @@ class S3Target(HttpTarget):
         resp = self.signed(creds, "DELETE", key)
         if resp.status_code != 404:
             self.check("delete", key, resp)
+
+
+def _parsed(operation: str, key: str, resp: requests.Response,
+            parse: Callable[[bytes], _T]) -> _T:
+    try:
+        return parse(resp.content)
+    except ValueError as exc:
+        raise StoreError(operation, key, "MalformedAnswer", str(exc), resp.status_code,
+                         _request_id(resp), retryable=True) from None
 
 
 def _hex(reader: SliceReader) -> str:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from ossync.upload.strip import exif, xmp
+import ossync.upload.strip.exif as exif
+import ossync.upload.strip.xmp as xmp
 from ossync.upload.strip.base import CannotStrip, Plan, Read, apply, bytes_reader, exact
 
 MAX_META = 16 * 1024 * 1024

@@ -15,7 +15,9 @@ import re
 import struct
 from dataclasses import dataclass
 
-from ossync.upload.strip import exif, iptc, xmp
+import ossync.upload.strip.exif as exif
+import ossync.upload.strip.iptc as iptc
+import ossync.upload.strip.xmp as xmp
 from ossync.upload.strip.base import CannotStrip, Plan, Read, at_least, exact
 
 EXIF_ID, XMP_ID = b"Exif\x00\x00", b"http://ns.adobe.com/xap/1.0/\x00"

@@ -10,7 +10,8 @@ from __future__ import annotations
 import struct
 import zlib
 
-from ossync.upload.strip import exif, xmp
+import ossync.upload.strip.exif as exif
+import ossync.upload.strip.xmp as xmp
 from ossync.upload.strip.base import CannotStrip, Plan, Read, at_least, exact
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -6,7 +6,8 @@ The strips and tiles are never touched.
 
 from __future__ import annotations
 
-from ossync.upload.strip import iptc, xmp
+import ossync.upload.strip.iptc as iptc
+import ossync.upload.strip.xmp as xmp
 from ossync.upload.strip.base import CannotStrip, Plan, Read
 from ossync.upload.strip.exif import IPTC, PHOTOSHOP, XMP, TiffScrubber, ValueFilter
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import struct
 
-from ossync.upload.strip import exif, xmp
+import ossync.upload.strip.exif as exif
+import ossync.upload.strip.xmp as xmp
 from ossync.upload.strip.base import CannotStrip, Plan, Read, exact
 
 KEEP = frozenset({b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF", b"ICCP"})
