@@ -154,6 +154,27 @@ def test_watch_events_hears_another_process(ledger_at: str, tmp_path: Path) -> N
             watcher.join(10)
 
 
+def test_an_event_recorded_while_the_watch_starts_is_not_missed(ledger_at: str) -> None:
+    """`ossync events --follow` starts its watch in a thread while it prints what there
+    is: an event recorded before the watch is in place must still wake the waiter
+    (found by a busy machine: the follow slept through it)."""
+    with Ledger.open(ledger_at, host="h") as writer, \
+            Ledger.open(ledger_at, readonly=True, host="h") as reader:
+        reader.bell = Bell()
+        seen = reader.bell.rung
+        assert reader.next_events(0, 100, 0) == []  # the waiter looked: nothing yet
+        writer.record_event(NewEvent("service.held", {"host": "h"}))  # before the watch
+        stop = threading.Event()
+        watcher = threading.Thread(target=reader.watch_events, args=(stop,))
+        watcher.start()
+        try:
+            assert reader.bell.wait(seen, 10.0), "the watch began without a look"
+            assert [e.type for e in reader.next_events(0, 100, 0)] == ["service.held"]
+        finally:
+            stop.set()
+            watcher.join(10)
+
+
 def test_a_new_endpoint_starts_at_the_last_event(ledger_at: str) -> None:
     with Ledger.open(ledger_at, host="a") as ledger:
         ledger.record_event(NewEvent("service.held", {"host": "a"}))

@@ -130,15 +130,19 @@ class SqliteLedger(Waker, EventWaiting, SqlClaims, SqlSettle, SqlReads, SqlMulti
     def watch_events(self, stop: threading.Event) -> None:
         """Until `stop`: ring the bell when another process records events. Each commit
         writes the -wal file: inotify on the ledger's folder says when, and the bell rings
-        only if the last event id moved. Without inotify, a look every few seconds."""
+        only if the last event id moved (and once when the watch begins, like PostgreSQL's
+        after its LISTEN). Without inotify, a look every few seconds."""
         names = frozenset({self.path.name, f"{self.path.name}-wal"})
-        last = self.last_event_id()
         try:
             changes: FolderChanges | None = FolderChanges(str(self.path.parent), names)
         except OSError as exc:
             log.warning("cannot watch %s for changes (%s); looking every %.0fs instead",
                         self.path.parent, exc, WATCH_FALLBACK)
             changes = None
+        # Watching now: a commit from here on is heard. One written before the watch began
+        # (while this thread started) was not: ring once, and whoever waits looks again.
+        last = self.last_event_id()
+        self.bell.ring()
         try:
             while not stop.is_set():
                 failpoints.hit("events.watch", stop)
