@@ -259,8 +259,11 @@ class Shell:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_SECONDS
-        while time.monotonic() < deadline and _group_alive(self.proc.pid):
-            time.sleep(0.1)
+        # The shell is our child: reaped here, or its zombie keeps the group "alive" (its
+        # other members, orphaned, are reaped by init as they end).
+        while time.monotonic() < deadline and (self.proc.poll() is None
+                                               or _group_alive(self.proc.pid)):
+            time.sleep(0.05)
         if _group_alive(self.proc.pid):
             os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=STOP_SECONDS)
