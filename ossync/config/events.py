@@ -13,7 +13,6 @@ import binascii
 import os
 import re
 import shutil
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from urllib.parse import urlsplit
 from ossync.config.checks import choice_of, local_path, shown, shown_path, text
 from ossync.config.http import is_loopback
 from ossync.config.keys_events import EVENT_TYPES, PLACEHOLDERS
+from ossync.config.private_files import read_private
 from ossync.config.problems import Problems
 
 SECRET_FILE = "webhook_secret"  # in $CREDENTIALS_DIRECTORY (systemd LoadCredential=)
@@ -107,16 +107,7 @@ def name_from_url(url: str) -> str:
 
 def read_secret(path: Path) -> str:
     """The secret of a file only the daemon's user may read, in the whsec_ form."""
-    try:
-        with path.open("rb") as fh:
-            mode = os.fstat(fh.fileno()).st_mode
-            secret = fh.read(MAX_SECRET_FILE).decode("utf-8", "replace").strip()
-    except OSError as exc:
-        raise ValueError(f"cannot read {shown_path(path)}: {exc.strerror or exc}") from None
-    if mode & (stat.S_IRGRP | stat.S_IROTH):
-        who = "anyone on this host" if mode & stat.S_IROTH else "its group"
-        raise ValueError(f"{shown_path(path)} can be read by {who}: make it the daemon "
-                         f"user's alone (chmod 600 {shown_path(path)})")
+    secret = read_private(path, MAX_SECRET_FILE)
     problem = (f"{shown_path(path)}: the secret must be whsec_ and the base64 of "
                f"{SECRET_BYTES[0]} to {SECRET_BYTES[1]} random bytes (make one with: "
                f"{MAKE_ONE})")

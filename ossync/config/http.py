@@ -12,13 +12,13 @@ import importlib.util
 import ipaddress
 import math
 import os
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ossync.config.checks import duration_of, local_path, shown, shown_path, text
+from ossync.config.private_files import read_private
 from ossync.config.problems import Problems
 from ossync.config.schema import spec
 
@@ -151,16 +151,7 @@ def token_bits(token: str) -> float:
 
 
 def _read_token(path: Path) -> str:
-    try:
-        with path.open("rb") as fh:
-            mode = os.fstat(fh.fileno()).st_mode
-            token = fh.read(MAX_TOKEN_FILE).decode("utf-8", "replace").strip()
-    except OSError as exc:
-        raise ValueError(f"cannot read {shown_path(path)}: {exc.strerror or exc}") from None
-    if mode & (stat.S_IRGRP | stat.S_IROTH):
-        who = "anyone on this host" if mode & stat.S_IROTH else "its group"
-        raise ValueError(f"{shown_path(path)} can be read by {who}: make it the daemon "
-                         f"user's alone (chmod 600 {shown_path(path)})")
+    token = read_private(path, MAX_TOKEN_FILE)
     if len(token) < MIN_TOKEN or any(c.isspace() for c in token):
         raise ValueError(f"{shown_path(path)}: the token must be at least {MIN_TOKEN} "
                          f"characters, without spaces ({MAKE_ONE})")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,8 +38,10 @@ class KeyInputs:
     folder: str = ""
 
 
-def template_problem(template: str) -> str | None:
-    """Why a template cannot be used, or None when it can."""
+def template_problem(template: str, fields: Collection[str] = FIELDS) -> str | None:
+    """Why a template cannot be used (an unknown field, a format on a field other than
+    `{date}`), or None when it can. Key templates know `FIELDS`; callers with templates of
+    their own (object options) name theirs."""
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
@@ -46,8 +49,8 @@ def template_problem(template: str) -> str | None:
     for _text, name, spec, conversion in parsed:
         if name is None:
             continue
-        if name not in FIELDS:
-            return f"unknown field {{{name}}} (known: {', '.join(sorted(FIELDS))})"
+        if name not in fields:
+            return f"unknown field {{{name}}} (known: {', '.join(sorted(fields))})"
         if conversion:
             return f"conversion !{conversion} is not supported in {{{name}}}"
         if spec and name != "date":

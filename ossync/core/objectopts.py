@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import os
 import re
-import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 from xml.sax.saxutils import escape
 
+import ossync.core.keys as keys
 from ossync.core.keys import FIELDS
 
 # The store's own spelling of each value; config values match case-blind.
@@ -122,19 +122,7 @@ def _readable(name: str) -> str:
 
 def template_problem(template: str) -> str | None:
     """Why an option template cannot be used (an unknown `{field}`), or None."""
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        return f"bad template {template!r}: {exc}"
-    for _text, name, spec, conversion in parsed:
-        if name is None:
-            continue
-        if name not in TEMPLATE_FIELDS:
-            return (f"unknown field {{{name}}} (known: "
-                    f"{', '.join(sorted(TEMPLATE_FIELDS))})")
-        if conversion or (spec and name != "date"):
-            return f"only {{date}} takes a format, not {{{name}}} with {spec or conversion}"
-    return None
+    return keys.template_problem(template, TEMPLATE_FIELDS)
 
 
 def render(template: str, values: Mapping[str, object]) -> str:
