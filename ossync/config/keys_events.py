@@ -8,7 +8,7 @@ from ossync.config.key import Key
 
 DAY = 86400.0
 EVENT_TYPES = ("file.uploaded", "file.failed", "service.held", "service.resumed",
-               "delivery.gave_up")  # ossync.ledger.events.NAMES (config may not import it)
+               "delivery.gave_up", "copy.stored", "copy.failed")  # ossync.ledger.events.NAMES (config may not import it)
 PLACEHOLDERS = ("path", "url", "key", "sha256", "folder", "size", "bucket", "host",
                 "content_type", "id")
 
