@@ -32,7 +32,7 @@ from ossync.config.stores import (
     _oss,
     _s3,
 )
-from ossync.config.watch import host_name
+from ossync.config.watch import WatchConfig, host_name
 from ossync.core.throttle import BandwidthSchedule
 
 PRIMARY = "primary"  # what outputs call the primary destination; no replica may be called so
@@ -115,9 +115,6 @@ def _replica(raw: Any, i: int, p: Problems, env: Mapping[str, str], base: Path,
     section = _section(raw.get(kind), kind, where, p, env, base, primary)
     prefix = p.optional(raw, where, "prefix", template)
     key_name = p.optional(raw, where, "key_name", template)
-    if prefix is not None or key_name is not None:
-        check_templates(p, where, prefix or primary.prefix, key_name or primary.name,
-                        primary.host, "")
     inherited = primary.objects if kind == primary.kind else ObjectSettings()
     return ReplicaConfig(
         name=name, prefix=prefix, key_name=key_name,
@@ -161,6 +158,23 @@ def _keys_of(raw: Any, kind: str, primary: Primary) -> Keys | None:
             *dialect.keys, *SOURCE_KEYS, dialect.role_key)):
         return None
     return section.credentials, section.credential_source
+
+
+def check_replica_keys(p: Problems, replicas: tuple[ReplicaConfig, ...],
+                       folders: list[WatchConfig], host: str) -> None:
+    """A replica's own templates, with each folder that copies to it (its label, and its
+    templates where the replica names none): one problem per replica at most."""
+    for i, replica in enumerate(replicas):
+        if replica.prefix is None and replica.key_name is None:
+            continue
+        for folder in folders:
+            if replica.name not in folder.replicas:
+                continue
+            before = len(p.errors)
+            check_templates(p, f"replicas[{i}].", replica.prefix or folder.prefix,
+                            replica.key_name or folder.name, host, folder.label, "key_name")
+            if len(p.errors) > before:
+                break
 
 
 def _place(kind: str, section: OssConfig | S3Config | LocalConfig | None) -> tuple[str, ...]:

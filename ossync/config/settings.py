@@ -38,7 +38,12 @@ from ossync.config.keys_general import (
 from ossync.config.objects import ObjectSettings, parse_objects
 from ossync.config.offline import check_templates
 from ossync.config.problems import Problems
-from ossync.config.replicas import Primary, ReplicaConfig, parse_replicas
+from ossync.config.replicas import (
+    Primary,
+    ReplicaConfig,
+    check_replica_keys,
+    parse_replicas,
+)
 from ossync.config.schema import reload_class
 from ossync.config.stores import (
     LocalConfig,
@@ -169,6 +174,7 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
         defaults["name"], host))
     defaults["replicas"] = tuple(r.name for r in replicas)
     folders = _watches(raw, p, base, defaults, host)
+    check_replica_keys(p, replicas, folders, host)
     fallback: Path | str = default_ledger_path(env)
     ledger = p.get_or(raw, "", "ledger", partial(ledger_location, base), fallback)
     transfer = parse_transfer(raw, p, chosen)
