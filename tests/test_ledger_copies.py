@@ -220,6 +220,9 @@ def test_a_replica_added_later_is_filled_in_by_batches(ledger_at: str) -> None:
         assert ledger.copy_counts() == {"nas": {"pending": 4, "uploading": 1}}
         assert ledger.forget_copies(["offsite"]) == {"nas": 5}
         assert ledger.copy_counts() == {}
+        assert ledger.backfill("nas", ["cam"], limit=2)[0] == 2
+        assert ledger.forget_copies([]) == {"nas": 2}  # no replicas left at all
+        assert ledger.copy_counts() == {}
         assert ledger.url_for("/d/0.jpg") == "http://primary/k/0.jpg"  # the primary untouched
 
 

@@ -248,7 +248,9 @@ class SqlCopies(SqlBase):
         """This host's copies to destinations no longer configured, dropped (nothing in any
         store is touched); how many, by destination."""
         names = sorted(keep)
-        where = f"host = ? AND destination NOT IN ({', '.join('?' * len(names)) or 'NULL'})"
+        # (NOT IN (NULL) is never true: with nothing to keep, every copy goes)
+        where = f"host = ? AND destination NOT IN ({', '.join('?' * len(names))})" if names \
+            else "host = ?"
         params = (self.host, *names)
         with self.transaction() as conn:
             counts = {str(r["destination"]): int(r["n"]) for r in conn.execute(
