@@ -168,10 +168,10 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
         "store": chosen,
     }
     check_templates(p, "", defaults["prefix"], defaults["name"], host, "")
-    workers = p.whole(raw, "", "workers")
+    # (a replica's default workers: the top level's, whose problems are told in their place)
     replicas = parse_replicas(raw, p, env, base, Primary(
-        chosen, oss or s3 or local, defaults["objects"], workers, defaults["prefix"],
-        defaults["name"], host))
+        chosen, oss or s3 or local, defaults["objects"], Problems(env).whole(raw, "", "workers"),
+        defaults["prefix"], defaults["name"], host))
     defaults["replicas"] = tuple(r.name for r in replicas)
     folders = _watches(raw, p, base, defaults, host)
     check_replica_keys(p, replicas, folders, host)
@@ -186,6 +186,7 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
                         "as long")
     http = parse_http(raw.get("http"), p, env, base)
     timezone = p.get(raw, "", "timezone", _timezone)
+    workers = p.whole(raw, "", "workers")
     scan_interval = p.duration(raw, "", "scan_interval")
     webhooks = parse_webhooks(raw, p, env, base, frozenset(w.label for w in folders))
     config = Config(

@@ -1,0 +1,60 @@
+"""Replicas seen from outside: `ossync show` lists every copy with its state and URL (and
+`--json` a `copies` list), `ls`/`status --replica NAME` read one replica's copies, an
+unknown replica is exit 1, and `check-config` names each destination."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from ossync.cli.main import main
+from ossync.localoss import LocalOSS
+
+from .daemon_helpers import config_for, daemon_thread, jpeg_bytes, uploaded_paths, wait_for
+from .test_replicas_daemon import _copied
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_show_ls_status_and_check_config_tell_every_destination(
+        make_config: Callable[..., Path], local_oss: LocalOSS, drop: Path,
+        tmp_path: Path) -> None:
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    cfg = make_config(replicas=[{"name": "nas", "local": {"path": str(nas)}}])
+    location = config_for(cfg).ledger
+    with daemon_thread(config_for(cfg)):
+        for i in range(3):
+            (drop / f"IMG_{i}.jpg").write_bytes(jpeg_bytes(5_000 + i))
+        wait_for(lambda: len(_copied(location, "nas")) == 3, 30, "three copies")
+        wait_for(lambda: len(uploaded_paths(location)) == 3, 30, "three uploads")
+    path = str(drop / "IMG_1.jpg")
+    code, out, err = cli("show", "-c", str(cfg), path)
+    assert code == 0, err
+    assert f"copy nas: uploaded {nas.as_uri()}/" in out
+    code, out, err = cli("show", "--json", "-c", str(cfg), path)
+    (row,) = json.loads(out)
+    (copy,) = row["copies"]
+    assert copy["destination"] == "nas" and copy["state"] == "uploaded"
+    assert (nas / copy["key"]).read_bytes() == (drop / "IMG_1.jpg").read_bytes()
+    assert row["url"].startswith(local_oss.endpoint)  # the primary's, for apps
+    code, out, err = cli("ls", "--json", "--replica", "nas", "-c", str(cfg))
+    assert code == 0, err
+    listed = json.loads(out)
+    assert len(listed) == 3 and all(r["url"].startswith(nas.as_uri()) for r in listed)
+    code, out, err = cli("status", "--replica", "nas", "-c", str(cfg))
+    assert code == 0, err
+    assert "replica:         nas" in out and "copied total" not in out
+    assert "uploaded total:  3 object(s) for 3 path(s)" in out
+    code, out, err = cli("ls", "--replica", "tape", "-c", str(cfg))
+    assert code == 1 and "replicas with copies: nas" in err
+    code, out, err = cli("check-config", "-c", str(cfg))
+    assert code == 0, err
+    assert f"  replica nas: local folder {nas}" in out
+    assert "  watch drop copies to: nas" in out
