@@ -13,6 +13,7 @@ from ossync.cli.main import main
 from ossync.localoss import LocalOSS
 
 from .daemon_helpers import config_for, daemon_thread, jpeg_bytes, uploaded_paths, wait_for
+from .http_helpers import http_daemon, parse_metrics, value
 from .test_replicas_daemon import _copied
 
 
@@ -58,3 +59,28 @@ def test_show_ls_status_and_check_config_tell_every_destination(
     assert code == 0, err
     assert f"  replica nas: local folder {nas}" in out
     assert "  watch drop copies to: nas" in out
+
+
+def test_metrics_and_v1_files_per_destination(make_config: Callable[..., Path], drop: Path,
+                                              tmp_path: Path) -> None:
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    far = tmp_path / "far"
+    far.mkdir()
+    replicas = [{"name": "nas", "local": {"path": str(nas)}},
+                {"name": "far", "local": {"path": str(far)}}]
+    location = tmp_path / "ledger.db"
+    with http_daemon(make_config, replicas=replicas, retry_initial_delay="0.2s") as run:
+        far.rmdir()  # that replica is away: its copies wait, nothing else does
+        (drop / "a.jpg").write_bytes(jpeg_bytes(6_000))
+        wait_for(lambda: len(_copied(location, "nas")) == 1, 30, "the copy to nas")
+        samples, _ = parse_metrics(run.get("/metrics").text)
+        answer = run.get(f"/v1/files?path={drop / 'a.jpg'}").json()
+    assert value(samples, "ossync_copies", destination="nas", state="uploaded") == 1
+    assert value(samples, "ossync_copies", destination="far", state="uploaded") == 0
+    assert (value(samples, "ossync_copies", destination="far", state="pending") or 0) + (
+        value(samples, "ossync_copies", destination="far", state="uploading") or 0) == 1
+    assert value(samples, "ossync_copy_oldest_pending_age_seconds", destination="nas") == 0
+    (row,) = answer
+    assert {c["destination"]: c["state"] for c in row["copies"]}["nas"] == "uploaded"
+    assert row["state"] == "uploaded"  # the primary never waited for far
