@@ -220,3 +220,24 @@ def test_stripped_bytes_are_made_once_and_the_same_in_every_destination(
     assert sent == copied != original
     assert hashlib.sha256(copied).hexdigest() == upload.sent_sha256
     assert upload.sha256 == hashlib.sha256(original).hexdigest()
+
+
+def test_a_big_file_goes_in_parts_to_each_destination_on_its_own(
+        make_config: Callable[..., Path], local_oss: LocalOSS, drop: Path, tmp_path: Path,
+        creds: Credentials) -> None:
+    port = _free_port()
+    cfg = make_config(replicas=[_oss_replica(port)], multipart_threshold="1MiB",
+                      part_size="256KiB")
+    location = config_for(cfg).ledger
+    data = jpeg_bytes(2_500_000)
+    with _endpoint(tmp_path / "far-root", creds, port) as far, \
+            daemon_thread(config_for(cfg)):
+        (drop / "big.jpg").write_bytes(data)
+        wait_for(lambda: len(_copied(location, "far")) == 1, 60, "the copy in parts")
+        wait_for(lambda: len(uploaded_paths(location)) == 1, 60, "the upload in parts")
+        copied = list(bucket(far, COPY_BUCKET).values())
+    assert list(bucket(local_oss).values()) == copied == [data]
+    with Ledger.open(location, readonly=True) as ledger:
+        assert list(ledger.multipart_rows(ledger.host)) == []  # both checkpoints ended
+        (copy,) = ledger.copies_of(str(drop / "big.jpg"))
+    assert copy.etag and copy.etag.endswith('-10"')  # a multipart ETag: 10 parts

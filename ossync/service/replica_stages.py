@@ -173,11 +173,14 @@ class ReplicaStages:
     def run_backfill(self) -> None:
         """Fill in each replica from the ledger's uploads, a batch at a time and never far
         ahead of its workers (a replica that is down is not buried in rows); again after
-        each reload. Resumable by nature: a file with a copy is never added again."""
+        each reload and every `scan_interval` (files `ossync put` recorded meanwhile).
+        Resumable by nature: a file with a copy is never added again."""
+        due = time.monotonic()
         while not self.stop.is_set():
-            if not self._fill.wait(BACKFILL_PAUSE):
+            if not self._fill.wait(BACKFILL_PAUSE) and time.monotonic() < due:
                 continue
             self._fill.clear()
+            due = time.monotonic() + self.config.scan_interval
             try:
                 self._backfill()
             except LedgerUnavailable as exc:
