@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
+from typing import Any
 
 from ossync.core.units import format_rate, parse_rate
 
@@ -166,8 +167,8 @@ class Share(Throttle):
     for its own bucket, then for the host's, which every destination shares."""
 
     def __init__(self, host: Throttle, schedule: BandwidthSchedule | None, *,
-                 zone: tzinfo = timezone.utc) -> None:
-        super().__init__(schedule, zone=zone)
+                 zone: tzinfo = timezone.utc, **clocks: Any) -> None:
+        super().__init__(schedule, zone=zone, **clocks)  # (a test's clock, wall and sleep)
         self.host = host
 
     def take(self, n: int) -> None:
