@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,8 +18,10 @@ from typing import Any
 
 import pytest
 
+from ossync.core.crc64 import crc64
 from ossync.core.credentials import Credentials
 from ossync.ledger import Copy, Ledger
+from ossync.ledger.sqlite.migrations import MIGRATIONS as SQLITE_MIGRATIONS
 from ossync.localoss import LocalOSS
 from tests import camera_files as cf
 
@@ -36,6 +39,7 @@ from .daemon_helpers import (
 
 pytestmark = pytest.mark.timeout(240)
 COPY_BUCKET = "copy-bucket"
+HOST = "studio-1"
 QUICK = {"retry_initial_delay": "0.2s", "retry_max_delay": "1s"}
 
 
@@ -241,3 +245,53 @@ def test_a_big_file_goes_in_parts_to_each_destination_on_its_own(
         assert list(ledger.multipart_rows(ledger.host)) == []  # both checkpoints ended
         (copy,) = ledger.copies_of(str(drop / "big.jpg"))
     assert copy.etag and copy.etag.endswith('-10"')  # a multipart ETag: 10 parts
+
+
+def _old_release_ledger(path: Path, files: dict[Path, bytes]) -> dict[str, str]:
+    """A SQLite ledger as the release before replicas left it (migrations up to 0008),
+    with `files` recorded as uploaded; returns path → URL."""
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    released = [m for m in SQLITE_MIGRATIONS if m[0] <= "0008_events_and_deliveries"]
+    for number, (name, sql) in enumerate(released, 1):
+        conn.executescript(sql)
+        conn.execute("INSERT INTO migrations VALUES (?, '2026-11-01T00:00:00.000Z')", (name,))
+        conn.execute(f"PRAGMA user_version = {number}")
+    urls = {}
+    when = "2026-11-01T00:00:00.000Z"
+    for i, (file, data) in enumerate(files.items(), 1):
+        st, sha, crc = file.stat(), hashlib.sha256(data).hexdigest(), str(crc64(data))
+        url = f"https://img.example.com/old/{file.name}"
+        conn.execute("INSERT INTO uploads (id, bucket, key, url, sha256, size, crc64, etag, "
+                     "content_type, path, folder, uploaded_at, host, sent_sha256, sent_size, "
+                     "sent_crc64) VALUES (?, 'test-bucket', ?, ?, ?, ?, ?, '\"E\"', "
+                     "'image/jpeg', ?, 'drop', ?, ?, ?, ?, ?)",
+                     (i, f"old/{file.name}", url, sha, len(data), crc, str(file), when,
+                      HOST, sha, len(data), crc))
+        conn.execute("INSERT INTO files (host, path, folder, size, mtime_ns, state, sha256, "
+                     "upload_id, seen_at, updated_at) VALUES (?, ?, 'drop', ?, ?, "
+                     "'uploaded', ?, ?, ?, ?)", (HOST, str(file), st.st_size, st.st_mtime_ns,
+                                                 sha, i, when, when))
+        urls[str(file)] = url
+    conn.commit()
+    conn.close()
+    return urls
+
+
+def test_a_ledger_of_the_release_before_keeps_every_url_and_fills_a_new_replica(
+        make_config: Callable[..., Path], local_oss: LocalOSS, drop: Path,
+        tmp_path: Path) -> None:
+    payloads = {drop / f"IMG_{i}.jpg": jpeg_bytes(7_000 + i) for i in range(5)}
+    for file, data in payloads.items():
+        file.write_bytes(data)
+    location = tmp_path / "ledger.db"
+    urls = _old_release_ledger(location, payloads)
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    cfg = make_config(host=HOST, replicas=[{"name": "nas", "local": {"path": str(nas)}}])
+    with daemon_thread(config_for(cfg)):
+        wait_for(lambda: len(_copied(location, "nas")) == 5, 60, "five copies")
+    with Ledger.open(location, readonly=True) as ledger:
+        assert {p: ledger.url_for(p) for p in urls} == urls  # every URL kept
+    assert len(uploads(location)) == 5 and bucket(local_oss) == {}  # nothing sent again
+    assert sorted(_folder(nas).values()) == sorted(payloads.values())
