@@ -1,6 +1,7 @@
 """Replicas seen from outside: `ossync show` lists every copy with its state and URL (and
 `--json` a `copies` list), `ls`/`status --replica NAME` read one replica's copies, an
-unknown replica is exit 1, and `check-config` names each destination."""
+unknown replica is exit 1, `check-config` names each destination; `/metrics`,
+`/v1/files` and the status page tell each replica on its own."""
 
 from __future__ import annotations
 
@@ -76,6 +77,7 @@ def test_metrics_and_v1_files_per_destination(make_config: Callable[..., Path], 
         wait_for(lambda: len(_copied(location, "nas")) == 1, 30, "the copy to nas")
         samples, _ = parse_metrics(run.get("/metrics").text)
         answer = run.get(f"/v1/files?path={drop / 'a.jpg'}").json()
+        shown = run.get("/").text
     assert value(samples, "ossync_copies", destination="nas", state="uploaded") == 1
     assert value(samples, "ossync_copies", destination="far", state="uploaded") == 0
     assert (value(samples, "ossync_copies", destination="far", state="pending") or 0) + (
@@ -84,3 +86,5 @@ def test_metrics_and_v1_files_per_destination(make_config: Callable[..., Path], 
     (row,) = answer
     assert {c["destination"]: c["state"] for c in row["copies"]}["nas"] == "uploaded"
     assert row["state"] == "uploaded"  # the primary never waited for far
+    assert "<h2>Replicas</h2>" in shown
+    assert "<tr><td>nas</td><td>0</td><td>0</td><td>1</td><td>0</td>" in shown
