@@ -32,12 +32,13 @@ _ACTING = threading.Lock()  # one worker at a time decides and acts (the last tw
 def after_upload(folder: WatchConfig, path: str, pinned: PinnedFile, *, size: int,
                  mtime_ns: int, sha256: str, file_id: int, fanout: Copies | None) -> None:
     """Delete or move the local file once the primary and every replica of its folder
-    hold its content (`fanout` None: there are no replicas to wait for)."""
+    hold its content (without a ledger to ask, `fanout` None, a folder with replicas keeps
+    its files)."""
     if folder.after_upload == "keep":
         return
     with _ACTING:
-        if folder.replicas and fanout is not None and not fanout.copies_complete(
-                file_id, sha256, folder.replicas):
+        if folder.replicas and (fanout is None or not fanout.copies_complete(
+                file_id, sha256, folder.replicas)):
             log.debug("%s stays until every copy is stored", path)
             return
         _act(folder, path, pinned, size, mtime_ns, sha256)

@@ -3,7 +3,9 @@
 Every outcome ends in the ledger: uploaded, deferred (not settled, or a
 retryable failure with back-off: `Limits.retry`, waited out as the row's due time, so
 no worker sleeps), failed (needs a person), skipped (not for upload), or forgotten
-(the file vanished). A failure belongs to one file.
+(the file vanished). A failure belongs to one file. With replicas, the file read (and
+stripped) here is shared with each replica of its folder before the POST
+(`Fanout.share_copies`); their own workers (`ossync.upload.replica`) send those bytes.
 """
 
 from __future__ import annotations
