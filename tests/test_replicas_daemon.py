@@ -83,23 +83,31 @@ def _oss_replica(port: int) -> dict[str, Any]:
 def test_every_file_reaches_the_primary_and_a_local_replica_byte_for_byte(
         make_config: Callable[..., Path], local_oss: LocalOSS, drop: Path, tmp_path: Path,
         ledger_at: str) -> None:
-    nas = tmp_path / "nas"
+    nas, scratch = tmp_path / "nas", tmp_path / "scratch"
     nas.mkdir()
-    cfg = make_config(ledger=ledger_at, replicas=[{"name": "nas", "local": {"path": str(nas)}}])
+    scratch.mkdir()
+    cfg = make_config(ledger=ledger_at, replicas=[{"name": "nas", "local": {"path": str(nas)}}],
+                      watch=[{"path": str(drop), "label": "drop"},
+                             {"path": str(scratch), "label": "scratch", "replicas": []}])
     payloads = {f"IMG_{i:03d}.jpg": jpeg_bytes(4_000 + i) for i in range(30)}
     payloads["same.jpg"] = payloads["IMG_000.jpg"]  # the same bytes: one object in each
+    alone = jpeg_bytes(999, seed=7)
     with daemon_thread(config_for(cfg)):
         for name, data in payloads.items():
             (drop / name).write_bytes(data)
+        (scratch / "only-primary.jpg").write_bytes(alone)  # its folder opted out
         wait_for(lambda: len(_copied(ledger_at, "nas")) == len(payloads), 60,
                  "every file copied to nas")
-        wait_for(lambda: len(uploaded_paths(ledger_at)) == len(payloads), 30, "every upload")
+        wait_for(lambda: len(uploaded_paths(ledger_at)) == len(payloads) + 1, 30,
+                 "every upload")
     primary = bucket(local_oss)
+    assert primary.pop(next(k for k in primary if "only-primary" in k)) == alone
     replica = _folder(nas)
     assert sorted(primary.values()) == sorted(replica.values()) == sorted(
         set(payloads.values()))
     assert set(primary) == set(replica)  # the primary's key templates, by default
-    copies = _copies(ledger_at)
+    copies = {p: cs for p, cs in _copies(ledger_at).items() if cs}
+    assert str(scratch / "only-primary.jpg") not in copies
     assert {c.destination for cs in copies.values() for c in cs} == {"nas"}
     assert sum(c.duplicate for cs in copies.values() for c in cs) == 1
     for path, (c,) in copies.items():
