@@ -14,6 +14,11 @@ daemon's CPU seconds, and the bytes it read from files per photo, from /proc/PID
 `rchar` (every read() the process made: file bytes, whether from the page cache or the
 disk, plus the few the sockets and the ledger take) and `read_bytes` (what the block
 layer fetched from storage for it). The issue's target: both <= 1.1 x the slower alone.
+
+`--down S` adds a fourth run: the endpoint as the primary and a second endpoint as the
+replica, that replica down for the first S seconds (`retry_max_delay: 10s`): when the
+primary had every file (against the `oss` run alone), how long the replica took to catch
+up once back, and the objects in each (nothing lost, nothing twice).
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -100,16 +107,64 @@ def run(name: str, work: Path, photos: list[bytes], workers: int) -> dict[str, A
             "caches_dropped": cached}
 
 
+def run_down(work: Path, photos: list[bytes], workers: int, down: float) -> dict[str, Any]:
+    """The replica (a second endpoint) away for `down` seconds from the daemon's start."""
+    root = work / "down"
+    drop = root / "drop"
+    drop.mkdir(parents=True)
+    for i, data in enumerate(photos):
+        (drop / f"IMG_{i:05d}.jpg").write_bytes(data)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = LocalOSS(root / "oss", [BUCKET], CREDS).start()
+    far: LocalOSS | None = None
+    try:
+        doc: dict[str, Any] = {
+            "ledger": str(root / "ledger.db"), "date_source": "mtime", "workers": workers,
+            "settle_seconds": 0.2, "scan_interval": "1h", "retry_initial_delay": "1s",
+            "retry_max_delay": "10s", "watch": [{"path": str(drop), "label": "drop"}],
+            "oss": {"endpoint": server.endpoint, "region": "cn-hangzhou", "bucket": BUCKET},
+            "replicas": [{"name": "far", "oss": {"endpoint": f"http://127.0.0.1:{port}",
+                                                 "region": "cn-hangzhou",
+                                                 "bucket": "far-bucket"}}]}
+        config = root / "config.yaml"
+        config.write_text(yaml.safe_dump(doc))
+        daemon = DaemonProc(config, root / "daemon.log")
+        try:
+            primary = wait_until(lambda: _done(root / "ledger.db", len(photos), None), 1800,
+                                 0.05)
+            back_at = daemon.ready_at + down
+            time.sleep(max(back_at - time.monotonic(), 0.0))
+            far = LocalOSS(root / "far", ["far-bucket"], CREDS, port=port).start()
+            back = time.monotonic()
+            caught = wait_until(lambda: _done(root / "ledger.db", len(photos), "far"), 1800,
+                                0.05)
+        finally:
+            daemon.stop()
+        counts = (len(list(server.app.buckets[BUCKET].snapshot())),
+                  len(list(far.app.buckets["far-bucket"].snapshot())))
+    finally:
+        server.stop()
+        if far is not None:
+            far.stop()
+    return {"primary_seconds": primary - daemon.ready_at, "catch_up_seconds": caught - back,
+            "objects": counts}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=500, help="photos (default 500)")
     parser.add_argument("--mb", type=float, default=2.0, help="MB per photo (default 2)")
     parser.add_argument("--workers", type=int, default=4, help="workers (default 4)")
+    parser.add_argument("--down", type=float, default=0.0, metavar="S",
+                        help="also run with the replica down for S seconds (e.g. 60)")
     args = parser.parse_args()
     photos = [jpeg(int(args.mb * 1e6), i) for i in range(args.count)]
     work = Path(tempfile.mkdtemp(prefix="ossync-bench-replicas-"))
     try:
         rows = [run(name, work, photos, args.workers) for name in ("oss", "local", "both")]
+        down = run_down(work, photos, args.workers, args.down) if args.down else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"{args.count} x {args.mb:g} MB, {args.workers} workers, "
@@ -122,6 +177,12 @@ def main() -> int:
               f"{r['rchar_per_file']:>12.2f}x{r['storage_per_file']:>13.2f}x")
     slower = max(rows[0]["seconds"], rows[1]["seconds"])
     print(f"both / slower alone: {rows[2]['seconds'] / slower:.2f} (target <= 1.1)")
+    if down is not None:
+        print(f"replica down {args.down:g}s: the primary had every file after "
+              f"{down['primary_seconds']:.1f}s ({down['primary_seconds'] / rows[0]['seconds']:.2f}"
+              f" x the oss run alone); the replica caught up {down['catch_up_seconds']:.1f}s "
+              f"after it came back; objects primary/replica: {down['objects'][0]}/"
+              f"{down['objects'][1]} of {args.count}")
     return 0
 
 
