@@ -193,6 +193,7 @@ def test_a_replica_down_and_kill_9_lose_nothing_and_send_nothing_twice(
         wait_for(lambda: len(uploaded_paths(location)) == 50, 90, "every primary upload",
                  detail=lambda: log.read_text(errors="replace")[-3000:])
         wait_for(lambda: b"failed, retrying" in log.read_bytes(), 30, "a copy failing")
+        assert len(_copied(location, "far")) < 50  # the primary went on without it
     finally:
         daemon.kill()
     with _endpoint(tmp_path / "far-root", creds, port) as far:
@@ -302,4 +303,20 @@ def test_a_ledger_of_the_release_before_keeps_every_url_and_fills_a_new_replica(
     with Ledger.open(location, readonly=True) as ledger:
         assert {p: ledger.url_for(p) for p in urls} == urls  # every URL kept
     assert len(uploads(location)) == 5 and bucket(local_oss) == {}  # nothing sent again
+    assert sorted(_folder(nas).values()) == sorted(payloads.values())
+
+
+def test_a_primary_that_is_down_delays_no_replica(
+        make_config: Callable[..., Path], drop: Path, tmp_path: Path) -> None:
+    nas = tmp_path / "nas"
+    nas.mkdir()
+    cfg = make_config(endpoint=f"http://127.0.0.1:{_free_port()}",  # nothing listens there
+                      replicas=[{"name": "nas", "local": {"path": str(nas)}}], **QUICK)
+    location = config_for(cfg).ledger
+    payloads = {f"IMG_{i}.jpg": jpeg_bytes(3_000 + i) for i in range(5)}
+    with daemon_thread(config_for(cfg)):
+        for name, data in payloads.items():
+            (drop / name).write_bytes(data)
+        wait_for(lambda: len(_copied(location, "nas")) == 5, 60, "every copy to nas")
+        assert uploaded_paths(location) == set()
     assert sorted(_folder(nas).values()) == sorted(payloads.values())
