@@ -309,8 +309,9 @@ def _check_migrated(ledger: Ledger) -> None:
     assert ledger.backfill("nas", ["drop"])[0] == 2
 
 
-def test_a_sqlite_ledger_of_the_release_before_keeps_every_url(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
+def sqlite_of_the_release_before(path: Path) -> sqlite3.Connection:
+    """A new SQLite ledger with the tables of the release before replicas (migrations up
+    to 0008, as that release recorded them), open for the caller's rows."""
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     released = [m for m in MIGRATIONS if m[0] <= "0008_events_and_deliveries"]
@@ -318,6 +319,12 @@ def test_a_sqlite_ledger_of_the_release_before_keeps_every_url(tmp_path: Path) -
         conn.executescript(sql)
         conn.execute("INSERT INTO migrations VALUES (?, '2026-11-01T00:00:00.000Z')", (name,))
         conn.execute(f"PRAGMA user_version = {number}")
+    return conn
+
+
+def test_a_sqlite_ledger_of_the_release_before_keeps_every_url(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite_of_the_release_before(path)
     _old_rows(conn.execute)
     conn.commit()
     conn.close()

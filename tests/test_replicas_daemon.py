@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +20,6 @@ import pytest
 from ossync.core.crc64 import crc64
 from ossync.core.credentials import Credentials
 from ossync.ledger import Copy, Ledger
-from ossync.ledger.sqlite.migrations import MIGRATIONS as SQLITE_MIGRATIONS
 from ossync.localoss import LocalOSS
 from tests import camera_files as cf
 
@@ -36,6 +34,7 @@ from .daemon_helpers import (
     uploads,
     wait_for,
 )
+from .test_ledger_copies import sqlite_of_the_release_before
 
 pytestmark = pytest.mark.timeout(240)
 COPY_BUCKET = "copy-bucket"
@@ -259,13 +258,7 @@ def test_a_big_file_goes_in_parts_to_each_destination_on_its_own(
 def _old_release_ledger(path: Path, files: dict[Path, bytes]) -> dict[str, str]:
     """A SQLite ledger as the release before replicas left it (migrations up to 0008),
     with `files` recorded as uploaded; returns path → URL."""
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    released = [m for m in SQLITE_MIGRATIONS if m[0] <= "0008_events_and_deliveries"]
-    for number, (name, sql) in enumerate(released, 1):
-        conn.executescript(sql)
-        conn.execute("INSERT INTO migrations VALUES (?, '2026-11-01T00:00:00.000Z')", (name,))
-        conn.execute(f"PRAGMA user_version = {number}")
+    conn = sqlite_of_the_release_before(path)
     urls = {}
     when = "2026-11-01T00:00:00.000Z"
     for i, (file, data) in enumerate(files.items(), 1):
