@@ -38,7 +38,7 @@ def _with(tmp_path: Path, key: Key, value: Any) -> dict[str, Any]:
     doc = _doc(tmp_path, key.section if key.section not in ("", "watch") else "oss")
     doc.update(COMPANIONS.get(key.path, {}))
     section = doc if key.section == "" else doc[key.section][0] \
-        if key.section in ("watch", "webhooks") else doc[key.section]
+        if key.section in ("watch", "webhooks", "replicas") else doc[key.section]
     section[key.name] = value
     return doc
 
@@ -54,7 +54,8 @@ def _problems(doc: Any, tmp_path: Path) -> list[str]:
 
 
 def _where(key: Key) -> str:
-    return key.path.replace("watch[]", "watch[0]").replace("webhooks[]", "webhooks[0]")
+    return key.path.replace("watch[]", "watch[0]").replace("webhooks[]", "webhooks[0]") \
+        .replace("replicas[]", "replicas[0]")
 
 
 # --- unknown keys ----------------------------------------------------------------------

@@ -106,14 +106,15 @@ def _base_for(base: Path, key: Key) -> dict[str, Any]:
 
 def _set(doc: dict[str, Any], key: Key, value: Any) -> None:
     section = doc if key.section == "" else doc[key.section][0] \
-        if key.section in ("watch", "webhooks") else doc[key.section]
+        if key.section in ("watch", "webhooks", "replicas") else doc[key.section]
     section[key.name] = value
 
 
 @pytest.mark.parametrize("key", [k for k in KEYS if k.kind not in ("section", "list")],
                          ids=lambda k: k.path)
 def test_any_value_of_a_key_is_a_config_or_problems_naming_it(base: Path, key: Key) -> None:
-    where = key.path.replace("watch[]", "watch[0]").replace("webhooks[]", "webhooks[0]")
+    where = key.path.replace("watch[]", "watch[0]").replace("webhooks[]", "webhooks[0]") \
+        .replace("replicas[]", "replicas[0]")
 
     @SETTINGS
     @given(_values(key))
@@ -152,6 +153,28 @@ def test_any_list_of_watch_folders(base: Path) -> None:
         doc = _doc(base, "oss")
         doc["watch"] = value
         _check(base, doc, "watch")
+
+    run()
+
+
+def test_any_list_of_replicas(base: Path) -> None:
+    """Any entries, any sections in them (never one that creates a folder)."""
+    def tame(entry: Any) -> Any:
+        if isinstance(entry, dict) and isinstance(entry.get("local"), dict):
+            entry["local"].pop("create", None)
+        return entry
+
+    replica = st.one_of(_section_doc("replicas"), st.builds(
+        lambda extra, kind, section: {"name": "nas", kind: section, **extra},
+        _section_doc("replicas").filter(lambda v: isinstance(v, dict)) | st.just({}),
+        st.sampled_from(["oss", "s3", "local"]), _section_doc("oss"))).map(tame)
+
+    @settings(SETTINGS, max_examples=120)
+    @given(st.one_of(st.lists(replica, max_size=3), _ANY))
+    def run(value: Any) -> None:
+        doc = _doc(base, "oss")
+        doc["replicas"] = value
+        _check(base, doc, "replicas")
 
     run()
 

@@ -45,13 +45,16 @@ def _full(tmp_path: Path, target: str) -> dict[str, Any]:
     watch folder, to its example (or default), made to work in `tmp_path`."""
     doc = _doc(tmp_path, target)
     doc["webhooks"] = [{}]
+    (tmp_path / "nas").mkdir(exist_ok=True)
+    doc["replicas"] = [{"name": "nas", "local": {"path": str(tmp_path / "nas")}}]
     for key in KEYS:
         value = key.default if key.example is None else key.example
         if key.kind in ("section", "list") or key.section not in ("", "watch", "webhooks",
-                                                                  target, "http"):
+                                                                  "replicas", target, "http"):
             continue
         section = doc if key.section == "" else doc[key.section][0] \
-            if key.section in ("watch", "webhooks") else doc.setdefault(key.section, {})
+            if key.section in ("watch", "webhooks", "replicas") \
+            else doc.setdefault(key.section, {})
         section.setdefault(key.name, value)
     secret = tmp_path / "webhook_secret"
     secret.write_text(WEBHOOK_SECRET)

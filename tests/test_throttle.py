@@ -8,7 +8,13 @@ from datetime import datetime, timezone, tzinfo
 
 import pytest
 
-from ossync.core.throttle import BandwidthSchedule, Throttle, describe, parse_schedule
+from ossync.core.throttle import (
+    BandwidthSchedule,
+    Share,
+    Throttle,
+    describe,
+    parse_schedule,
+)
 from ossync.core.units import format_rate, parse_rate
 
 
@@ -155,3 +161,18 @@ def test_the_schedule_is_followed_as_the_day_goes_and_a_new_one_applies_at_once(
     assert throttle.rate == 10e6
     throttle.set_schedule(None)
     assert throttle.rate is None
+
+
+@pytest.mark.parametrize(("host", "own", "rate"), [(10e6, 5e6, 5e6), (2e6, 5e6, 2e6),
+                                                  (None, 3e6, 3e6)])
+def test_a_replicas_share_is_capped_by_its_own_rate_and_the_hosts(
+        host: float | None, own: float, rate: float) -> None:
+    fake = FakeTime(_at(12))
+    shared = _throttle(BandwidthSchedule(host), fake)
+    share = Share(shared, BandwidthSchedule(own), clock=fake.clock, wall=fake.wall_at,
+                  sleep=fake.sleep)
+    start, sent = fake.now, 0
+    while fake.now - start < 60:
+        share.take(16 * 1024)
+        sent += 16 * 1024
+    assert abs(sent / (fake.now - start) - rate) / rate < 0.02

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
+from ossync.cli.copies import check_replicas
 from ossync.cli.errors import ExitStatus
 from ossync.cli.loading import load
 from ossync.config import Config
@@ -38,6 +39,7 @@ _SQLITE_SIDECARS = "SQLite writes its -wal and -shm files beside the ledger"
 def cmd_check_config(args: argparse.Namespace, stdout: TextIO) -> int:
     config = load(args.config)
     keys = _fetch_once(config, args.config)
+    replicas = check_replicas(config, str(args.config))  # each destination
     ledger = _ledger_summary(config, args.config)  # a ledger that fails stops here
     stdout.write(f"{printable(str(args.config))}: OK\n  target: {describe_target(config)}\n")
     if keys is not None and config.credential_source is not None:
@@ -49,6 +51,8 @@ def cmd_check_config(args: argparse.Namespace, stdout: TextIO) -> int:
     stdout.write(f"  host: {config.host}\n")
     for w in config.watch:
         stdout.write(f"  watch {w.label}: {printable(str(w.path))} -> {w.prefix}{w.name}\n")
+    for line in replicas:
+        stdout.write(f"{printable(line)}\n")
     for hook in config.webhooks:
         only = f" ({', '.join(hook.events)})" if hook.events else ""
         stdout.write(f"  webhook {hook.name}: {printable(hook.url)}{only}, signed with "

@@ -18,6 +18,13 @@ from typing import Any, TextIO
 
 import ossync.cli.paths as paths
 from ossync.cli.args import Parser, limit, path_text, text_arg
+from ossync.cli.copies import (
+    REPLICA_HELP,
+    copies_of,
+    copy_lines,
+    known_replica,
+    replica_items,
+)
 from ossync.cli.errors import NotFound, UsageError, shown
 from ossync.cli.ledgers import open_ledger
 from ossync.cli.output import add_format_options, cell, emit
@@ -27,7 +34,7 @@ from ossync.core.chunks import chunks
 from ossync.core.textforms import ledger_text, printable
 from ossync.core.units import parse_time
 from ossync.ledger import STATES, Item, Ledger
-from ossync.ledger.present import record
+from ossync.ledger.present import record, with_copies
 
 __all__ = ["NotFound", "UsageError", "add_query_commands"]  # the errors' old home
 LS_COLUMNS = ("updated_at", "state", "folder", "path", "url")
@@ -53,6 +60,7 @@ def add_query_commands(sub: argparse._SubParsersAction[Parser],
     ls.add_argument("--state", default="uploaded", choices=[*STATES, "all"],
                     help="which files (default: uploaded)")
     ls.add_argument("--limit", type=limit, default=None, help="at most this many rows")
+    ls.add_argument("--replica", metavar="NAME", type=text_arg, help=REPLICA_HELP)
     add_format_options(ls)
     add_url_options(ls)
 
@@ -65,6 +73,8 @@ def add_query_commands(sub: argparse._SubParsersAction[Parser],
 
     status = sub.add_parser("status", help="queue and upload summary from the ledger")
     common(status)
+    status.add_argument("--replica", metavar="NAME", type=text_arg,
+                        help="a replica's name: the summary of its copies")
     add_format_options(status)
 
     retry = sub.add_parser("retry", help="queue failed files for another try")
@@ -153,6 +163,12 @@ def _folder_label(ledger: Ledger, folder: str | None) -> str | None:
 
 def cmd_ls(args: argparse.Namespace, out: TextIO) -> int:
     since, until = _time("--since", args.since), _time("--until", args.until)
+    if args.replica is not None:
+        with open_ledger(args) as ledger:
+            copies = replica_items(args, ledger, since, until,
+                                   _folder_label(ledger, args.folder))
+            emit((record(i) for i in copies), args.format, out, LS_COLUMNS)
+        return 0
     choice = url_choice(args)
     with open_ledger(args) as ledger:
         items = ledger.iter_items(since=since, until=until,
@@ -179,7 +195,11 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     with open_ledger(args) as ledger:
         items = _show_items(ledger, args.what)
         rows = [url_row(choice, i) for i in items]
-        progress = [_parts_line(ledger, i) for i in items]
+        copies = copies_of(ledger, items)
+        progress = [_parts_line(ledger, i) + copy_lines(c)
+                    for i, c in zip(items, copies, strict=True)]
+        if args.format in ("json", "nl"):
+            rows = with_copies(rows, items, ledger)
     if not items:
         raise NotFound(f"nothing in the ledger for {shown(args.what)}")
     if args.format != "table":
@@ -203,8 +223,10 @@ def _parts_line(ledger: Ledger, item: Item) -> str:
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     with open_ledger(args) as ledger:
-        status = ledger.status()
-        deliveries = ledger.deliveries()
+        if args.replica is None:
+            status, deliveries = ledger.status(), ledger.deliveries()
+        else:  # one replica's copies; its deliveries are everyone's
+            status, deliveries = ledger.copy_status(known_replica(ledger, args.replica)), []
     data = dataclasses.asdict(status)
     data["top_errors"] = [{"error": e, "count": n} for e, n in status.top_errors]
     data["deliveries"] = [{k: v for k, v in dataclasses.asdict(d).items()
@@ -213,6 +235,8 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     if args.format != "table":
         emit([data], args.format if args.format != "csv" else "nl", out, ())
         return 0
+    if args.replica is not None:
+        out.write(f"replica:         {cell(args.replica)}\n")
     out.write(f"queued:          {status.queued}\n"
               f"in progress:     {status.in_progress}\n"
               f"failed:          {status.failed}\n"

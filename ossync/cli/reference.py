@@ -51,6 +51,7 @@ GIVES: tuple[tuple[tuple[str, ...], ExitStatus, str], ...] = (
     (("url",), S.FAILED, "some path was never uploaded (the others are printed)"),
     (("show",), S.FAILED, "nothing in the ledger matches"),
     (("retry",), S.FAILED, "a path is not a failed file in the ledger"),
+    (("ls", "status"), S.FAILED, "--replica names a replica the ledger has no copies for"),
     (LOOKUPS, S.FAILED, "the ledger cannot be used: a folder, or written by a newer ossync"),
     (LOOKUPS, S.BAD_LEDGER, "not an ossync ledger (another program's database), or damaged"),
     (LOOKUPS, S.NO_LEDGER, "no ledger there (has the daemon run yet?)"),

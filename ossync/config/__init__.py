@@ -4,10 +4,10 @@
 reload class, description), `document` reads a file safely, `problems` reads keys
 through the schema, `checks` converts values, `settings` holds the dataclasses and the
 pipeline, `watch`, `stores`, `http`, `events` (webhooks, on_upload, the heartbeat) and
-`transfer` the sections, `credential_sources` where keys come from, `offline` the checks
-of key templates, `reload` what a SIGHUP changes and `reference` writes
-config.sample.yaml and docs/configuration.md. Nothing here talks to a store or the
-ledger.
+`transfer` the sections, `replicas` the destinations besides the primary,
+`credential_sources` where keys come from, `offline` the checks of key templates,
+`reload` what a SIGHUP changes and `reference` writes config.sample.yaml and
+docs/configuration.md. Nothing here talks to a store or the ledger.
 """
 
 from ossync.config.events import CommandHookConfig, HeartbeatConfig, WebhookConfig
@@ -16,6 +16,7 @@ from ossync.config.reload import ReloadPlan, applied, reload_plan
 from ossync.config.settings import (
     Config,
     LedgerSettings,
+    ReplicaConfig,
     WatchConfig,
     ledger_from_config,
     load_config,
@@ -24,5 +25,6 @@ from ossync.config.settings import (
 )
 
 __all__ = ["CommandHookConfig", "Config", "HeartbeatConfig", "HttpConfig", "LedgerSettings",
-           "ReloadPlan", "WatchConfig", "WebhookConfig", "applied", "ledger_from_config",
-           "load_config", "parse_config", "reload_plan", "url_mode_from_config"]
+           "ReloadPlan", "ReplicaConfig", "WatchConfig", "WebhookConfig", "applied",
+           "ledger_from_config", "load_config", "parse_config", "reload_plan",
+           "url_mode_from_config"]

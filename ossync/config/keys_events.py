@@ -7,8 +7,9 @@ from __future__ import annotations
 from ossync.config.key import Key
 
 DAY = 86400.0
+# ossync.ledger.events.NAMES (config may not import it)
 EVENT_TYPES = ("file.uploaded", "file.failed", "service.held", "service.resumed",
-               "delivery.gave_up")  # ossync.ledger.events.NAMES (config may not import it)
+               "delivery.gave_up", "copy.stored", "copy.failed")
 PLACEHOLDERS = ("path", "url", "key", "sha256", "folder", "size", "bucket", "host",
                 "content_type", "id")
 

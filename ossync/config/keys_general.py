@@ -97,6 +97,11 @@ TOP = (
         "unless this section is there.", commented=True,
         note="Needs the http extra: pip install 'ossync[http]'.\n"
              "See docs/monitoring.md and docs/http-api.md."),
+    Key("replicas", "list", "More destinations besides the primary (oss:, s3: or local: "
+        "above, whose URLs are the ones recorded and handed to apps): each file is copied to "
+        "every replica its folder names, each copy tracked, retried and verified on its "
+        "own.", commented=True,
+        note="See docs/replicas.md. A replica's keys, workers and options need a restart."),
     Key("watch", "list", "The drop folders: one entry per folder, each with the keys "
         "below.", reload=LIVE,
         note="Every key of a folder is applied on reload (systemctl reload ossync)."),
@@ -142,6 +147,9 @@ WATCH = (
         "where inotify sees nothing.", "native", LIVE, choices=("native", "polling")),
     Key("watch[].poll_interval", "duration", "How often polling looks at the folder; "
         "below 0.5s it only burns CPU.", "5s", LIVE, 0.5, 3600.0),
+    Key("watch[].replicas", "names", "The replicas this folder's files are copied to, by "
+        "name; [] for none (the primary only).", reload=LIVE, default_text="every replica",
+        example=["nas"], commented=True),
     Key("watch[].group", "name", "Hosts that mount the same share at the same path and "
         "share a PostgreSQL ledger: when one dies, another takes over its uploads.",
         reload=RESTART, example="studio-share", commented=True),

@@ -35,12 +35,12 @@ def _short(reason: str) -> str:
 
 
 def check_templates(p: Problems, where: str, prefix: str, name: str, host: str,
-                    folder: str) -> None:
+                    folder: str, name_key: str = "name") -> None:
     """One problem, on the key to blame: the prefix if it fails with the default name,
-    else the name."""
+    else the name (`name_key`: what the name template is called there)."""
     problem = key_problem(prefix, name, host, folder)
     if problem is None:
         return
-    blame = "prefix" if key_problem(prefix, DEFAULT_NAME, host, folder) else "name"
+    blame = "prefix" if key_problem(prefix, DEFAULT_NAME, host, folder) else name_key
     p.errors.append(f"{where}{blame}: no file could get an object key the store accepts "
                     f"({problem})")

@@ -51,7 +51,8 @@ Every key of the config file, with its default, its bounds and whether a reload
 - On reload, keys marked *live* apply at once; a change to a *restart* key is logged
   (`changed, needs a restart: workers, oss.bucket`) and waits for the next start."""
 TITLES = {"": "Top level", "watch": "watch[]: each folder",
-          "webhooks": "webhooks[]: each endpoint", "oss": "oss:", "s3": "s3:",
+          "webhooks": "webhooks[]: each endpoint", "replicas": "replicas[]: each replica",
+          "oss": "oss:", "s3": "s3:",
           "local": "local:", "http": "http:"}
 
 

@@ -10,16 +10,22 @@ import re
 from ossync.config.key import Key, Reload
 from ossync.config.keys_events import EVENTS_TOP, WEBHOOKS
 from ossync.config.keys_general import TOP, WATCH
+from ossync.config.keys_replicas import REPLICAS
 from ossync.config.keys_stores import HTTP, LOCAL, OSS, S3
 
-KEYS: tuple[Key, ...] = (*TOP, *EVENTS_TOP, *WATCH, *WEBHOOKS, *OSS, *S3, *LOCAL, *HTTP)
-SECTIONS = ("", "watch", "webhooks", "oss", "s3", "local", "http")  # `` is the top level
-LISTS = ("watch", "webhooks")  # sections that are lists of entries (`watch[2].prefix`)
+KEYS: tuple[Key, ...] = (*TOP, *EVENTS_TOP, *WATCH, *WEBHOOKS, *REPLICAS, *OSS, *S3, *LOCAL,
+                         *HTTP)
+# `` is the top level
+SECTIONS = ("", "watch", "webhooks", "replicas", "oss", "s3", "local", "http")
+LISTS = ("watch", "webhooks", "replicas")  # lists of entries (`watch[2].prefix`)
 _BY_PATH = {key.path: key for key in KEYS}
-_INDEX = re.compile(r"^(watch|webhooks)\[\d+\]")
+_INDEX = re.compile(r"^(watch|webhooks|replicas)\[\d+\]")
+# A replica's target section takes the keys of the top-level one (`replicas[0].oss.bucket`
+# is an `oss.bucket`).
+_REPLICA_TARGET = re.compile(r"^replicas\[\d*\]\.(?=(?:oss|s3|local)\.)")
 _WHERE = {"": "at the top level", "watch": "in each watch: folder", "oss": "under oss:",
           "s3": "under s3:", "local": "under local:", "http": "under http:",
-          "webhooks": "in each webhooks: entry"}
+          "webhooks": "in each webhooks: entry", "replicas": "in each replicas: entry"}
 
 # The checks across keys, as the reference lists them (the code is in the parser).
 RELATIONS = (
@@ -39,12 +45,16 @@ RELATIONS = (
     "http.listen on an address other than loopback needs a token (http.token_file).",
     "Every webhook has its own name (and none is called on_upload), and a secret file "
     "(webhooks[].secret_file, or the systemd credential webhook_secret).",
+    "Every replica has its own name (not primary) and exactly one of oss:, s3: and local:, "
+    "neither the primary's bucket (or folder) nor another replica's; a watch folder's "
+    "replicas: names configured replicas.",
 )
 
 
 def normal(path: str) -> str:
-    """`watch[3].prefix` → `watch[].prefix`: the key a problem path belongs to."""
-    return _INDEX.sub(r"\1[]", path)
+    """`watch[3].prefix` → `watch[].prefix`, `replicas[1].oss.bucket` → `oss.bucket`: the
+    key a problem path belongs to."""
+    return _INDEX.sub(r"\1[]", _REPLICA_TARGET.sub("", path))
 
 
 def spec(path: str) -> Key:

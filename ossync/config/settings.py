@@ -38,9 +38,16 @@ from ossync.config.keys_general import (
 from ossync.config.objects import ObjectSettings, parse_objects
 from ossync.config.offline import check_templates
 from ossync.config.problems import Problems
+from ossync.config.replicas import (
+    Primary,
+    ReplicaConfig,
+    check_replica_keys,
+    parse_replicas,
+)
 from ossync.config.schema import reload_class
 from ossync.config.stores import (
     LocalConfig,
+    OneTarget,
     OssConfig,
     S3Config,
     _local,
@@ -49,7 +56,6 @@ from ossync.config.stores import (
 )
 from ossync.config.transfer import parse_transfer
 from ossync.config.watch import WatchConfig, host_name, parse_watch
-from ossync.core.credentials import Credentials
 from ossync.core.errors import ConfigError
 from ossync.core.host import default_host
 from ossync.core.keys import DEFAULT_NAME, DEFAULT_PREFIX
@@ -59,18 +65,17 @@ from ossync.core.limits import (
     OSS_MAX_OBJECT,
 )
 from ossync.core.throttle import BandwidthSchedule
-from ossync.credentials import Source
 
 __all__ = ["DEFAULT_EXCLUDE", "DEFAULT_INCLUDE", "IMAGE_EXTENSIONS", "STRIP_LEVELS",
-           "CommandHookConfig", "Config", "HeartbeatConfig", "LedgerSettings", "WatchConfig",
-           "WebhookConfig", "ledger_from_config", "load_config", "parse_config",
+           "CommandHookConfig", "Config", "HeartbeatConfig", "LedgerSettings", "ReplicaConfig",
+           "WatchConfig", "WebhookConfig", "ledger_from_config", "load_config", "parse_config",
            "url_mode_from_config"]
 TARGETS = ("oss", "s3", "local")
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(OneTarget):
     oss: OssConfig | None  # exactly one of oss, s3 and local is set
     ledger: Path | str  # a SQLite file, or a postgresql:// URL
     watch: tuple[WatchConfig, ...] = ()
@@ -99,38 +104,10 @@ class Config:
     webhooks: tuple[WebhookConfig, ...] = ()  # where every event is POSTed, signed
     on_upload: CommandHookConfig | None = None  # a command run for every upload
     heartbeat: HeartbeatConfig | None = None  # a URL fetched while healthy
+    replicas: tuple[ReplicaConfig, ...] = ()  # destinations besides the primary
     # Every key path read (`workers`, `oss.bucket`, `watch[0].prefix`) → its value as
     # used (a digest for secrets): what `reload_plan` compares.
     settings: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
-
-    @property
-    def target(self) -> OssConfig | S3Config | LocalConfig:
-        """The one configured target section."""
-        section = self.oss or self.s3 or self.local
-        assert section is not None, "parse_config guarantees a target"
-        return section
-
-    @property
-    def target_name(self) -> str:
-        """`oss`, `s3` or `local`."""
-        return "oss" if self.oss else "s3" if self.s3 else "local"
-
-    @property
-    def bucket(self) -> str:
-        """What the ledger records as `bucket`: the bucket name, or the local folder."""
-        target = self.target
-        return str(target.path) if isinstance(target, LocalConfig) else target.bucket
-
-    @property
-    def credentials(self) -> Credentials | None:
-        target = self.target
-        return None if isinstance(target, LocalConfig) else target.credentials
-
-    @property
-    def credential_source(self) -> Source | None:
-        """Where the target's keys come from (None for a local folder)."""
-        target = self.target
-        return None if isinstance(target, LocalConfig) else target.credential_source
 
     @property
     def restart_settings(self) -> tuple[object, ...]:
@@ -191,7 +168,13 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
         "store": chosen,
     }
     check_templates(p, "", defaults["prefix"], defaults["name"], host, "")
+    # (a replica's default workers: the top level's, whose problems are told in their place)
+    replicas = parse_replicas(raw, p, env, base, Primary(
+        chosen, oss or s3 or local, defaults["objects"], Problems(env).whole(raw, "", "workers"),
+        defaults["prefix"], defaults["name"], host))
+    defaults["replicas"] = tuple(r.name for r in replicas)
     folders = _watches(raw, p, base, defaults, host)
+    check_replica_keys(p, replicas, folders, host)
     fallback: Path | str = default_ledger_path(env)
     ledger = p.get_or(raw, "", "ledger", partial(ledger_location, base), fallback)
     transfer = parse_transfer(raw, p, chosen)
@@ -217,7 +200,7 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
         local=local, host=host, http=http, settle_seconds=float(defaults["settle_seconds"]),
         unknown_keys=unknown_keys, objects=defaults["objects"], webhooks=webhooks,
         on_upload=parse_on_upload(raw, p), heartbeat=parse_heartbeat(raw, p),
-        warnings=tuple(p.warnings),
+        replicas=replicas, warnings=tuple(p.warnings),
         settings=MappingProxyType(dict(p.settings)),
     )
     if p.errors:

@@ -1,5 +1,7 @@
 """The target sections of the config — `oss:`, `s3:`, `local:` — each read into its own
-frozen dataclass. Exactly one is configured; `ossync.config` decides which."""
+frozen dataclass. Exactly one is configured for the primary (`ossync.config` decides
+which), and one in each replica (`ossync.config.replicas`); `OneTarget` is what both
+say about theirs."""
 
 from __future__ import annotations
 
@@ -62,6 +64,46 @@ class LocalConfig:
     base_url: str | None = None
 
 
+class OneTarget:
+    """What a config with one target section (the top level, a replica) says about it."""
+
+    oss: OssConfig | None
+    s3: S3Config | None
+    local: LocalConfig | None
+
+    @property
+    def target(self) -> OssConfig | S3Config | LocalConfig:
+        """The one configured target section."""
+        section = self.oss or self.s3 or self.local
+        assert section is not None, "parse_config guarantees a target"
+        return section
+
+    @property
+    def target_name(self) -> str:
+        """`oss`, `s3` or `local`."""
+        return "oss" if self.oss else "s3" if self.s3 else "local"
+
+    @property
+    def bucket(self) -> str:
+        """What the ledger records as `bucket`: the bucket name, or the local folder."""
+        target = self.target
+        return str(target.path) if isinstance(target, LocalConfig) else target.bucket
+
+    @property
+    def credentials(self) -> Credentials | None:
+        target = self.target
+        return None if isinstance(target, LocalConfig) else target.credentials
+
+    @property
+    def credential_source(self) -> Source | None:
+        """Where the target's keys come from (None for a local folder)."""
+        target = self.target
+        return None if isinstance(target, LocalConfig) else target.credential_source
+
+
+Keys = tuple[Credentials | None, Source | None]  # fixed keys (None: they rotate), source
+
+
 def region_from_endpoint(endpoint: str) -> str | None:
     """`https://oss-cn-hangzhou[-internal].aliyuncs.com` → `cn-hangzhou`."""
     host = urlsplit(endpoint).hostname or ""
@@ -117,7 +159,9 @@ def _names_bucket(endpoint: str, bucket: str, section: str, p: Problems) -> str:
     return endpoint
 
 
-def _oss(raw: Any, p: Problems, env: Mapping[str, str], base: Path | None = None) -> OssConfig:
+def _oss(raw: Any, p: Problems, env: Mapping[str, str], base: Path | None = None,
+         inherited: Keys | None = None) -> OssConfig:
+    """`inherited`: a replica's keys taken from the primary, not looked for here."""
     if raw is None:
         p.errors.append("oss: missing; add an oss: section with endpoint, region and bucket "
                         "(or an s3: or local: target instead)")
@@ -142,7 +186,7 @@ def _oss(raw: Any, p: Problems, env: Mapping[str, str], base: Path | None = None
                         "(set the bucket's region, e.g. cn-hangzhou)")
     expires = p.duration(raw, "oss.", "policy_expires",
                          why="the longest OSS accepts for a signed form is 7d")
-    creds, source = _credentials(raw, p, env, base or Path.cwd(), OSS)
+    creds, source = inherited or _credentials(raw, p, env, base or Path.cwd(), OSS)
     public_url = p.optional(raw, "oss.", "public_url", url)
     url_mode = p.choice(raw, "oss.", "url_mode", "public" if public_url else "signed")
     return OssConfig(
@@ -157,7 +201,8 @@ def _oss(raw: Any, p: Problems, env: Mapping[str, str], base: Path | None = None
     )
 
 
-def _s3(raw: Any, p: Problems, env: Mapping[str, str], base: Path | None = None) -> S3Config:
+def _s3(raw: Any, p: Problems, env: Mapping[str, str], base: Path | None = None,
+        inherited: Keys | None = None) -> S3Config:
     raw = _section(raw, "s3", "endpoint, region and bucket", p)
     if raw is None:
         return S3Config("", "", "", None)
@@ -183,7 +228,7 @@ def _s3(raw: Any, p: Problems, env: Mapping[str, str], base: Path | None = None)
                         f"{host}); set method: put")
     expires = p.duration(raw, "s3.", "policy_expires",
                          why="the longest S3 accepts for a signed form is 7d")
-    creds, source = _credentials(raw, p, env, base or Path.cwd(), S3)
+    creds, source = inherited or _credentials(raw, p, env, base or Path.cwd(), S3)
     region = p.get_or(raw, "s3.", "region", text, "") or _aws_region(host) or "us-east-1"
     p.settings["s3.region"] = region
     return S3Config(

@@ -36,6 +36,7 @@ class WatchConfig:
     group: str | None = None  # hosts that mount the same share at the same path
     strip_metadata: str = "none"  # one of STRIP_LEVELS: what is removed before sending
     objects: ObjectSettings = field(default_factory=ObjectSettings)  # besides its bytes
+    replicas: tuple[str, ...] = ()  # the replicas its files are copied to, by name
 
 
 def host_name(value: Any) -> str:
@@ -45,6 +46,14 @@ def host_name(value: Any) -> str:
         raise ValueError("must be a name of letters, digits, '.', '_' and '-' "
                          "(at most 253), starting with a letter or digit")
     return name
+
+
+def names_list(value: Any) -> tuple[str, ...]:
+    """`watch[].replicas`: a list of replica names, possibly empty (the primary only)."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise ValueError(f"must be a list of replica names ([] for none), not {shown(value)}")
+    return tuple(dict.fromkeys(host_name(item) for item in items))
 
 
 def _folder(raw: dict[Any, Any], where: str, p: Problems, base: Path) -> Path:
@@ -101,7 +110,19 @@ def parse_watch(raw: Any, i: int, p: Problems, base: Path,
         group=p.optional(raw, where, "group", host_name),
         strip_metadata=p.choice(raw, where, "strip_metadata"),
         objects=parse_objects(raw, where, p, defaults["objects"], defaults["store"]),
+        replicas=_replicas(raw, where, p, defaults.get("replicas", ())),
     )
+
+
+def _replicas(raw: dict[Any, Any], where: str, p: Problems, configured: tuple[str, ...]
+              ) -> tuple[str, ...]:
+    """The replicas a folder names (every one, unless it says); each must be configured."""
+    chosen = p.get_or(raw, where, "replicas", names_list, configured)
+    for name in chosen:
+        if name not in configured:
+            known = ", ".join(configured) or "none are configured"
+            p.errors.append(f"{where}replicas: {name!r} is not a replica (replicas: {known})")
+    return tuple(name for name in chosen if name in configured)
 
 
 def _some(include: tuple[str, ...], where: str, p: Problems) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
+from typing import Any
 
 from ossync.core.units import format_rate, parse_rate
 
@@ -161,6 +162,20 @@ class Throttle:
             self._last = now
 
 
+class Share(Throttle):
+    """A destination's own cap within the host's (`replicas[].max_bandwidth`): bytes wait
+    for its own bucket, then for the host's, which every destination shares."""
+
+    def __init__(self, host: Throttle, schedule: BandwidthSchedule | None, *,
+                 zone: tzinfo = timezone.utc, **clocks: Any) -> None:
+        super().__init__(schedule, zone=zone, **clocks)  # (a test's clock, wall and sleep)
+        self.host = host
+
+    def take(self, n: int) -> None:
+        super().take(n)
+        self.host.take(n)
+
+
 def _burst(rate: float) -> float:
     return max(rate * BURST_SECONDS, MIN_BURST)
 
@@ -170,5 +185,5 @@ def describe(schedule: BandwidthSchedule | None) -> str:
     return "off" if schedule is None or not schedule.limited else str(schedule)
 
 
-__all__: Sequence[str] = ("BandwidthSchedule", "Throttle", "Window", "describe",
+__all__: Sequence[str] = ("BandwidthSchedule", "Share", "Throttle", "Window", "describe",
                           "parse_schedule")

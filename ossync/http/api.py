@@ -29,7 +29,7 @@ from ossync.http.process import checked
 from ossync.http.view import DaemonView, current_credentials
 from ossync.http.wsgi import HttpProblem, Request, Response, json_response
 from ossync.ledger import STATES, Item, Ledger
-from ossync.ledger.present import UrlChoice
+from ossync.ledger.present import UrlChoice, with_copies
 from ossync.targets.oss.presign import UrlSigner, lifetime_seconds
 
 DEFAULT_LIMIT = 100
@@ -105,14 +105,15 @@ def files(daemon: DaemonView, ledger: Ledger, req: Request, config: HttpConfig) 
         items = _lookup(ledger, req, asked[0])
         if not items:
             raise HttpProblem(404, f"nothing in the ledger for that {asked[0]}")
-        return json_response([choice.row(i) for i in items])
+        return json_response(with_copies([choice.row(i) for i in items], items, ledger))
     page = _page(ledger, req)
     headers: tuple[tuple[str, str], ...] = ()
     if page.next_cursor is not None:
         kept = {k: v[0] for k, v in req.query.items() if k != "cursor"}
         link = "/v1/files?" + urlencode({**kept, "cursor": page.next_cursor})
         headers = (("Link", f'<{link}>; rel="next"'),)
-    return json_response([choice.row(i) for i in page.items], headers=headers)
+    return json_response(with_copies([choice.row(i) for i in page.items], page.items, ledger),
+                         headers=headers)
 
 
 def _lookup(ledger: Ledger, req: Request, name: str) -> list[Item]:

@@ -218,7 +218,9 @@ class App:
                              failures=failures, verdict=self.readiness.check(),
                              csrf=self.guard.csrf(sid), flash=flash,
                              signed_in=sid is not None, deliveries=self._deliveries(),
-                             held=tuple(self.daemon.hold_problems()))
+                             held=tuple(self.daemon.hold_problems()),
+                             replicas=tuple((r.name, self.ledger.copy_status(r.name))
+                                            for r in self.daemon.config.replicas))
         return self._html(page.render(data))
 
     def _deliveries(self) -> tuple[Delivery, ...]:

@@ -75,6 +75,7 @@ class DaemonCollector:
         yield info
         yield from self._ledger()
         yield from self._deliveries()
+        yield from self._copies()
         yield from self._folders()
         daemon = self.daemon
         yield _gauge("ossync_workers", "Upload workers", daemon.config.workers)
@@ -145,6 +146,31 @@ class DaemonCollector:
         yield backlog
         yield oldest
         yield _gauge("ossync_event_last_id", "The id of the last event recorded", last)
+
+    def _copies(self) -> Iterator[Metric]:
+        """Per replica of the config: its copies by state, and the oldest one waiting."""
+        names = [r.name for r in self.daemon.config.replicas]
+        if not names:
+            return
+        copies = GaugeMetricFamily("ossync_copies", "Copies to a replica by state (all hosts "
+                                   "of a shared ledger)", labels=["destination", "state"])
+        oldest = GaugeMetricFamily("ossync_copy_oldest_pending_age_seconds", "Age of the "
+                                   "oldest file waiting for its copy to a replica (0: none)",
+                                   labels=["destination"])
+        try:
+            counts = self.ledger.copy_counts()
+            waiting = {n: _epoch(self.ledger.copy_status(n).oldest_pending_since)
+                       for n in names}
+        except LedgerError:  # no samples: unknown is not zero (ossync_ledger_up says why)
+            return
+        now = time.time()
+        for name in names:
+            for state in STATES:
+                copies.add_metric([name, state], counts.get(name, {}).get(state, 0))
+            since = waiting[name]
+            oldest.add_metric([name], 0.0 if since is None else max(now - since, 0.0))
+        yield copies
+        yield oldest
 
     def _folders(self) -> Iterator[Metric]:
         state = GaugeMetricFamily("ossync_folder_state", "1 for a watch folder's current "

@@ -70,6 +70,7 @@ class PageData:
     signed_in: bool = False  # a session: the page offers to sign out
     deliveries: tuple[Delivery, ...] = ()  # the config's endpoints' cursors
     held: tuple[str, ...] = ()  # why uploads are held now
+    replicas: tuple[tuple[str, Status], ...] = ()  # each replica's copies, summed up
 
 
 def _head(title: str) -> str:
@@ -92,6 +93,8 @@ def render(data: PageData) -> str:
                  f"waiting since {time_text(status.oldest_pending_since)} · "
                  f"{esc(status.uploads_total)} object(s) in all</p>")
     parts.append(_folders(data.folders))
+    if data.replicas:
+        parts.append(_replicas(data.replicas))
     if data.deliveries:
         parts.append(_deliveries(data.deliveries))
     parts.append(_failures(data.failures, status.failed, data.csrf))
@@ -131,6 +134,19 @@ def _folders(folders: Iterable[FolderState]) -> str:
     return ('<section><h2>Folders</h2><div class="scroll"><table><thead><tr><th>label</th>'
             f"<th>path</th><th>state</th><th>disk</th></tr></thead><tbody>{rows}"
             "</tbody></table></div></section>")
+
+
+def _replicas(replicas: Iterable[tuple[str, Status]]) -> str:
+    """Each replica: its copies by state, the oldest waiting and the last one stored."""
+    rows = "".join(
+        f"<tr><td>{esc(name)}</td><td>{esc(s.queued)}</td><td>{esc(s.in_progress)}</td>"
+        f"<td>{esc(s.uploaded_files)}</td><td{' class=bad' if s.failed else ''}>"
+        f"{esc(s.failed)}</td><td>{time_text(s.oldest_pending_since)}</td>"
+        f"<td>{time_text(s.last_upload_at)}</td></tr>" for name, s in replicas)
+    return ('<section><h2>Replicas</h2><div class="scroll"><table><thead><tr>'
+            "<th>replica</th><th>queued</th><th>copying</th><th>copied</th><th>failed</th>"
+            "<th>oldest waiting</th><th>last copy</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></div></section>")
 
 
 def _deliveries(deliveries: Iterable[Delivery]) -> str:

@@ -1,7 +1,8 @@
 """Stage 3, the ledger: the durable work queue and the record of every upload.
 
 `contracts` holds what each caller may do (`Intake`, `Queue`, `Upkeep`, `Checkpoints`,
-`Catalog`, `Requeue`, `Recorder`, `Copier`, `Feed`, `Outbox`), `contract.Ledger` all of
+`Catalog`, `Requeue`, `Recorder`, `Copier`, `Feed`, `Outbox`, and for the replicas
+`Fanout`, `CopyQueue`, `Backfill`, `CopyCatalog`), `contract.Ledger` all of
 them at once and how to open one; `sqlite/` is the embedded backend, `postgres/` the
 shared one (importing this package registers both); `sql/` holds the statements they
 share, `waking` the queue's wake-up, `events` the types of events and their data, `bell`
@@ -13,9 +14,13 @@ writes SQL.
 
 from ossync.ledger.contract import Ledger
 from ossync.ledger.contracts import (
+    Backfill,
     Catalog,
     Checkpoints,
     Copier,
+    CopyCatalog,
+    CopyQueue,
+    Fanout,
     Feed,
     Intake,
     Outbox,
@@ -32,13 +37,26 @@ from ossync.ledger.errors import (
     LedgerUnavailable,
     SignerMissing,
 )
-from ossync.ledger.outcomes import Aliased, Deferred, Outcome, Settled, Uploaded, Vanished
+from ossync.ledger.outcomes import (
+    Aliased,
+    Copied,
+    CopyAliased,
+    CopyOutcome,
+    Deferred,
+    Outcome,
+    Settled,
+    Uploaded,
+    Vanished,
+)
 from ossync.ledger.postgres.connect import display_location, location_secrets
 from ossync.ledger.postgres.ledger import PostgresLedger
 from ossync.ledger.present import UrlSigner, item_url
 from ossync.ledger.records import (
     STATES,
     Content,
+    Copy,
+    CopyFacts,
+    CopyRow,
     Delivery,
     DirectRecord,
     Event,
@@ -51,19 +69,30 @@ from ossync.ledger.records import (
     now_text,
     stamp,
 )
+from ossync.ledger.sql.copies import copy_claim
 from ossync.ledger.sqlite.ledger import SqliteLedger
 
 __all__ = [
     "STATES",
     "Aliased",
+    "Backfill",
     "Catalog",
     "Checkpoints",
     "Content",
+    "Copied",
     "Copier",
+    "Copy",
+    "CopyAliased",
+    "CopyCatalog",
+    "CopyFacts",
+    "CopyOutcome",
+    "CopyQueue",
+    "CopyRow",
     "Deferred",
     "Delivery",
     "DirectRecord",
     "Event",
+    "Fanout",
     "Feed",
     "FileRow",
     "Intake",
@@ -91,6 +120,7 @@ __all__ = [
     "UrlSigner",
     "Vanished",
     "WorkQueue",
+    "copy_claim",
     "display_location",
     "item_url",
     "location_secrets",

@@ -13,9 +13,13 @@ from typing import Protocol
 
 from ossync.core.host import default_host
 from ossync.ledger.contracts import (
+    Backfill,
     Catalog,
     Checkpoints,
     Copier,
+    CopyCatalog,
+    CopyQueue,
+    Fanout,
     Intake,
     Outbox,
     Queue,
@@ -36,7 +40,7 @@ def register_backend(claims: Callable[[str], bool], opener: Opener) -> None:
 
 
 class Ledger(Intake, Queue, Upkeep, Checkpoints, Catalog, Requeue, Recorder, Copier, Outbox,
-             Protocol):
+             Fanout, CopyQueue, Backfill, CopyCatalog, Protocol):
     """The durable queue of local files and the record of the objects they became."""
 
     host: str  # this daemon's name, recorded on every row it writes

@@ -15,6 +15,10 @@ caller sees only the contract it needs, so what it may do is readable at once:
 | `Copier`      | `ossync ledger copy`, `ledger rebuild`, `verify` | whole tables, by id     |
 | `Feed`        | `/v1/events`, `ossync events`, status     | events in order, and waiting   |
 | `Outbox`      | webhook and command-hook senders, holds   | cursors, events of the daemon  |
+| `Fanout`      | upload workers (with replicas)            | share a file read once         |
+| `CopyQueue`   | replica workers                           | take a copy, say how it ended  |
+| `Backfill`    | the backfill stage, the daemon at start   | replicas added and removed     |
+| `CopyCatalog` | CLI, HTTP API, metrics (read-only)        | each file's copies             |
 
 The queue owns its clock and its wake-up: callers say "give me a due row" and how it
 ended, never "what is due when", so no caller sleeps on stale facts.
@@ -31,8 +35,11 @@ from ossync.core.objects import Part, UploadResult
 from ossync.core.units import Lifetime
 from ossync.ledger.bell import Bell
 from ossync.ledger.events import NewEvent
-from ossync.ledger.outcomes import Outcome
+from ossync.ledger.outcomes import CopyOutcome, Outcome
 from ossync.ledger.records import (
+    Copy,
+    CopyFacts,
+    CopyRow,
     Delivery,
     DirectRecord,
     Event,
@@ -107,8 +114,10 @@ class Upkeep(Protocol):
     location: str
     lease: float
 
-    def reset_interrupted(self, keep: Collection[int] = ()) -> int:
-        """Rows this host left claimed back to pending, but those in `keep` (in hand)."""
+    def reset_interrupted(self, keep: Collection[int] = (),
+                          keep_copies: Collection[int] = ()) -> int:
+        """Rows and copies this host left claimed back to pending, but those in `keep` and
+        `keep_copies` (in hand)."""
         ...
 
     def renew_leases(self) -> int: ...
@@ -125,11 +134,14 @@ class Upkeep(Protocol):
 
 
 class Checkpoints(Protocol):
-    def multipart_of(self, host: str, path: str) -> tuple[MultipartRow, list[Part]] | None:
+    """One checkpoint per host, path and destination ("" the primary, else a replica)."""
+
+    def multipart_of(self, host: str, path: str, destination: str = ""
+                     ) -> tuple[MultipartRow, list[Part]] | None:
         ...
 
     def multipart_begin(self, *, host: str, path: str, bucket: str, key: str, sha256: str,
-                        size: int, part_size: int) -> int: ...
+                        size: int, part_size: int, destination: str = "") -> int: ...
 
     def multipart_started(self, record_id: int, upload_id: str) -> None: ...
 
@@ -250,3 +262,86 @@ class Outbox(Feed, Protocol):
                 max_age: float) -> int: ...
 
     def release_cursor(self, endpoint: str) -> None: ...
+
+
+class Fanout(Protocol):
+    """What a worker that read a file tells the replicas, and asks of them."""
+
+    def share_copies(self, row: FileRow, facts: CopyFacts, destinations: Collection[str]
+                     ) -> int:
+        """A pending copy per destination of the version read (hashed, stripped once),
+        while the worker holds the row; a copy already holding this content stays."""
+        ...
+
+    def copies_complete(self, file_id: int, sha256: str, destinations: Collection[str]
+                        ) -> bool:
+        """The primary and every destination named hold this content, verified."""
+        ...
+
+
+class CopyQueue(Protocol):
+    """A replica's workers: one copy in hand at a time, each ending in one outcome."""
+
+    host: str
+
+    def next_copy(self, destination: str, stop: threading.Event) -> CopyRow | None:
+        """A due copy to `destination`, claimed under a lease; or None after sleeping
+        until one may be due, copies are shared, or `stop`."""
+        ...
+
+    def notify(self) -> None: ...
+
+    def claim_content(self, bucket: str, sha256: str, *, durable: bool = False) -> bool: ...
+
+    def release_content(self, bucket: str, sha256: str) -> None: ...
+
+    def copy_stored(self, destination: str, sha256: str, sent_sha256: str
+                    ) -> CopyRow | None:
+        """Another file's copy in `destination` holding these bytes (dedupe)."""
+        ...
+
+    def intend_copy(self, copy: CopyRow, *, key: str, tagging: str | None = None) -> None:
+        """As `Queue.intend`, for a copy."""
+        ...
+
+    def settle_copy(self, copy: CopyRow, outcome: CopyOutcome) -> None:
+        """Record how the copy ended (ossync.ledger.outcomes), in one transaction."""
+        ...
+
+    def copies_complete(self, file_id: int, sha256: str, destinations: Collection[str]
+                        ) -> bool: ...
+
+
+class Backfill(Protocol):
+    """A replica added to a config is filled in; one removed is forgotten."""
+
+    def backfill(self, destination: str, folders: Collection[str], *, after: int = 0,
+                 limit: int = 100) -> tuple[int, int]:
+        """Pending copies for uploaded files of `folders` with none in `destination`;
+        (how many, the last file id covered)."""
+        ...
+
+    def copy_backlog(self, destination: str) -> int: ...
+
+    def forget_copies(self, keep: Collection[str]) -> dict[str, int]:
+        """Copies to destinations not in `keep` dropped; nothing in a store is touched."""
+        ...
+
+
+class CopyCatalog(Protocol):
+    host: str
+
+    def copies_of(self, path: str, host: str | None = None) -> list[Copy]: ...
+
+    def copies_for(self, paths: Iterable[tuple[str, str]]
+                   ) -> dict[tuple[str, str], list[Copy]]: ...
+
+    def iter_copy_items(self, destination: str, *, since: datetime | None = None,
+                        until: datetime | None = None, folder: str | None = None,
+                        state: str | None = "uploaded", limit: int | None = None
+                        ) -> Iterator[Item]: ...
+
+    def copy_status(self, destination: str, today_start: datetime | None = None) -> Status:
+        ...
+
+    def copy_counts(self) -> dict[str, dict[str, int]]: ...

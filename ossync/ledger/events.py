@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ossync.core.textforms import ledger_text, printable
-from ossync.ledger.records import Event, Upload
+from ossync.ledger.records import CopyRow, Event, Upload
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,12 @@ SERVICE_HELD = Kind("service.held", "uploads are held: no valid credentials, the
 SERVICE_RESUMED = Kind("service.resumed", "uploads go again after a hold")
 DELIVERY_GAVE_UP = Kind("delivery.gave_up", "a delivery endpoint gave up on events older "
                         "than its max_age")
+COPY_STORED = Kind("copy.stored", "a file's copy to a replica was recorded (sent and "
+                   "verified, or recorded against an object the replica already held)")
+COPY_FAILED = Kind("copy.failed", "a file's copy to a replica failed for good: it needs a "
+                   "person (`ossync retry`)")
 TYPES: tuple[Kind, ...] = (FILE_UPLOADED, FILE_FAILED, SERVICE_HELD, SERVICE_RESUMED,
-                           DELIVERY_GAVE_UP)
+                           DELIVERY_GAVE_UP, COPY_STORED, COPY_FAILED)
 NAMES = tuple(kind.name for kind in TYPES)
 
 
@@ -75,6 +79,26 @@ def file_failed(*, path: str, folder: str, host: str, error: str | None, attempt
         "path": ledger_text(path), "folder": folder, "host": host,
         "error": printable(error or "(no message)"), "attempts": attempts, "sha256": sha256,
     }, folder)
+
+
+def copy_stored(copy: CopyRow, *, host: str, bucket: str, key: str, url: str,
+                uploaded_at: str, duplicate: bool) -> NewEvent:
+    """`destination` names the replica; `duplicate`: nothing was sent, the copy was recorded
+    against an object the replica already held with these bytes."""
+    return NewEvent(COPY_STORED.name, {
+        "path": ledger_text(copy.path), "folder": copy.folder, "host": host,
+        "destination": copy.destination, "bucket": bucket, "key": key, "url": url,
+        "sha256": copy.sha256, "size": copy.size, "content_type": copy.content_type,
+        "uploaded_at": uploaded_at, "duplicate": duplicate,
+    }, copy.folder)
+
+
+def copy_failed(copy: CopyRow, *, host: str, error: str | None, attempts: int) -> NewEvent:
+    return NewEvent(COPY_FAILED.name, {
+        "path": ledger_text(copy.path), "folder": copy.folder, "host": host,
+        "destination": copy.destination, "error": printable(error or "(no message)"),
+        "attempts": attempts, "sha256": copy.sha256,
+    }, copy.folder)
 
 
 def service_held(*, host: str, reasons: list[str], since: str) -> NewEvent:

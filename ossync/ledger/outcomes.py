@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ossync.core.objects import UploadResult
-from ossync.ledger.records import Content, Upload
+from ossync.ledger.records import Content, CopyRow, Upload
 
 
 @dataclass(frozen=True)
@@ -68,3 +68,26 @@ class Vanished:
 
 
 Outcome = Deferred | Uploaded | Aliased | Settled | Vanished
+
+
+# --- a copy to a replica (`Queue`'s sibling `CopyQueue.settle_copy`) ----------------------
+# `Deferred` and `Settled` end a copy as they end a row; `Vanished` forgets the copy (its
+# folder no longer sends it to that replica): the row goes, nothing in the store is touched.
+
+
+@dataclass(frozen=True)
+class Copied:
+    """Sent to the replica and verified (or an earlier attempt's object recognised)."""
+
+    result: UploadResult
+    bucket: str  # the replica's bucket, or its folder for a `local:` one
+
+
+@dataclass(frozen=True)
+class CopyAliased:
+    """The replica already holds these bytes (another file's copy): recorded against it."""
+
+    existing: CopyRow
+
+
+CopyOutcome = Deferred | Copied | CopyAliased | Settled | Vanished

@@ -1,11 +1,12 @@
 """An item as programs see it, one place for the CLI and the HTTP API: `record` is the
 JSON contract of `ossync show --json`, `ls --json` and `GET /v1/files`; `UrlChoice`
-puts the chosen URL in it (the recorded one, or one signed at one moment)."""
+puts the chosen URL in it (the recorded one, or one signed at one moment); `with_copies`
+adds each file's copies in the replicas."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ossync.core.addressing import with_process
 from ossync.core.textforms import ledger_text
 from ossync.core.units import Lifetime
+from ossync.ledger.contracts import CopyCatalog
 from ossync.ledger.records import Item, stamp
 
 if TYPE_CHECKING:
@@ -56,6 +58,16 @@ def record(item: Item) -> dict[str, Any]:
         if data[name] is not None:
             data[name] = ledger_text(data[name])
     return data
+
+
+def with_copies(rows: list[dict[str, Any]], items: Sequence[Item], catalog: CopyCatalog
+                ) -> list[dict[str, Any]]:
+    """Each row with `copies`: its file's copy in each replica (state, object, plain URL;
+    empty without replicas), as `show --json` and `/v1/files` spell them."""
+    found = catalog.copies_for((i.host, i.path) for i in items)
+    for row, item in zip(rows, items, strict=True):
+        row["copies"] = [dataclasses.asdict(c) for c in found.get((item.host, item.path), [])]
+    return rows
 
 
 @dataclass(frozen=True)

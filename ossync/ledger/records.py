@@ -191,6 +191,84 @@ class MultipartRow:
     size: int
     part_size: int
     started_at: str
+    destination: str = ""  # a replica's name; "" for the primary
+
+
+@dataclass(frozen=True)
+class CopyFacts:
+    """What a file's copies to the replicas need, from the worker that read it once: the
+    version of the file it read (`size`, `mtime_ns`), its content and the bytes to send
+    (`content`: both stories, as stripping left them) and its real type."""
+
+    size: int
+    mtime_ns: int
+    content: Content
+    content_type: str
+
+
+@dataclass(frozen=True)
+class CopyRow:
+    """One file's copy to one replica, as the replica's queue knows it: the file's version
+    and content it is a copy of, and, once stored, the object that holds it."""
+
+    id: int
+    file_id: int
+    destination: str
+    host: str
+    path: str  # the file's (from its `files` row)
+    folder: str
+    state: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    crc64: str | None  # the original file's
+    content_type: str
+    sent_sha256: str
+    sent_size: int
+    sent_crc64: str | None
+    strip_level: str
+    stripped: str | None
+    attempts: int
+    next_attempt: float
+    last_error: str | None
+    pending_key: str | None
+    tagging_owed: str | None
+    bucket: str | None
+    key: str | None
+    url: str | None
+    etag: str | None
+    request_id: str | None
+    uploaded_at: str | None
+    duplicate: int
+    updated_at: str
+    grp: str | None = None
+    claimed_by: str | None = None
+    lease_until: float | None = None
+
+    @property
+    def facts(self) -> Content:
+        """Its content's two stories, as the ledger's other records tell them."""
+        return Content(self.sha256, self.size, int(self.crc64 or 0), self.sent_sha256,
+                       self.sent_size, int(self.sent_crc64 or 0), self.strip_level,
+                       self.stripped)
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A file's copy in one destination, as `show` and `/v1/files` tell it."""
+
+    destination: str
+    state: str
+    bucket: str | None
+    key: str | None
+    url: str | None  # None until it is stored
+    etag: str | None
+    sent_crc64: str | None
+    uploaded_at: str | None
+    attempts: int
+    last_error: str | None
+    updated_at: str
+    duplicate: bool = False  # recorded against an object already in the destination
 
 
 @dataclass(frozen=True)

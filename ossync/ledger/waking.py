@@ -5,6 +5,10 @@ Mixed into each backend, over the shared statements (`_note`, `_claim`, `_next_d
 the content claims). A worker asks `next_row(stop)`; the decision to sleep is taken on
 facts no older than the last wake-up: a `notify()` that comes after the claim found
 nothing, however late the sleep begins, makes the sleep return at once.
+
+Each lane sleeps on its own: the primary's workers (`next_row`) and each replica's
+(`next_copy`). `notify()` wakes them all; copies shared or filled in wake only the
+replicas' lanes, so a file read once does not send every idle worker to the ledger.
 """
 
 from __future__ import annotations
@@ -15,22 +19,39 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ossync.core import failpoints
-from ossync.ledger.records import FileRow, Sighting
+from ossync.ledger.records import CopyRow, FileRow, Sighting
 
 MAX_IDLE_WAIT = 300.0  # re-check at least this often, whatever the queue says
 
 
+class _Lane:
+    """Where one kind of worker sleeps: the primary's, or one replica's."""
+
+    def __init__(self) -> None:
+        self.wake = threading.Condition()
+        self.generation = 0  # bumped by every wake-up of this lane
+
+    def ring(self) -> None:
+        with self.wake:
+            self.generation += 1
+            self.wake.notify_all()
+
+
 class Waker:
-    _wake: threading.Condition
-    _generation: int  # bumped by every notify()
+    _lanes: dict[str | None, _Lane]  # None: the primary's workers; else a replica's name
+    _lanes_lock: threading.Lock
     _held: dict[tuple[str, str], bool]  # claims our workers hold → also in the ledger
     _held_lock: threading.Lock
 
     def _init_waking(self) -> None:
-        self._wake = threading.Condition()
-        self._generation = 0
+        self._lanes = {None: _Lane()}
+        self._lanes_lock = threading.Lock()
         self._held = {}
         self._held_lock = threading.Lock()
+
+    def _lane(self, name: str | None) -> _Lane:
+        with self._lanes_lock:
+            return self._lanes.setdefault(name, _Lane())
 
     if TYPE_CHECKING:  # the backend's statements (ossync.ledger.sql.claims)
         def _note(self, sightings: Iterable[Sighting]) -> int: ...
@@ -38,6 +59,10 @@ class Waker:
         def _claim(self, now: float) -> FileRow | None: ...
 
         def _next_due(self) -> float | None: ...
+
+        def _claim_copy(self, destination: str, now: float) -> CopyRow | None: ...
+
+        def _next_copy_due(self, destination: str) -> float | None: ...
 
         def _claim_content(self, bucket: str, sha256: str, *, take_own: bool = False
                            ) -> bool: ...
@@ -47,28 +72,44 @@ class Waker:
     def note(self, sightings: Iterable[Sighting]) -> int:
         queued = self._note(sightings)
         if queued:
-            self.notify()
+            self._lane(None).ring()
         return queued
 
     def notify(self) -> None:
-        with self._wake:
-            self._generation += 1
-            self._wake.notify_all()
+        with self._lanes_lock:
+            lanes = list(self._lanes.values())
+        for lane in lanes:
+            lane.ring()
+
+    def _copies_added(self) -> None:
+        """Copies became due: wake the replicas' workers (not the primary's)."""
+        with self._lanes_lock:
+            lanes = [lane for name, lane in self._lanes.items() if name is not None]
+        for lane in lanes:
+            lane.ring()
 
     def next_row(self, stop: threading.Event) -> FileRow | None:
-        with self._wake:
-            seen = self._generation
+        lane = self._lane(None)
+        with lane.wake:
+            seen = lane.generation
         row = self._claim(time.time())
         if row is not None:
             return row
         due = self._next_due()
         failpoints.hit("queue.decided", stop)
-        with self._wake:
-            if self._generation != seen or stop.is_set():
-                return None
-            timeout = MAX_IDLE_WAIT if due is None else min(due - time.time(), MAX_IDLE_WAIT)
-            if timeout > 0:
-                self._wake.wait(timeout)
+        _sleep(lane, seen, due, stop)
+        return None
+
+    def next_copy(self, destination: str, stop: threading.Event) -> CopyRow | None:
+        """A replica's due copy, claimed under a lease; or None after sleeping as
+        `next_row` does, in the replica's own lane."""
+        lane = self._lane(destination)
+        with lane.wake:
+            seen = lane.generation
+        copy = self._claim_copy(destination, time.time())
+        if copy is not None:
+            return copy
+        _sleep(lane, seen, self._next_copy_due(destination), stop)
         return None
 
     def claim_content(self, bucket: str, sha256: str, *, durable: bool = False) -> bool:
@@ -106,3 +147,13 @@ class Waker:
         """Forget a claim held here; True when the ledger still holds it."""
         with self._held_lock:
             return self._held.pop((bucket, sha256), False)
+
+
+def _sleep(lane: _Lane, seen: int, due: float | None, stop: threading.Event) -> None:
+    """Until `due` (or a while), unless the lane was woken since generation `seen`."""
+    with lane.wake:
+        if lane.generation != seen or stop.is_set():
+            return
+        timeout = MAX_IDLE_WAIT if due is None else min(due - time.time(), MAX_IDLE_WAIT)
+        if timeout > 0:
+            lane.wake.wait(timeout)

@@ -29,6 +29,7 @@ from ossync.service.health import Liveness
 from ossync.service.holds import Holds, StoreWatch
 from ossync.service.intake_stages import IntakeStages
 from ossync.service.logsetup import register_secrets
+from ossync.service.replica_stages import ReplicaStages
 from ossync.service.sdnotify import watchdog_interval
 from ossync.service.supervise import Supervisor
 from ossync.service.work_stages import Hands
@@ -75,6 +76,7 @@ class Daemon:
         self.http: HttpService | None = None  # the optional listener
         self.liveness = Liveness(self)  # one verdict for systemd, /healthz and /readyz
         self.holds: Holds | None = None  # why uploads are held (service.held events)
+        self._groups = tuple(sorted({w.group for w in config.watch if w.group}))  # served
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -104,14 +106,13 @@ class Daemon:
         return self.exit_status
 
     def _open_ledger(self) -> bool:
-        """Open the ledger and put back what the last stop left in hand. A shared ledger
-        that cannot be reached (a database restarting, a failover) is waited for, with
-        back-off, rather than given up on; False when a signal stopped the wait."""
+        """Open the ledger and put back what the last stop left in hand; a shared ledger
+        that cannot be reached is waited for (back-off); False when a signal stopped it."""
         failures, told = 0, False
         while True:
             try:
-                self.ledger = Ledger.open(self.config.ledger, exclusive=True,
-                                          host=self.config.host, groups=self._groups())
+                self.ledger: Ledger = Ledger.open(self.config.ledger, exclusive=True,
+                                                  host=self.config.host, groups=self._groups)
                 try:
                     self._recover()
                 except LedgerUnavailable:
@@ -143,8 +144,7 @@ class Daemon:
         release_held(self.ledger, self.folders)  # strip_metadata may have changed
 
     def _credentials(self) -> CredentialSupply | None:
-        """The target's keys; a rotating source gets its refresher thread, and every key
-        it hands out is registered for log redaction before anyone signs with it."""
+        """The target's keys; a rotating source gets its refresher (keys redacted in logs)."""
         source = self.config.credential_source
         if source is None or not source.rotates:
             return None
@@ -172,7 +172,7 @@ class Daemon:
 
     @property
     def busy_since(self) -> dict[str, float]:
-        """Worker thread → when it took the file in hand (for the health check)."""
+        """Worker thread (a replica's too) → when it took its file in hand (health)."""
         return self.hands.busy_since if hasattr(self, "hands") else {}
 
     @property
@@ -201,19 +201,24 @@ class Daemon:
         self.writers = OpenWriters([str(w.path) for w in self.config.watch])
         self.hands = Hands(self.queue, self.stop_event, self.refresher,
                            self._ledger_trouble.set)
+        fanout = self.ledger if self.config.replicas else None  # copies, read once here
         self.workers = [Worker(self.queue, self.ledger, self.target, self._limits(), self.folders,
-                               self.writers, self.stop_event)
+                               self.writers, self.stop_event, fanout)
                         for _ in range(self.config.workers)]
         spawn = self.supervisor.spawn
         for i, worker in enumerate(self.workers):
             spawn(f"ossync-worker-{i}", functools.partial(self.hands.run, worker))
+        self.replicas = ReplicaStages(self.config, self.ledger, self.folders, self.hands,
+                                      self._ledger_trouble.set)
+        self.replicas.start(spawn, self._limits, self.refresher, self.throttle)
         # A crashed intake may have dropped a batch of events, a crashed scanner a walk:
         # a rescan finds whatever they missed.
         intake = self.intake
         spawn("ossync-intake", intake.run_intake, on_restart=intake.request_scan_all)
         spawn("ossync-scanner", intake.run_scanner, on_restart=intake.request_scan_all)
         spawn("ossync-sweeper", functools.partial(sweep_every, SWEEP_INTERVAL, self.stop_event,
-                                                  self.ledger, self.target))
+                                                  self.ledger, self.target,
+                                                  self.replicas.targets))
         if self.ledger.groups:  # other hosts of a group make rows due: hear them at once
             spawn("ossync-ledger-listen", functools.partial(
                 self.ledger.listen, self.queue.notify, self.stop_event))
@@ -223,10 +228,6 @@ class Daemon:
                                   None if self.meter is None else self.meter.delivered)
         self.events.start(lambda: self.health_problems() + self.hold_problems())
         intake.request_scan_all()
-
-    def _groups(self) -> tuple[str, ...]:
-        """The folder groups this host serves (rows other hosts of a group may take)."""
-        return tuple(sorted({w.group for w in self.config.watch if w.group}))
 
     def _queue(self) -> WorkQueue:
         """The work queue; with `http:` one that counts every outcome for /metrics."""
@@ -329,7 +330,8 @@ class Daemon:
             log.warning("the ledger answers again")
         self._ledger_away = False
         self._ledger_trouble.clear()
-        back = self.ledger.reset_interrupted(keep=self.hands.in_hand())
+        back = self.ledger.reset_interrupted(keep=self.hands.in_hand(),
+                                             keep_copies=self.replicas.in_hand())
         if back:
             log.warning("%d row(s) claimed while the ledger was away go back to the queue",
                         back)
@@ -353,6 +355,8 @@ class Daemon:
             log.warning("stopped with %s still busy; their files stay queued", ", ".join(stuck))
         if hasattr(self, "target") and self._target is None:
             self.target.close()
+        if hasattr(self, "replicas"):
+            self.replicas.close()
         if self.refresher is not None:
             self.refresher.stop()
         if not stuck:
@@ -382,6 +386,7 @@ class Daemon:
         self.config = applied(self.config, fresh)
         for worker in self.workers:
             worker.limits = self._limits()
+        self.replicas.set_limits(self._limits())
         self.watcher.remove_all()
         before = dict(self.folders)
         self.folders.clear()

@@ -11,6 +11,7 @@ from ossync.stores.registry import (
     Wiring,
     describe_target,
     make_reader,
+    make_replica_target,
     make_target,
     metadata_limit,
     signing_stores,
@@ -18,5 +19,6 @@ from ossync.stores.registry import (
     url_signer,
 )
 
-__all__ = ["STORES", "Store", "Wiring", "describe_target", "make_reader", "make_target",
-           "metadata_limit", "signing_stores", "store_of", "url_signer"]
+__all__ = ["STORES", "Store", "Wiring", "describe_target", "make_reader",
+           "make_replica_target", "make_target", "metadata_limit", "signing_stores",
+           "store_of", "url_signer"]

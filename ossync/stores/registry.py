@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ossync.config import Config
-from ossync.config.stores import LocalConfig, OssConfig, S3Config
+from ossync.config.replicas import ReplicaConfig
+from ossync.config.stores import LocalConfig, OneTarget, OssConfig, S3Config
 from ossync.core.clock import zone
 from ossync.core.credentials import Credentials, CredentialSupply, StaticSupply
 from ossync.core.objectopts import META_LIMIT
@@ -114,8 +115,8 @@ STORES: tuple[Store[Any], ...] = (
 )
 
 
-def store_of(config: Config) -> Store[Any]:
-    """The entry for the config's one target section."""
+def store_of(config: OneTarget) -> Store[Any]:
+    """The entry for the config's (or a replica's) one target section."""
     section = config.target
     for store in STORES:
         if isinstance(section, store.section):
@@ -140,8 +141,25 @@ def make_target(config: Config, *, pool_size: int | None = None,
     return store_of(config).build(config.target, wiring)
 
 
-def metadata_limit(config: Config) -> int:
-    """Bytes of user metadata the config's store takes on one object (OSS 8 KB, S3 2 KB)."""
+def make_replica_target(config: Config, replica: ReplicaConfig, *,
+                        credentials: CredentialSupply | None = None,
+                        throttle: Throttle | None = None) -> Target:
+    """A replica's target: its own section, its own pool (one connection per worker of
+    its own and part in flight), the config's multipart settings, and `throttle` (the
+    daemon's: the host's cap, within which the replica's own share applies)."""
+    wiring = Wiring(
+        credentials=credentials,
+        pool_size=max(replica.workers * config.part_concurrency, 4),
+        multipart=MultipartSettings(threshold=config.multipart_threshold,
+                                    part_size=config.part_size,
+                                    concurrency=config.part_concurrency),
+        throttle=throttle or Throttle(replica.max_bandwidth, zone=zone(config.timezone)),
+    )
+    return store_of(replica).build(replica.target, wiring)
+
+
+def metadata_limit(config: OneTarget) -> int:
+    """Bytes of user metadata the store takes on one object (OSS 8 KB, S3 2 KB)."""
     return META_LIMIT[store_of(config).name]
 
 
@@ -153,8 +171,8 @@ def make_reader(config: Config, *, pool_size: int = 16) -> BucketReader:
     return target
 
 
-def describe_target(config: Config) -> str:
-    """One line on where uploads go, for `check-config`."""
+def describe_target(config: OneTarget) -> str:
+    """One line on where uploads go (or a replica's copies), for `check-config`."""
     return store_of(config).summary(config.target)
 
 

@@ -16,15 +16,16 @@ from ossync.ledger import Checkpoints
 
 class LedgerJournal:
     def __init__(self, ledger: Checkpoints, *, host: str, path: str, bucket: str, sha256: str,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, destination: str = "") -> None:
         self.ledger = ledger
+        self.destination = destination  # "" the primary, else a replica's name
         self.host, self.path, self.bucket = host, path, bucket
         self.sha256 = sha256
         self.stop = stop  # the daemon's: the engine stops between parts, and retries
         self._id: int | None = None
 
     def load(self) -> Checkpoint | None:
-        found = self.ledger.multipart_of(self.host, self.path)
+        found = self.ledger.multipart_of(self.host, self.path, self.destination)
         if found is None:
             return None
         row, parts = found
@@ -36,7 +37,8 @@ class LedgerJournal:
         self._id = self.ledger.multipart_begin(host=self.host, path=self.path,
                                                bucket=self.bucket, key=key,
                                                sha256=self.sha256, size=size,
-                                               part_size=part_size)
+                                               part_size=part_size,
+                                               destination=self.destination)
 
     def started(self, upload_id: str) -> None:
         self.ledger.multipart_started(self._current(), upload_id)

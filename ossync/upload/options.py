@@ -26,7 +26,7 @@ from ossync.core.objectopts import (
 from ossync.core.objects import UploadResult
 from ossync.core.record import ObjectRecord, fit
 from ossync.intake.media import exif_datetime
-from ossync.ledger import Content, FileRow
+from ossync.ledger import Content, CopyRow, FileRow
 from ossync.targets import Target
 from ossync.upload.outgoing import Outgoing
 from ossync.upload.prepare import FileFacts, real_ext
@@ -112,7 +112,7 @@ def _taken(facts: FileFacts, tz: tzinfo) -> str | None:
 
 
 
-def owed_tagging(target: Target, row: FileRow, key: str, sent: Outgoing
+def owed_tagging(target: Target, row: FileRow | CopyRow, key: str, sent: Outgoing
                  ) -> UploadResult | None:
     """The object an earlier attempt stored under `key` and still owes its tags (the row
     says so), when it holds the bytes being sent: it is tagged, not sent again."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 
 from ossync.core import failpoints
@@ -26,8 +27,8 @@ FIRST_DELAY = 5.0  # seconds after start before the first sweep
 
 def left_behind(ledger: Ledger, row: MultipartRow, now: datetime) -> str | None:
     """Why the checkpoint's upload can go, or None while its file may still need it."""
-    item = ledger.item(row.path, row.host)
-    if item is not None and item.state == "uploading":
+    state = _state_of(ledger, row)
+    if state == "uploading":
         return None  # in a worker's hands: its own attempt resumes or replaces it
     try:
         size = os.stat(row.path).st_size
@@ -37,21 +38,35 @@ def left_behind(ledger: Ledger, row: MultipartRow, now: datetime) -> str | None:
         size = row.size  # unreadable for now: judge by the ledger alone
     if size != row.size:
         return "its file changed"
-    if item is not None and item.state in ("uploaded", "skipped"):
-        return f"its file is {item.state}"
+    if state in ("uploaded", "skipped"):
+        return f"its {'copy' if row.destination else 'file'} is {state}"
     started = datetime.fromisoformat(row.started_at.replace("Z", "+00:00"))
-    if (item is None or item.state == "failed") and now - started > KEEP_IDLE:
+    if state in (None, "failed") and now - started > KEEP_IDLE:
         # a failed file nobody retried, or an `ossync put` that was never run again
         return f"nobody went on with it for {KEEP_IDLE.days} days"
     return None
 
 
-def sweep(ledger: Ledger, target: Target, now: datetime | None = None) -> int:
-    """Abort this host's uploads left behind; returns how many. A store that cannot be
-    reached now is tried again at the next sweep."""
+def _state_of(ledger: Ledger, row: MultipartRow) -> str | None:
+    """The state of what the checkpoint sends: the file's row (the primary), or its copy
+    to the replica; None when there is none."""
+    if not row.destination:
+        item = ledger.item(row.path, row.host)
+        return None if item is None else item.state
+    return next((c.state for c in ledger.copies_of(row.path, row.host)
+                 if c.destination == row.destination), None)
+
+
+def sweep(ledger: Ledger, target: Target, now: datetime | None = None,
+          destination: str = "") -> int:
+    """Abort this host's uploads to `destination` ("" the primary, else a replica's name)
+    left behind; returns how many. A store that cannot be reached now is tried again at
+    the next sweep."""
     now = now or datetime.now(timezone.utc)
     aborted = 0
     for row in ledger.multipart_rows(ledger.host):
+        if row.destination != destination:
+            continue
         reason = left_behind(ledger, row, now)
         if reason is None:
             continue
@@ -67,15 +82,17 @@ def sweep(ledger: Ledger, target: Target, now: datetime | None = None) -> int:
     return aborted
 
 
-def sweep_every(interval: float, stop: threading.Event, ledger: Ledger, target: Target
-                ) -> None:
+def sweep_every(interval: float, stop: threading.Event, ledger: Ledger, target: Target,
+                replicas: Mapping[str, Target] | None = None) -> None:
     """The daemon's sweeper thread: shortly after start, then every `interval` seconds,
-    until `stop`."""
+    until `stop`; the primary's uploads, then each replica's with its own target."""
     delay = FIRST_DELAY
     while not stop.wait(delay):
         failpoints.hit("sweeper.loop", stop)
         try:
             sweep(ledger, target)
+            for name, replica in (replicas or {}).items():
+                sweep(ledger, replica, destination=name)
         except LedgerUnavailable as exc:
             log.warning("the sweep of unfinished uploads waits for the ledger: %s", exc)
         delay = interval

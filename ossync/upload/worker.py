@@ -3,7 +3,9 @@
 Every outcome ends in the ledger: uploaded, deferred (not settled, or a
 retryable failure with back-off: `Limits.retry`, waited out as the row's due time, so
 no worker sleeps), failed (needs a person), skipped (not for upload), or forgotten
-(the file vanished). A failure belongs to one file.
+(the file vanished). A failure belongs to one file. With replicas, the file read (and
+stripped) here is shared with each replica of its folder before the POST
+(`Fanout.share_copies`); their own workers (`ossync.upload.replica`) send those bytes.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from pathlib import Path
 
 from ossync.config import WatchConfig
 from ossync.core import failpoints
@@ -31,7 +32,10 @@ from ossync.intake.openfiles import OpenWriters
 from ossync.ledger import (
     Aliased,
     Checkpoints,
+    Content,
+    CopyFacts,
     Deferred,
+    Fanout,
     FileRow,
     Queue,
     Settled,
@@ -40,6 +44,7 @@ from ossync.ledger import (
     Vanished,
 )
 from ossync.targets import Target
+from ossync.upload.after import after_upload
 from ossync.upload.journal import LedgerJournal
 from ossync.upload.options import MetadataTooLarge, Place, options_for, owed_tagging
 from ossync.upload.outgoing import HELD, CannotStrip, Changed, Outgoing, outgoing
@@ -73,8 +78,9 @@ class NoValidKey(Exception):
 class Worker:
     def __init__(self, queue: Queue, checkpoints: Checkpoints, target: Target, limits: Limits,
                  folders: dict[str, WatchConfig], writers: OpenWriters,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, fanout: Fanout | None = None) -> None:
         self.queue = queue
+        self.fanout = fanout  # the replicas' copies (None: no replicas)
         self.checkpoints = checkpoints  # a big file's parts, as they land
         self.target = target
         self.limits = limits
@@ -172,13 +178,14 @@ class Worker:
 
     def _send_or_alias(self, row: FileRow, folder: WatchConfig, facts: FileFacts,
                        sent: Outgoing, pinned: PinnedFile) -> None:
+        self._share(row, folder, facts, sent)
         existing = self._duplicate_of(row, folder, facts, sent.sha256)
         if existing is not None:
             self._drop_stray(row, folder, facts, sent, existing)
             self.queue.settle(row, Aliased(existing, facts.size, facts.mtime_ns, facts.sha256))
             log.info("%s has the same content as %s: not uploaded again, %s", row.path,
                      existing.path, existing.url)
-            self._after_upload(folder, row.path, facts, pinned)
+            self._after_upload(folder, row, facts, pinned)
             return
         failpoints.hit("worker.hashed", self.stop)
         self._upload(row, folder, facts, sent, pinned)
@@ -286,7 +293,7 @@ class Worker:
             else:
                 log.info("uploaded %s -> %s", row.path, upload.url)
             failpoints.hit("worker.sent", self.stop)
-            self._after_upload(folder, row.path, facts, pinned)
+            self._after_upload(folder, row, facts, pinned)
             return
         self._fail(row, f"both {key!r} and the short-name key hold other content")
 
@@ -322,39 +329,19 @@ class Worker:
         assert upload is not None
         return upload
 
-    def _after_upload(self, folder: WatchConfig, path: str, facts: FileFacts,
+    def _after_upload(self, folder: WatchConfig, row: FileRow, facts: FileFacts,
                       pinned: PinnedFile) -> None:
-        """Delete or move the local file: the directory entry, only while it still names
-        the very file that was uploaded, unchanged."""
-        if folder.after_upload == "keep":
-            return
-        try:
-            if (pinned.now().size, pinned.now().mtime_ns) != (facts.size, facts.mtime_ns):
-                log.warning("%s changed after upload; left in place", path)
-                return
-            if folder.after_upload == "delete":
-                done = pinned.unlink()
-            elif folder.move_to is not None:
-                done = self._move(folder.move_to, path[len(str(folder.path).rstrip("/")) + 1:],
-                                  facts, pinned)
-            else:
-                return
-            if not done:
-                log.warning("%s is no longer the file that was uploaded; left in place", path)
-        except OSError as exc:
-            log.error("after upload, could not %s %s: %s", folder.after_upload, path,
-                      exc.strerror or exc)
+        after_upload(folder, row.path, pinned, size=facts.size, mtime_ns=facts.mtime_ns,
+                     sha256=facts.sha256, file_id=row.id, fanout=self.fanout)
 
-    @staticmethod
-    def _move(move_to: Path, rel: str, facts: FileFacts, pinned: PinnedFile) -> bool:
-        """Into `move_to` under the same relative path; a name already taken there gets
-        the content hash added, and nothing is ever overwritten."""
-        dest = move_to / rel
-        try:
-            return pinned.move(dest.parent, dest.name)
-        except FileExistsError:
-            stem, ext = os.path.splitext(dest.name)
-            return pinned.move(dest.parent, f"{stem}-{facts.sha256[:8]}{ext}")
+    def _share(self, row: FileRow, folder: WatchConfig, facts: FileFacts, sent: Outgoing
+               ) -> None:
+        """The folder's replicas get a copy each of what was read (and stripped) here."""
+        if self.fanout is None or not folder.replicas:
+            return
+        content = sent.content or Content.unchanged(facts.sha256, facts.size, facts.crc64)
+        self.fanout.share_copies(row, CopyFacts(facts.size, facts.mtime_ns, content,
+                                                facts.media.content_type), folder.replicas)
 
     # --- failures ------------------------------------------------------------
 

@@ -24,9 +24,11 @@ from ossync.ledger.postgres.base import PgBase
 from ossync.ledger.postgres.connect import display_url
 from ossync.ledger.postgres.migrations import MIGRATIONS
 from ossync.ledger.present import UrlSigner
-from ossync.ledger.records import FileRow, now_text
+from ossync.ledger.records import CopyRow, FileRow, now_text
 from ossync.ledger.sql.base import Executor, as_record
 from ossync.ledger.sql.claims import SqlClaims
+from ossync.ledger.sql.copies import SqlCopies
+from ossync.ledger.sql.copy_reads import SqlCopyReads
 from ossync.ledger.sql.copying import SqlCopy
 from ossync.ledger.sql.multipart import SqlMultipart
 from ossync.ledger.sql.outbox import SqlOutbox
@@ -54,6 +56,24 @@ _CLAIM_WHERE = (
 )
 
 
+_CLAIM_COPY = """
+UPDATE copies SET state = 'uploading', claimed_by = %(me)s, lease_until = %(lease)s,
+       updated_at = %(stamp)s
+WHERE id = (SELECT id FROM copies WHERE destination = %(dest)s AND {where} ORDER BY {order}
+            LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING *
+"""
+_NEXT_COPY_DUE = """
+SELECT LEAST(
+    (SELECT MIN(next_attempt) FROM copies WHERE destination = :dest AND host = :me
+     AND state = 'pending'),
+    (SELECT MIN(next_attempt) FROM copies WHERE destination = :dest AND grp = ANY(:groups)
+     AND state = 'pending'),
+    (SELECT MIN(lease_until) FROM copies WHERE destination = :dest AND grp = ANY(:groups)
+     AND state = 'uploading' AND claimed_by <> :me) - :offset) AS due
+"""
+
+
 # The earliest moment a claim could find a row: this host's pending rows, its groups'
 # pending rows, and the end of another host's lease on a group row (server time, so
 # shifted to ours).
@@ -72,7 +92,7 @@ LISTEN_RETRY_FIRST, LISTEN_RETRY_MAX = 1.0, 30.0
 
 
 class PostgresLedger(Waker, EventWaiting, SqlClaims, SqlSettle, SqlReads, SqlMultipart,
-                     SqlCopy, SqlOutbox, CatalogViews, PgBase, Ledger):
+                     SqlCopy, SqlOutbox, SqlCopies, SqlCopyReads, CatalogViews, PgBase, Ledger):
     def __init__(self, url: str, host: str, readonly: bool, exclusive: bool) -> None:
         super().__init__(url)
         self._init_waking()
@@ -151,6 +171,27 @@ class PostgresLedger(Waker, EventWaiting, SqlClaims, SqlSettle, SqlReads, SqlMul
                 if row is not None:
                     return as_record(FileRow, row)
         return None
+
+    def _claim_copy(self, destination: str, now: float) -> CopyRow | None:
+        """As `_claim`, among `destination`'s copies: this host's, then its groups'."""
+        params = {"me": self.host, "now": now, "groups": list(self.groups),
+                  "stamp": now_text(), "clock": self.clock(), "dest": destination,
+                  "lease": self.clock() + self.lease}
+        with self.transaction() as conn:
+            for where, order in _CLAIM_WHERE if self.groups else _CLAIM_WHERE[:1]:
+                row = conn.conn.execute(_CLAIM_COPY.format(where=where, order=order),
+                                        params).fetchone()
+                if row is not None:
+                    return self._with_file(conn, row)
+        return None
+
+    def _next_copy_due(self, destination: str) -> float | None:
+        if not self.groups:
+            return SqlCopies._next_copy_due(self, destination)
+        row = self.query(_NEXT_COPY_DUE, {"me": self.host, "groups": list(self.groups),
+                                          "offset": self.clock_offset,
+                                          "dest": destination})[0]
+        return None if row["due"] is None else float(row["due"])
 
     def _next_due(self) -> float | None:
         if not self.groups:

@@ -146,4 +146,51 @@ CREATE TABLE deliveries (
     updated_at TEXT NOT NULL
 );
 """),
+    # Replicas: one row per file and destination besides the primary (see SQLite's 0009).
+    ("0007_copies", """
+CREATE TABLE copies (
+    id BIGSERIAL PRIMARY KEY,
+    file_id BIGINT NOT NULL REFERENCES files (id) ON DELETE CASCADE,
+    destination TEXT NOT NULL,
+    host TEXT NOT NULL,
+    grp TEXT,
+    state TEXT NOT NULL
+        CHECK (state IN ('pending', 'uploading', 'uploaded', 'failed', 'skipped')),
+    size BIGINT NOT NULL,
+    mtime_ns BIGINT NOT NULL,
+    sha256 TEXT NOT NULL,
+    crc64 TEXT,
+    content_type TEXT NOT NULL,
+    sent_sha256 TEXT NOT NULL,
+    sent_size BIGINT NOT NULL,
+    sent_crc64 TEXT,
+    strip_level TEXT NOT NULL DEFAULT 'none',
+    stripped TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt DOUBLE PRECISION NOT NULL DEFAULT 0,
+    last_error TEXT,
+    pending_key TEXT,
+    tagging_owed TEXT,
+    claimed_by TEXT,
+    lease_until DOUBLE PRECISION,
+    bucket TEXT,
+    key TEXT,
+    url TEXT,
+    etag TEXT,
+    request_id TEXT,
+    uploaded_at TEXT,
+    duplicate INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL,
+    UNIQUE (file_id, destination)
+);
+CREATE INDEX copies_due ON copies (destination, host, state, next_attempt);
+CREATE INDEX copies_group_due ON copies (destination, grp, state, next_attempt)
+    WHERE grp IS NOT NULL;
+CREATE INDEX copies_claimed ON copies (claimed_by) WHERE claimed_by IS NOT NULL;
+CREATE INDEX copies_by_content ON copies (destination, sha256);
+CREATE INDEX copies_by_time ON copies (destination, updated_at);
+ALTER TABLE multipart_uploads ADD COLUMN destination TEXT NOT NULL DEFAULT '';
+ALTER TABLE multipart_uploads DROP CONSTRAINT multipart_uploads_host_path_key;
+ALTER TABLE multipart_uploads ADD UNIQUE (host, path, destination);
+"""),
 )

@@ -63,20 +63,27 @@ class SqlClaims(SqlBase):
                           (self.host, ledger_text(path)))
         return bool(rows) and (rows[0]["size"], rows[0]["mtime_ns"]) == (size, mtime_ns)
 
-    def reset_interrupted(self, keep: Collection[int] = ()) -> int:
-        return self._reset(f"claimed_by = ?{not_in(keep)}", (self.host, *keep), bool(keep))
+    def reset_interrupted(self, keep: Collection[int] = (),
+                          keep_copies: Collection[int] = ()) -> int:
+        return self._reset(f"claimed_by = ?{not_in(keep)}", (self.host, *keep),
+                           f"claimed_by = ?{not_in(keep_copies)}", (self.host, *keep_copies),
+                           bool(keep or keep_copies))
 
-    def _reset(self, where: str, params: tuple[object, ...], claims_held: bool) -> int:
-        """Put `uploading` rows matching `where` back, due now; with no claims held by a
-        worker, this host's content claims go too (while some are held, the queue tells
-        a stale one from a held one)."""
+    def _reset(self, where: str, params: tuple[object, ...], copies_where: str,
+               copies_params: tuple[object, ...], claims_held: bool) -> int:
+        """Put `uploading` rows and copies matching the clauses back, due now; with no
+        claims held by a worker, this host's content claims go too (while some are held,
+        the queue tells a stale one from a held one)."""
         with self.transaction() as conn:
             if not claims_held:
                 conn.execute("DELETE FROM content_claims WHERE host = ?", (self.host,))
             cur = conn.execute("UPDATE files SET state = 'pending', next_attempt = 0, "
                                "claimed_by = NULL, lease_until = NULL "
                                f"WHERE state = 'uploading' AND {where}", params)
-            return int(cur.rowcount)
+            copies = conn.execute("UPDATE copies SET state = 'pending', next_attempt = 0, "
+                                  "claimed_by = NULL, lease_until = NULL WHERE state = "
+                                  f"'uploading' AND {copies_where}", copies_params)
+            return int(cur.rowcount) + int(copies.rowcount)
 
     def _claim(self, now: float) -> FileRow | None:
         """This host's earliest due row (SQLite: one daemon per file, so no groups)."""
@@ -99,6 +106,8 @@ class SqlClaims(SqlBase):
         with self.transaction() as conn:
             cur = conn.execute("UPDATE files SET lease_until = ? WHERE state = 'uploading' "
                                "AND claimed_by = ?", (self.clock() + self.lease, self.host))
+            conn.execute("UPDATE copies SET lease_until = ? WHERE state = 'uploading' AND "
+                         "claimed_by = ?", (self.clock() + self.lease, self.host))
             conn.execute("UPDATE content_claims SET lease_until = ? WHERE host = ?",
                          (self.clock() + self.lease, self.host))
             return int(cur.rowcount)
@@ -122,13 +131,19 @@ class SqlClaims(SqlBase):
                          "host = ?", (bucket, sha256, self.host))
 
     def retry_failed(self, paths: list[str] | None = None) -> int:
+        """Failed files, and failed copies to replicas, queued again: how many of both."""
         sql = ("UPDATE files SET state = 'pending', attempts = 0, next_attempt = 0, "
                "updated_at = ? WHERE state = 'failed'")
+        copies = ("UPDATE copies SET state = 'pending', attempts = 0, next_attempt = 0, "
+                  "updated_at = ? WHERE state = 'failed'")
         with self.transaction() as conn:
             if paths is None:
-                return int(conn.execute(sql, (now_text(),)).rowcount)
+                return sum(int(conn.execute(q, (now_text(),)).rowcount) for q in (sql, copies))
             return sum(int(conn.execute(sql + " AND host = ? AND path = ?",
                                         (now_text(), self.host, ledger_text(p))).rowcount)
+                       + int(conn.execute(copies + " AND file_id IN (SELECT id FROM files "
+                                          "WHERE host = ? AND path = ?)",
+                                          (now_text(), self.host, ledger_text(p))).rowcount)
                        for p in paths)
 
 

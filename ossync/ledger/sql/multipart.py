@@ -1,5 +1,6 @@
-"""Checkpoints of multipart uploads in progress: one `multipart_uploads` row per path
-being sent in parts, one `multipart_parts` row per part the store confirmed.
+"""Checkpoints of multipart uploads in progress: one `multipart_uploads` row per path and
+destination being sent in parts (the primary's destination is ""; a replica's, its name),
+one `multipart_parts` row per part the store confirmed.
 
 Written as the parts land, so an upload cut short (kill -9, reboot, a dropped link)
 resumes with the parts the store still holds; removed when the upload completes or
@@ -15,9 +16,10 @@ from ossync.ledger.sql.base import SqlBase, as_record
 
 
 class SqlMultipart(SqlBase):
-    def multipart_of(self, host: str, path: str) -> tuple[MultipartRow, list[Part]] | None:
+    def multipart_of(self, host: str, path: str, destination: str = ""
+                     ) -> tuple[MultipartRow, list[Part]] | None:
         row = self.one(MultipartRow, "SELECT * FROM multipart_uploads WHERE host = ? AND "
-                       "path = ?", (host, ledger_text(path)))
+                       "path = ? AND destination = ?", (host, ledger_text(path), destination))
         if row is None:
             return None
         parts = [Part(int(p["number"]), int(p["size"]), str(p["etag"]),
@@ -27,15 +29,19 @@ class SqlMultipart(SqlBase):
         return row, parts
 
     def multipart_begin(self, *, host: str, path: str, bucket: str, key: str, sha256: str,
-                        size: int, part_size: int) -> int:
+                        size: int, part_size: int, destination: str = "") -> int:
         with self.transaction() as conn:
-            conn.execute("DELETE FROM multipart_uploads WHERE host = ? AND path = ?",
-                         (host, ledger_text(path)))
+            old = conn.execute("SELECT id FROM multipart_uploads WHERE host = ? AND path = ? "
+                               "AND destination = ?",
+                               (host, ledger_text(path), destination)).fetchone()
+            if old is not None:
+                conn.execute("DELETE FROM multipart_parts WHERE upload = ?", (old["id"],))
+                conn.execute("DELETE FROM multipart_uploads WHERE id = ?", (old["id"],))
             row = conn.execute(
                 "INSERT INTO multipart_uploads (host, path, bucket, key, sha256, size, "
-                "part_size, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (host, ledger_text(path), bucket, key, sha256, size, part_size,
-                 now_text())).fetchone()
+                "part_size, started_at, destination) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "RETURNING id", (host, ledger_text(path), bucket, key, sha256, size,
+                                 part_size, now_text(), destination)).fetchone()
             return int(row["id"])
 
     def multipart_started(self, record_id: int, upload_id: str) -> None:

@@ -26,6 +26,8 @@ from ossync.ledger.errors import LedgerCorrupt, LedgerError, LedgerMissing, Ledg
 from ossync.ledger.present import UrlSigner
 from ossync.ledger.records import now_text
 from ossync.ledger.sql.claims import SqlClaims, not_in
+from ossync.ledger.sql.copies import SqlCopies
+from ossync.ledger.sql.copy_reads import SqlCopyReads
 from ossync.ledger.sql.copying import SqlCopy
 from ossync.ledger.sql.multipart import SqlMultipart
 from ossync.ledger.sql.outbox import SqlOutbox
@@ -43,7 +45,7 @@ WATCH_COALESCE = 0.02  # seconds of writes taken together before a look
 
 
 class SqliteLedger(Waker, EventWaiting, SqlClaims, SqlSettle, SqlReads, SqlMultipart, SqlCopy,
-                   SqlOutbox, CatalogViews, SqliteBase, Ledger):
+                   SqlOutbox, SqlCopies, SqlCopyReads, CatalogViews, SqliteBase, Ledger):
     def __init__(self, conn: sqlite3.Connection, path: Path, lock_fd: int | None,
                  host: str) -> None:
         super().__init__(conn)
@@ -111,17 +113,21 @@ class SqliteLedger(Waker, EventWaiting, SqlClaims, SqlSettle, SqlReads, SqlMulti
                          (self.host,) * 3)
             conn.execute("UPDATE multipart_uploads SET host = ? WHERE host < ? OR host > ?",
                          (self.host,) * 3)
+            conn.execute("UPDATE copies SET host = ? WHERE host < ? OR host > ?",
+                         (self.host,) * 3)
 
     def _recorded_host(self) -> str | None:
         rows = self.query("SELECT host FROM files ORDER BY id DESC LIMIT 1")
         return str(rows[0]["host"]) if rows else None
 
-    def reset_interrupted(self, keep: Collection[int] = ()) -> int:
-        """Every row left `uploading` was ours: there is one daemon per file."""
-        if not keep:
+    def reset_interrupted(self, keep: Collection[int] = (),
+                          keep_copies: Collection[int] = ()) -> int:
+        """Every row and copy left `uploading` was ours: there is one daemon per file."""
+        if not keep and not keep_copies:
             with self.transaction() as conn:
                 conn.execute("DELETE FROM content_claims")
-        return self._reset(f"1 = 1{not_in(keep)}", tuple(keep), bool(keep))
+        return self._reset(f"1 = 1{not_in(keep)}", tuple(keep), f"1 = 1{not_in(keep_copies)}",
+                           tuple(keep_copies), bool(keep or keep_copies))
 
     def listen(self, wake: Callable[[], None], stop: threading.Event) -> None:
         """One daemon per file: no other host to hear. Waits for `stop`."""

@@ -147,4 +147,79 @@ CREATE TABLE deliveries (
     updated_at TEXT NOT NULL
 )
 """),
+    # Replicas: one row per file and destination besides the primary (whose copy stays the
+    # `files` row and its `uploads` row: nothing of today's rows changes, nothing is sent
+    # again). A checkpoint of a multipart upload names its destination: the table is made
+    # again with (host, path, destination) unique, the parts first and back last, so no
+    # cascade ever runs.
+    ("0009_copies", """
+CREATE TABLE copies (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
+    destination TEXT NOT NULL,
+    host TEXT NOT NULL,
+    grp TEXT,
+    state TEXT NOT NULL
+        CHECK (state IN ('pending', 'uploading', 'uploaded', 'failed', 'skipped')),
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    crc64 TEXT,
+    content_type TEXT NOT NULL,
+    sent_sha256 TEXT NOT NULL,
+    sent_size INTEGER NOT NULL,
+    sent_crc64 TEXT,
+    strip_level TEXT NOT NULL DEFAULT 'none',
+    stripped TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL DEFAULT 0,
+    last_error TEXT,
+    pending_key TEXT,
+    tagging_owed TEXT,
+    claimed_by TEXT,
+    lease_until REAL,
+    bucket TEXT,
+    key TEXT,
+    url TEXT,
+    etag TEXT,
+    request_id TEXT,
+    uploaded_at TEXT,
+    duplicate INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL,
+    UNIQUE (file_id, destination)
+);
+CREATE INDEX copies_due ON copies (destination, host, state, next_attempt);
+CREATE INDEX copies_by_content ON copies (destination, sha256);
+CREATE INDEX copies_by_time ON copies (destination, updated_at);
+CREATE TABLE multipart_uploads_new (
+    id INTEGER PRIMARY KEY,
+    host TEXT NOT NULL,
+    path TEXT NOT NULL,
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    upload_id TEXT,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    part_size INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    destination TEXT NOT NULL DEFAULT '',
+    UNIQUE (host, path, destination)
+);
+CREATE TABLE multipart_parts_new (
+    upload INTEGER NOT NULL REFERENCES multipart_uploads_new (id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    crc64 TEXT,
+    PRIMARY KEY (upload, number)
+);
+INSERT INTO multipart_uploads_new (id, host, path, bucket, key, upload_id, sha256, size,
+    part_size, started_at) SELECT id, host, path, bucket, key, upload_id, sha256, size,
+    part_size, started_at FROM multipart_uploads;
+INSERT INTO multipart_parts_new SELECT upload, number, size, etag, crc64 FROM multipart_parts;
+DROP TABLE multipart_parts;
+DROP TABLE multipart_uploads;
+ALTER TABLE multipart_uploads_new RENAME TO multipart_uploads;
+ALTER TABLE multipart_parts_new RENAME TO multipart_parts
+"""),
 )
