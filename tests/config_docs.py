@@ -9,7 +9,8 @@ from typing import Any
 
 def base_doc(folder: Path, target: str = "oss") -> dict[str, Any]:
     """A watch folder under `folder` and one target section (`oss`, `s3`, `local`; `http`
-    is `oss` with an empty `http:` listener, `webhooks` `oss` with one webhook)."""
+    is `oss` with an empty `http:` listener, `webhooks` `oss` with one webhook, `uploads`
+    `oss` with an open loopback listener and an empty `uploads:`)."""
     drop = folder / "drop"
     drop.mkdir(exist_ok=True)
     doc: dict[str, Any] = {"ledger": "ledger.db",
@@ -23,6 +24,9 @@ def base_doc(folder: Path, target: str = "oss") -> dict[str, Any]:
         doc["oss"] = {"endpoint": "https://oss-cn-hangzhou.aliyuncs.com", "bucket": "my-bucket"}
     if target == "http":
         doc["http"] = {}
+    if target == "uploads":
+        doc["http"] = {"require_token": "never"}
+        doc["uploads"] = {}
     if target == "webhooks":
         secret = folder / "webhook_secret"
         secret.write_text("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")

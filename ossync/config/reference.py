@@ -52,7 +52,7 @@ Every key of the config file, with its default, its bounds and whether a reload
   (`changed, needs a restart: workers, oss.bucket`) and waits for the next start."""
 TITLES = {"": "Top level", "watch": "watch[]: each folder",
           "webhooks": "webhooks[]: each endpoint", "oss": "oss:", "s3": "s3:",
-          "local": "local:", "http": "http:"}
+          "local": "local:", "http": "http:", "uploads": "uploads:"}
 
 
 def sample() -> str:

@@ -11,15 +11,17 @@ from ossync.config.key import Key, Reload
 from ossync.config.keys_events import EVENTS_TOP, WEBHOOKS
 from ossync.config.keys_general import TOP, WATCH
 from ossync.config.keys_stores import HTTP, LOCAL, OSS, S3
+from ossync.config.keys_uploads import UPLOADS, UPLOADS_TOP
 
-KEYS: tuple[Key, ...] = (*TOP, *EVENTS_TOP, *WATCH, *WEBHOOKS, *OSS, *S3, *LOCAL, *HTTP)
-SECTIONS = ("", "watch", "webhooks", "oss", "s3", "local", "http")  # `` is the top level
+KEYS: tuple[Key, ...] = (*TOP, *UPLOADS_TOP, *EVENTS_TOP, *WATCH, *WEBHOOKS, *OSS, *S3,
+                         *LOCAL, *HTTP, *UPLOADS)
+SECTIONS = ("", "watch", "webhooks", "oss", "s3", "local", "http", "uploads")  # `` top
 LISTS = ("watch", "webhooks")  # sections that are lists of entries (`watch[2].prefix`)
 _BY_PATH = {key.path: key for key in KEYS}
 _INDEX = re.compile(r"^(watch|webhooks)\[\d+\]")
 _WHERE = {"": "at the top level", "watch": "in each watch: folder", "oss": "under oss:",
           "s3": "under s3:", "local": "under local:", "http": "under http:",
-          "webhooks": "in each webhooks: entry"}
+          "webhooks": "in each webhooks: entry", "uploads": "under uploads:"}
 
 # The checks across keys, as the reference lists them (the code is in the parser).
 RELATIONS = (
@@ -39,6 +41,10 @@ RELATIONS = (
     "http.listen on an address other than loopback needs a token (http.token_file).",
     "Every webhook has its own name (and none is called on_upload), and a secret file "
     "(webhooks[].secret_file, or the systemd credential webhook_secret).",
+    "uploads: needs http: and an oss: or s3: target; its tokens (uploads.token_file) are "
+    "required when the listener has a token, and none of them may be the listener's.",
+    "uploads.folder is not a watch folder's label; uploads.callback_url is for oss: only; "
+    "uploads.trust_local_endpoint needs an oss.endpoint on loopback.",
 )
 
 
