@@ -1,18 +1,19 @@
 """Stage 3, the ledger: the durable work queue and the record of every upload.
 
 `contracts` holds what each caller may do (`Intake`, `Queue`, `Upkeep`, `Checkpoints`,
-`Catalog`, `Requeue`, `Recorder`, `Copier`, `Feed`, `Outbox`), `contract.Ledger` all of
-them at once and how to open one; `sqlite/` is the embedded backend, `postgres/` the
-shared one (importing this package registers both); `sql/` holds the statements they
-share, `waking` the queue's wake-up, `events` the types of events and their data, `bell`
-their wake-up, `catalog` the read-side conveniences, `present` the JSON of an item and
-the one place a URL is made, `outcomes` how a claimed row ended, `records` the
-dataclasses every backend returns, `errors` the exceptions. Nothing outside this package
-writes SQL.
+`Catalog`, `Requeue`, `Recorder`, `Copier`, `Feed`, `Outbox`, `AppUploads`),
+`contract.Ledger` all of them at once and how to open one; `sqlite/` is the embedded
+backend, `postgres/` the shared one (importing this package registers both); `sql/`
+holds the statements they share, `waking` the queue's wake-up, `events` the types of
+events and their data, `bell` their wake-up, `catalog` the read-side conveniences,
+`present` the JSON of an item and the one place a URL is made, `outcomes` how a claimed
+row ended, `records` the dataclasses every backend returns, `errors` the exceptions.
+Nothing outside this package writes SQL.
 """
 
 from ossync.ledger.contract import Ledger
 from ossync.ledger.contracts import (
+    AppUploads,
     Catalog,
     Checkpoints,
     Copier,
@@ -42,6 +43,7 @@ from ossync.ledger.records import (
     Delivery,
     Event,
     FileRow,
+    Issued,
     Item,
     MultipartRow,
     Sighting,
@@ -55,6 +57,7 @@ from ossync.ledger.sqlite.ledger import SqliteLedger
 __all__ = [
     "STATES",
     "Aliased",
+    "AppUploads",
     "Catalog",
     "Checkpoints",
     "Content",
@@ -65,6 +68,7 @@ __all__ = [
     "Feed",
     "FileRow",
     "Intake",
+    "Issued",
     "Item",
     "Ledger",
     "LedgerCorrupt",

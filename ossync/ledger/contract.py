@@ -13,6 +13,7 @@ from typing import Protocol
 
 from ossync.core.host import default_host
 from ossync.ledger.contracts import (
+    AppUploads,
     Catalog,
     Checkpoints,
     Copier,
@@ -36,7 +37,7 @@ def register_backend(claims: Callable[[str], bool], opener: Opener) -> None:
 
 
 class Ledger(Intake, Queue, Upkeep, Checkpoints, Catalog, Requeue, Recorder, Copier, Outbox,
-             Protocol):
+             AppUploads, Protocol):
     """The durable queue of local files and the record of the objects they became."""
 
     host: str  # this daemon's name, recorded on every row it writes

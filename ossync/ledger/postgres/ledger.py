@@ -28,6 +28,7 @@ from ossync.ledger.records import FileRow, now_text
 from ossync.ledger.sql.base import Executor, as_record
 from ossync.ledger.sql.claims import SqlClaims
 from ossync.ledger.sql.copying import SqlCopy
+from ossync.ledger.sql.direct import SqlDirect
 from ossync.ledger.sql.multipart import SqlMultipart
 from ossync.ledger.sql.outbox import SqlOutbox
 from ossync.ledger.sql.reads import SqlReads
@@ -72,7 +73,7 @@ LISTEN_RETRY_FIRST, LISTEN_RETRY_MAX = 1.0, 30.0
 
 
 class PostgresLedger(Waker, EventWaiting, SqlClaims, SqlSettle, SqlReads, SqlMultipart,
-                     SqlCopy, SqlOutbox, CatalogViews, PgBase, Ledger):
+                     SqlCopy, SqlOutbox, SqlDirect, CatalogViews, PgBase, Ledger):
     def __init__(self, url: str, host: str, readonly: bool, exclusive: bool) -> None:
         super().__init__(url)
         self._init_waking()

@@ -146,4 +146,26 @@ CREATE TABLE deliveries (
     updated_at TEXT NOT NULL
 );
 """),
+    # Direct uploads: each form an app was given (see SQLite's 0009).
+    ("0007_app_uploads", """
+CREATE TABLE app_uploads (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    path TEXT NOT NULL,
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    content_type TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('issued', 'recorded')),
+    upload_id BIGINT REFERENCES uploads (id),
+    checks INTEGER NOT NULL DEFAULT 0,
+    next_check TEXT NOT NULL,
+    UNIQUE (bucket, key)
+);
+CREATE INDEX app_uploads_due ON app_uploads (host, state, next_check);
+"""),
 )
