@@ -12,6 +12,7 @@
 | `POST /login` | the token, typed | starts a session: its cookie |
 | `POST /logout` | session, CSRF | ends it |
 | `POST /retry` | token or session, CSRF | `retry_failed` for one path |
+| `POST /v1/uploads…` | an upload token (the callback: OSS's signature) | `ossync.http.direct` |
 
 "token" is the bearer token alone: a session opens the page and its forms, nothing
 else. Without a token configured every route is open (on loopback, with the Host
@@ -35,6 +36,7 @@ from ossync.config import HttpConfig
 from ossync.config.events import cursor_name
 from ossync.core.credentials import CredentialsUnavailable
 from ossync.core.textforms import os_path, printable
+from ossync.http.direct import Desk
 from ossync.http.guard import Guard, same_origin
 from ossync.http.limits import RateLimiter, client_key
 from ossync.http.meter import Meter
@@ -72,6 +74,8 @@ class App:
         self.guard = Guard(config, port, limiter)
         self.readiness = Readiness(daemon, meter, config.ready_within)
         self.polls = threading.BoundedSemaphore(feed.MAX_POLLS)  # /v1/events waiting
+        uploads = daemon.config.uploads
+        self.desk = None if uploads is None else Desk(daemon, uploads, config.locked)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse
                  ) -> Iterable[bytes]:
@@ -117,6 +121,8 @@ class App:
             return Response(200, page.STYLE.encode(), "text/css; charset=utf-8")
         if route == ("POST", "/login"):
             return self._login(req)
+        if self.desk is not None and self.desk.handles(req.path):
+            return self.desk.route(req)
         if req.path not in GUARDED:
             raise HttpProblem(404, "no such page")
         if method != GUARDED[req.path]:

@@ -32,7 +32,7 @@ from ossync.service.logsetup import register_secrets
 from ossync.service.sdnotify import watchdog_interval
 from ossync.service.supervise import Supervisor
 from ossync.service.work_stages import Hands
-from ossync.stores import make_target, metadata_limit
+from ossync.stores import form_issuer, make_target, metadata_limit
 from ossync.targets import Target
 from ossync.upload.outgoing import release_held
 from ossync.upload.sweep import sweep_every
@@ -73,6 +73,7 @@ class Daemon:
         self.meter: Meter | None = None  # counts for /metrics, with `http:` configured
         self.throttle = Throttle(config.max_bandwidth, zone=zone(config.timezone))
         self.http: HttpService | None = None  # the optional listener
+        self.forms = form_issuer(config) if config.uploads else None  # apps' (`uploads:`)
         self.liveness = Liveness(self)  # one verdict for systemd, /healthz and /readyz
         self.holds: Holds | None = None  # why uploads are held (service.held events)
 
@@ -243,9 +244,13 @@ class Daemon:
             return
         from ossync.http import HttpService
 
-        register_secrets([self.config.http.token])
+        uploads = self.config.uploads
+        register_secrets([self.config.http.token, *(uploads.tokens if uploads else ())])
         self.http = HttpService(self, self.config.http, self.meter)
         self.http.start()
+        if uploads is not None:  # forms given to apps, never confirmed: looked for
+            self.supervisor.spawn("ossync-app-uploads", self.http.app_checker(
+                self.ledger, self.target, uploads.check_interval, self.stop_event))
 
     def _main_loop(self) -> None:
         self._next_scan = time.monotonic() + self.config.scan_interval
