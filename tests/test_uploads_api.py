@@ -155,3 +155,22 @@ def test_names_become_safe_keys(make_config: Callable[..., Path], tmp_path: Path
         assert keys[0].rsplit("/", 1)[1].startswith("x-")
         assert wx_upload(answer.json()["uploads"][3], data).status_code == 200
         assert stored(local_oss, keys[3]) == data
+
+
+def test_a_form_from_the_api_cannot_be_widened(make_config: Callable[..., Path],
+                                               tmp_path: Path, local_oss: LocalOSS) -> None:
+    data = photo(5)
+    with upload_daemon(make_config, tmp_path) as running:
+        upload = ask(running, [{"name": "w.jpg", "size": len(data), "type": JPEG}]
+                     ).json()["uploads"][0]
+        fields = upload["fields"]
+        for changed, body in (({"key": "index.html"}, data), ({}, data + b"x"),
+                              ({"Content-Type": "text/html"}, data),
+                              ({"success_action_status": "201"}, data)):
+            widened = {**upload, "fields": {**fields, **changed}}
+            refused = wx_upload(widened, body)
+            assert refused.status_code in (400, 403), (changed, refused.text)
+        other = {**upload, "url": upload["url"].replace(BUCKET, "other-bucket")}
+        assert wx_upload(other, data).status_code in (403, 404)
+        assert not list(local_oss.app.buckets[BUCKET].snapshot())
+        assert done(running, upload["id"]).status_code == 409
