@@ -1,6 +1,6 @@
 """The keys of `uploads:`: apps (phones, browsers, mini-programs) sending photos straight
 to the store through forms ossync signs, in the order `config.sample.yaml` shows them.
-Everything here needs a restart (docs/uploads.md tells the whole story)."""
+Everything here needs a restart (docs/direct-uploads.md tells the whole story)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ UPLOADS_TOP = (
         "POST /v1/uploads for signed forms and send their photos straight to the store; "
         "each is recorded in the ledger like a watched file. Needs http:; off unless this "
         "section is there.", commented=True,
-        note="docs/uploads.md: the flow, a mini-program and an H5 snippet, the bucket's\n"
+        note="docs/direct-uploads.md: the flow, a mini-program and an H5 snippet, the bucket's\n"
              "CORS rule and the RAM policy."),
 )
 
