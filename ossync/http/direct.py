@@ -7,8 +7,9 @@
 | `POST /v1/uploads/callback` | OSS's RSA signature | the recorded row (OSS relays it) |
 
 An upload token (`uploads.token_file`) opens these routes and nothing else; the
-listener's own token does not open them. A refused request writes nothing; the forms of
-an accepted one are written down before the answer goes out.
+listener's own token does not open them. The upload page (`upload_page`) asks with its
+session and CSRF token instead, so no token is ever in a page. A refused request writes
+nothing; the forms of an accepted one are written down before the answer goes out.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from ossync.config.uploads import CALLBACK_PATH
 from ossync.core.objects import ObjectInfo
 from ossync.core.textforms import printable
 from ossync.http.api import url_choice
-from ossync.http.guard import one_of
+from ossync.http.guard import Guard, one_of, same_origin
 from ossync.http.view import DaemonView, current_credentials
 from ossync.http.wsgi import HttpProblem, Request, Response, json_response
 from ossync.ledger import Issued
@@ -38,10 +39,11 @@ UNAUTHORIZED = (("WWW-Authenticate", 'Bearer realm="ossync uploads"'),)
 
 
 class Desk:
-    def __init__(self, daemon: DaemonView, config: UploadsConfig, locked: bool) -> None:
+    def __init__(self, daemon: DaemonView, config: UploadsConfig, guard: Guard) -> None:
         self.daemon = daemon
         self.config = config
-        self.locked = locked and not config.tokens  # no token anywhere, and one required
+        self.guard = guard
+        self.locked = guard.locked and not config.tokens  # no token at all, one required
         self.keys = callback.KeyCache(config.local_key_prefix)
 
     def handles(self, path: str) -> bool:
@@ -55,7 +57,7 @@ class Desk:
         done = _DONE.fullmatch(req.path)
         if req.path != "/v1/uploads" and done is None:
             raise HttpProblem(404, "no such page")
-        if not self._allowed(req.authorization):
+        if not self._allowed(req.authorization) and not self._page(req):
             return json_response({"error": "an upload token is needed here"}, 401,
                                  UNAUTHORIZED)
         return self._ask(req) if done is None else self._done(done.group(1), req)
@@ -65,6 +67,15 @@ class Desk:
             return not self.locked
         scheme, _, given = (authorization or "").partition(" ")
         return scheme.lower() == "bearer" and one_of(given.strip(), self.config.tokens)
+
+    def _page(self, req: Request) -> bool:
+        """The upload page's own requests: whoever may see the page (its session, or no
+        token at all on loopback), from the page itself (same origin, its CSRF token)."""
+        if req.csrf is None or req.authorization is not None:
+            return False
+        allowed, sid = self.guard.page(None, req.cookie)
+        return allowed and same_origin(req.origin, req.host) and \
+            self.guard.csrf_ok(req.csrf, sid)
 
     def _ask(self, req: Request) -> Response:
         issuer = self.daemon.forms

@@ -46,6 +46,7 @@ class Request:
     body: bytes = field(default=b"", repr=False)  # a POST's body as sent (at most MAX_FORM)
     raw_query: str = ""  # the query string as sent (an OSS callback's signature covers it)
     pub_key_url: str | None = None  # `x-oss-pub-key-url` of an OSS upload callback
+    csrf: str | None = field(default=None, repr=False)  # `X-CSRF-Token` (the upload page)
 
     @classmethod
     def from_environ(cls, environ: dict[str, Any]) -> Request:
@@ -62,7 +63,8 @@ class Request:
             client=str(environ.get("REMOTE_ADDR", "")), host=environ.get("HTTP_HOST"),
             authorization=environ.get("HTTP_AUTHORIZATION"), cookie=environ.get("HTTP_COOKIE"),
             origin=environ.get("HTTP_ORIGIN"), accept=environ.get("HTTP_ACCEPT"), form=form,
-            body=body, raw_query=raw_query, pub_key_url=environ.get("HTTP_X_OSS_PUB_KEY_URL"))
+            body=body, raw_query=raw_query, pub_key_url=environ.get("HTTP_X_OSS_PUB_KEY_URL"),
+            csrf=environ.get("HTTP_X_CSRF_TOKEN"))
 
     def arg(self, name: str) -> str | None:
         """One query parameter; given twice is a mistake, not a choice."""
