@@ -93,7 +93,7 @@ class Desk:
         made = forms.make_forms(asked, self.config, issuer, creds,
                                 host=self.daemon.config.host, now=now, life=life)
         self.daemon.ledger.issue([m.issued for m in made])  # before the answer goes out
-        log.info("issued %d upload form(s) to %s", len(made), printable(req.client))
+        log.debug("issued %d upload form(s) to %s", len(made), printable(req.client))
         return json_response(forms.answer(made))
 
     def _done(self, upload_id: str, req: Request) -> Response:
