@@ -19,6 +19,7 @@ import logging
 import re
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import ossync.http.landing as landing
 import ossync.http.upload_callback as callback
@@ -126,8 +127,8 @@ class Desk:
             raise HttpProblem(404, "no upload callbacks here (uploads.callback_url)")
         try:
             key = self.keys.key(req.pub_key_url or "")
-            callback.verify(key, req.authorization, callback.string_to_sign(
-                req.path.encode("latin-1"), req.raw_query, req.body))
+            callback.verify_any(key, req.authorization, [callback.string_to_sign(
+                path, req.raw_query, req.body) for path in callback_paths(self.config, req)])
             landed = callback.read_body(req.body)
         except callback.Forged as exc:
             log.warning("refused an upload callback from %s: %s", printable(req.client), exc)
@@ -143,6 +144,17 @@ class Desk:
             raise HttpProblem(409, f"not recorded: {exc}") from None
         landing.record(self.daemon.ledger, self.daemon.target, issued, info)
         return json_response(self._row(issued))
+
+
+def callback_paths(config: UploadsConfig, req: Request) -> list[bytes]:
+    """What OSS may have signed: the path asked for, or the callback URL's own path (a
+    proxy in front may have moved the listener under another path)."""
+    paths = [req.path.encode("latin-1")]
+    if config.callback_url is not None:
+        configured = unquote(urlsplit(config.callback_url).path or "/").encode()
+        if configured not in paths:
+            paths.append(configured)
+    return paths
 
 
 def _expected(body: bytes) -> landing.Expected:

@@ -96,6 +96,17 @@ def string_to_sign(path: bytes, raw_query: str, body: bytes) -> bytes:
     return path + (f"?{raw_query}" if raw_query else "").encode("latin-1") + b"\n" + body
 
 
+def verify_any(key: Any, authorization: str | None, candidates: list[bytes]) -> None:
+    """The signature matches one of the strings OSS may have signed, else `Forged`."""
+    for signed in candidates[:-1]:
+        try:
+            verify(key, authorization, signed)
+            return
+        except Forged:
+            continue
+    verify(key, authorization, candidates[-1])
+
+
 def verify(key: Any, authorization: str | None, signed: bytes) -> None:
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import base64
 import inspect
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import requests
 
 import ossync.http.guard as guard
 from ossync.http.upload_callback import Forged, KeyCache, key_fetch_url
@@ -85,3 +87,51 @@ def test_the_local_key_only_with_a_test_config() -> None:
     with pytest.raises(Forged):
         cache.key("not base64!")
     assert fetched == []
+
+
+def test_the_upload_page_asks_with_its_session_and_csrf_only(
+        make_config: Callable[..., Path], tmp_path: Path) -> None:
+    """The page's own requests need its sign-in session, its CSRF token and its origin;
+    the page holds neither a key nor a token."""
+    with upload_daemon(make_config, tmp_path) as running:
+        browser = requests.Session()
+        signed_in = browser.post(running.base + "/login", data={"token": TOKEN}, timeout=10,
+                                 allow_redirects=False, headers={"Origin": running.base})
+        assert signed_in.status_code == 303
+        page = browser.get(running.base + "/upload", timeout=10)
+        assert page.status_code == 200 and "script-src 'self'" in page.headers[
+            "Content-Security-Policy"]
+        assert TOKEN not in page.text and UPLOAD_TOKEN not in page.text
+        assert SECRET not in page.text
+        found = re.search(r'data-csrf="([0-9a-f]+)"', page.text)
+        assert found
+        csrf = found.group(1)
+        url = running.base + "/v1/uploads"
+        body = {"files": [FILE]}
+        same = {"Origin": running.base}
+        assert browser.post(url, json=body, timeout=10,
+                            headers={**same, "X-CSRF-Token": csrf}).status_code == 200
+        for headers in ({**same}, {**same, "X-CSRF-Token": "0" * 64},
+                        {"Origin": "https://evil.example", "X-CSRF-Token": csrf}):
+            assert browser.post(url, json=body, timeout=10, headers=headers
+                                ).status_code == 401, headers
+        stranger = requests.post(url, json=body, timeout=10,
+                                 headers={**same, "X-CSRF-Token": csrf})
+        assert stranger.status_code == 401  # the CSRF token without the session
+        for path in ("/static/upload.js", "/static/uppy/uppy.min.js"):
+            script = requests.get(running.base + path, timeout=10)
+            assert script.status_code == 200 and "javascript" in script.headers["Content-Type"]
+
+
+def test_a_callback_may_be_signed_over_the_public_path() -> None:
+    """Behind a proxy that moves the listener, OSS signs the callback URL's own path."""
+    from ossync.config import UploadsConfig
+    from ossync.http.direct import callback_paths
+    from ossync.http.wsgi import Request
+
+    req = Request("POST", "/v1/uploads/callback", {}, "10.0.0.1", "ossync:8080")
+    public = UploadsConfig(callback_url="https://up.example.com/photos%20x/v1/uploads/callback")
+    assert callback_paths(public, req) == [b"/v1/uploads/callback",
+                                           b"/photos x/v1/uploads/callback"]
+    same = UploadsConfig(callback_url="https://up.example.com/v1/uploads/callback")
+    assert callback_paths(same, req) == [b"/v1/uploads/callback"]
