@@ -67,6 +67,10 @@
     }
     show();
   });
+  uppy.on('error', (error) => console.error(`ossync: the upload failed: ${error}`));
+  uppy.on('upload-error', (file, error) => {
+    console.error(`ossync: ${file ? file.name : 'a photo'} was not uploaded: ${error}`);
+  });
   for (const name of ['file-added', 'file-removed', 'upload-error', 'complete']) {
     uppy.on(name, show);
   }
