@@ -86,3 +86,36 @@ def test_a_key_is_issued_once(ledger_at: str) -> None:
         with pytest.raises(LedgerError):
             ledger.issue([_issued(2, key=_issued(1).key), _issued(3)])
         assert ledger.issued(_issued(3).id) is None  # the request's forms: all or none
+
+
+def test_two_recorders_at_once_record_once(ledger_at: str) -> None:
+    """A callback and a confirm at the same moment, each on its own connection: one
+    records, the other gets the same upload; one event per form."""
+    import threading
+
+    forms = [_issued(n) for n in range(1, 11)]
+    with Ledger.open(ledger_at, host="h1") as first, Ledger.open(ledger_at, host="h1") as second:
+        first.issue(forms)
+        got: dict[str, list[int]] = {f.id: [] for f in forms}
+        errors: list[BaseException] = []
+        start = threading.Barrier(2, timeout=30)
+
+        def record(ledger: Ledger) -> None:
+            try:
+                start.wait()
+                for form in forms:
+                    got[form.id].append(ledger.record_issued(form, _landed(form)).id)
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=record, args=(led,), name=f"test-recorder-{i}")
+                   for i, led in enumerate((first, second))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert errors == [] and all(len(set(ids)) == 1 and len(ids) == 2
+                                    for ids in got.values()), (errors, got)
+        assert len(first.events_after(0, 100)) == len(forms)
+        with pytest.raises(LedgerError):
+            first.record_issued(_issued(99), _landed(_issued(99)))  # never issued

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from ossync.core.objects import UploadResult
 from ossync.core.textforms import ledger_text
+from ossync.ledger.errors import LedgerError
 from ossync.ledger.events import NewEvent, file_uploaded
 from ossync.ledger.records import Content, Issued, Upload, now_text
 from ossync.ledger.sql.base import Executor, SqlBase, as_record
@@ -39,8 +40,15 @@ class SqlDirect(SqlBase):
 
     def record_issued(self, issued: Issued, result: UploadResult) -> Upload:
         with self.transaction() as conn:
-            existing = _upload_of(conn, issued.id)
-            if existing is not None:
+            # The form is taken first: of two recorders at once (a callback and a confirm,
+            # on PostgreSQL), the second waits here and then finds it recorded.
+            taken = conn.execute("UPDATE app_uploads SET state = 'recorded' WHERE id = ? AND "
+                                 "state = 'issued'", (issued.id,)).rowcount
+            if not taken:
+                existing = _upload_of(conn, issued.id)
+                if existing is None:
+                    raise LedgerError(f"no form {issued.id} to record (never issued, or "
+                                      "dropped unused)")
                 return existing
             crc = result.crc64 or 0
             upload = self._store_upload(
@@ -52,8 +60,8 @@ class SqlDirect(SqlBase):
                 conn.execute("UPDATE uploads SET crc64 = NULL, sent_crc64 = NULL WHERE id = ?",
                              (upload.id,))
                 upload = dataclasses.replace(upload, crc64=None, sent_crc64=None)
-            conn.execute("UPDATE app_uploads SET state = 'recorded', upload_id = ? "
-                         "WHERE id = ? AND state = 'issued'", (upload.id, issued.id))
+            conn.execute("UPDATE app_uploads SET upload_id = ? WHERE id = ?",
+                         (upload.id, issued.id))
             stamp = now_text()
             conn.execute(
                 "INSERT INTO files (host, path, folder, size, mtime_ns, state, upload_id, "
