@@ -5,11 +5,14 @@ with a loopback endpoint."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from ossync.cli.main import main
 from ossync.config import Config, parse_config
 from ossync.config.keys_uploads import DEFAULT_TYPES
 from ossync.core.errors import ConfigError
@@ -154,3 +157,18 @@ def test_webhooks_may_name_the_uploads_folder(tmp_path: Path) -> None:
     doc["webhooks"] = [{"url": "https://app.example.com/h", "secret_file": secret,
                         "folders": ["app"]}]
     assert not _parse(doc, tmp_path).warnings
+
+
+def test_check_config_says_what_apps_may_ask_for(tmp_path: Path, oss_env: dict[str, str]
+                                                ) -> None:
+    doc = _doc(tmp_path, callback_url="https://up.example.com/v1/uploads/callback",
+               token_file=_file(tmp_path, "tokens", "\n".join(UPLOAD_TOKENS)))
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    path.chmod(0o600)
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["check-config", "-c", str(path)], out, err) == 0, err.getvalue()
+    line = next(x for x in out.getvalue().splitlines() if x.strip().startswith("uploads:"))
+    assert "POST /v1/uploads with 2 token(s) from" in line and "up to 9 file(s)" in line
+    assert "OSS calls back https://up.example.com/v1/uploads/callback" in line
+    assert not any(t in out.getvalue() for t in UPLOAD_TOKENS)
