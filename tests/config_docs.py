@@ -10,7 +10,8 @@ from typing import Any
 def base_doc(folder: Path, target: str = "oss") -> dict[str, Any]:
     """A watch folder under `folder` and one target section (`oss`, `s3`, `local`; `http`
     is `oss` with an empty `http:` listener, `webhooks` `oss` with one webhook,
-    `replicas` `oss` with one replica, a local folder)."""
+    `replicas` `oss` with one replica, a local folder, `uploads` `oss` with an open
+    loopback listener and an empty `uploads:`)."""
     drop = folder / "drop"
     drop.mkdir(exist_ok=True)
     doc: dict[str, Any] = {"ledger": "ledger.db",
@@ -27,6 +28,9 @@ def base_doc(folder: Path, target: str = "oss") -> dict[str, Any]:
     if target == "replicas":
         (folder / "nas").mkdir(exist_ok=True)
         doc["replicas"] = [{"name": "nas", "local": {"path": str(folder / "nas")}}]
+    if target == "uploads":
+        doc["http"] = {"require_token": "never"}
+        doc["uploads"] = {}
     if target == "webhooks":
         secret = folder / "webhook_secret"
         secret.write_text("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")

@@ -156,7 +156,7 @@ FAST_MODULES = frozenset({
     "test_stores", "test_localoss", "test_ledger", "test_media", "test_watch_again",
     "test_worker", "test_prepare", "test_strip", "test_http_config", "test_reload",
     "test_cli_errors", "test_layout", "test_architecture_doc", "test_commands_reference",
-    "test_docs_site", "test_outbox", "test_config_events", "test_holds",
+    "test_docs_site", "test_outbox", "test_config_events", "test_holds", "test_upload_forms",
 })
 _NOT_FAST = ("slow", "postgres", "radosgw", "nspawn")
 

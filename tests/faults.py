@@ -92,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._relay()
 
-    do_HEAD = do_PUT = do_POST = do_DELETE = do_GET
+    do_HEAD = do_PUT = do_POST = do_DELETE = do_OPTIONS = do_GET  # OPTIONS: CORS preflights
 
     def _relay(self) -> None:
         fault = self.server.draw(self.command, self.path)

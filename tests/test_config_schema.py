@@ -29,6 +29,7 @@ LIVE_KEYS = {"prefix", "name", "date_source", "settle_seconds", "timezone", "sca
              "content_disposition", "tags", "metadata", "object_record"}
 # watch[].group is read once: the folder groups a host claims rows of are fixed at start.
 TOKEN = "5be0c93f71a2d84e6c0f2a97b1d35e84"  # random: a patterned token is refused
+UPLOAD_TOKEN = "c4e19a7f03b2d86e5a1f9c0b7d3e28f4"
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the spec's example secret
 
 
@@ -49,8 +50,9 @@ def _full(tmp_path: Path, target: str) -> dict[str, Any]:
     doc["replicas"] = [{"name": "nas", "local": {"path": str(tmp_path / "nas")}}]
     for key in KEYS:
         value = key.default if key.example is None else key.example
-        if key.kind in ("section", "list") or key.section not in ("", "watch", "webhooks",
-                                                                  "replicas", target, "http"):
+        sections = ("", "watch", "webhooks", "replicas", target, "http") + (
+            ("uploads",) if target != "local" else ())  # apps send to a bucket only
+        if key.kind in ("section", "list") or key.section not in sections:
             continue
         section = doc if key.section == "" else doc[key.section][0] \
             if key.section in ("watch", "webhooks", "replicas") \
@@ -68,6 +70,13 @@ def _full(tmp_path: Path, target: str) -> dict[str, Any]:
     done.mkdir(exist_ok=True)
     doc["watch"][0].update(move_to=str(done), after_upload="move")
     doc["http"].update(token_file=str(token))
+    if target != "local":
+        tokens = tmp_path / "upload_tokens"
+        tokens.write_text(UPLOAD_TOKEN + "\n")
+        tokens.chmod(0o600)
+        doc["uploads"].update(token_file=str(tokens))
+        if target == "s3":  # only OSS calls back
+            del doc["uploads"]["callback_url"]
     if target in ("oss", "s3"):
         doc[target].update(credential_process=sys.executable,
                            credentials_file=str(tmp_path / "keys.json"))

@@ -6,7 +6,19 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ossync.core.keys import MAX_KEY_BYTES, KeyInputs, check_key, render_key, template_problem
+from ossync.core.keys import (
+    APP_FIELDS,
+    APP_NAME,
+    APP_PREFIX,
+    MAX_KEY_BYTES,
+    AppKeyInputs,
+    KeyInputs,
+    app_stem,
+    check_key,
+    render_app_key,
+    render_key,
+    template_problem,
+)
 from ossync.core.units import format_duration, parse_duration, parse_size
 
 WHEN = datetime(2026, 11, 25, 8, 30, tzinfo=timezone.utc)
@@ -74,3 +86,47 @@ def test_bad_duration_and_format() -> None:
                                             (1024, 1024), ("512k", 512_000)])
 def test_sizes(text: object, size: int) -> None:
     assert parse_size(text) == size
+
+
+# --- app uploads: the client's name made safe, the upload's id as the content part -----
+
+APP_WHEN = datetime(2026, 12, 6, 10, 0, tzinfo=timezone.utc)
+
+
+def _app_key(name: str, prefix: str = APP_PREFIX, template: str = APP_NAME) -> str:
+    return render_app_key(prefix, template, AppKeyInputs(name, ".jpg", "k2mx7qa4b9c3d5e6f8g2h4j6",
+                                                         APP_WHEN, "studio-1", "app"))
+
+
+@pytest.mark.parametrize(("name", "stem"), [
+    ("IMG_0001.JPG", "IMG_0001"),
+    ("../../x", "x"),
+    ("..\\..\\evil.jpg", "evil"),
+    ("a/b/../c.png", "c"),
+    ("line\nbreak\x00.jpg", "line_break_"),
+    ("\u202egpj.exe", "_gpj"),
+    ("..", "file"),
+    ("", "file"),
+    ("微信图片_20260101.jpg", "微信图片_20260101"),
+])
+def test_app_stems_are_safe(name: str, stem: str) -> None:
+    assert app_stem(name) == stem
+    key = _app_key(name)
+    assert key == f"app/2026/12/06/{stem}-k2mx7qa4b9c3d5e6f8g2h4j6.jpg"
+    assert check_key(key) == key
+
+
+def test_a_long_app_name_keeps_the_id_and_the_type() -> None:
+    key = _app_key("é" * 2000 + ".png")
+    assert key.endswith("-k2mx7qa4b9c3d5e6f8g2h4j6.jpg") and len(key) < 400
+    long_prefix = "p" * 950 + "/"
+    key = _app_key("a" * 90, prefix=long_prefix)
+    assert len(key.encode()) <= MAX_KEY_BYTES and key.endswith("k2mx7qa4b9c3d5e6f8g2h4j6.jpg")
+
+
+def test_app_templates_take_their_own_fields() -> None:
+    assert template_problem("{stem}-{id}{ext}", APP_FIELDS) is None
+    assert template_problem("{stem}-{sha8}{ext}", APP_FIELDS) is not None
+    assert template_problem("{id}") is not None  # a watch folder's key has no id
+    assert _app_key("x.jpg", "{folder}/{host}/", "{id}") == \
+        "app/studio-1/k2mx7qa4b9c3d5e6f8g2h4j6"

@@ -61,9 +61,24 @@ def cmd_check_config(args: argparse.Namespace, stdout: TextIO) -> int:
         stdout.write(f"  on_upload: {printable(' '.join(config.on_upload.argv))}\n")
     if config.heartbeat is not None:
         stdout.write(f"  heartbeat: every {config.heartbeat.interval:g}s\n")
+    if config.uploads is not None:
+        stdout.write(f"  uploads: {_uploads_line(config)}\n")
     for warning in (*config.warnings, *secrets_written_out(args.config), *_token_missing(config)):
         stdout.write(f"  warning: {warning}\n")
     return ExitStatus.OK
+
+
+def _uploads_line(config: Config) -> str:
+    """What apps may ask for and how their uploads are recorded (never the tokens)."""
+    up = config.uploads
+    assert up is not None
+    tokens = (f"{len(up.tokens)} token(s) from {printable(up.token_source or '')}"
+              if up.tokens else "no token (loopback only)")
+    recorded = (f"OSS calls back {printable(up.callback_url)}" if up.callback_url
+                else "apps confirm (POST /v1/uploads/ID/done)")
+    return (f"POST /v1/uploads with {tokens}; up to {up.max_files} file(s) of "
+            f"{up.max_file_size} bytes a request, forms for {up.expires:g}s, as folder "
+            f"{up.folder}; {recorded}, checked every {up.check_interval:g}s")
 
 
 def _token_missing(config: Config) -> list[str]:

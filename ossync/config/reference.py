@@ -53,7 +53,7 @@ Every key of the config file, with its default, its bounds and whether a reload
 TITLES = {"": "Top level", "watch": "watch[]: each folder",
           "webhooks": "webhooks[]: each endpoint", "replicas": "replicas[]: each replica",
           "oss": "oss:", "s3": "s3:",
-          "local": "local:", "http": "http:"}
+          "local": "local:", "http": "http:", "uploads": "uploads:"}
 
 
 def sample() -> str:

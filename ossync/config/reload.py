@@ -12,7 +12,7 @@ from ossync.config.key import LIVE
 from ossync.config.schema import KEYS, LISTS, normal, reload_class
 from ossync.config.settings import Config
 
-_SECTIONS = ("oss", "s3", "local", "http")  # a section that comes or goes is one change
+_SECTIONS = ("oss", "s3", "local", "http", "uploads")  # a section that comes or goes: one change
 _MISSING = object()
 _ORDER = {key.path: i for i, key in enumerate(KEYS)}
 

@@ -12,11 +12,12 @@ from ossync.config.keys_events import EVENTS_TOP, WEBHOOKS
 from ossync.config.keys_general import TOP, WATCH
 from ossync.config.keys_replicas import REPLICAS
 from ossync.config.keys_stores import HTTP, LOCAL, OSS, S3
+from ossync.config.keys_uploads import UPLOADS, UPLOADS_TOP
 
-KEYS: tuple[Key, ...] = (*TOP, *EVENTS_TOP, *WATCH, *WEBHOOKS, *REPLICAS, *OSS, *S3, *LOCAL,
-                         *HTTP)
+KEYS: tuple[Key, ...] = (*TOP, *UPLOADS_TOP, *EVENTS_TOP, *WATCH, *WEBHOOKS, *REPLICAS, *OSS,
+                         *S3, *LOCAL, *HTTP, *UPLOADS)
 # `` is the top level
-SECTIONS = ("", "watch", "webhooks", "replicas", "oss", "s3", "local", "http")
+SECTIONS = ("", "watch", "webhooks", "replicas", "oss", "s3", "local", "http", "uploads")
 LISTS = ("watch", "webhooks", "replicas")  # lists of entries (`watch[2].prefix`)
 _BY_PATH = {key.path: key for key in KEYS}
 _INDEX = re.compile(r"^(watch|webhooks|replicas)\[\d+\]")
@@ -25,7 +26,8 @@ _INDEX = re.compile(r"^(watch|webhooks|replicas)\[\d+\]")
 _REPLICA_TARGET = re.compile(r"^replicas\[\d*\]\.(?=(?:oss|s3|local)\.)")
 _WHERE = {"": "at the top level", "watch": "in each watch: folder", "oss": "under oss:",
           "s3": "under s3:", "local": "under local:", "http": "under http:",
-          "webhooks": "in each webhooks: entry", "replicas": "in each replicas: entry"}
+          "webhooks": "in each webhooks: entry", "replicas": "in each replicas: entry",
+          "uploads": "under uploads:"}
 
 # The checks across keys, as the reference lists them (the code is in the parser).
 RELATIONS = (
@@ -48,6 +50,10 @@ RELATIONS = (
     "Every replica has its own name (not primary) and exactly one of oss:, s3: and local:, "
     "neither the primary's bucket (or folder) nor another replica's; a watch folder's "
     "replicas: names configured replicas.",
+    "uploads: needs http: and an oss: or s3: target; its tokens (uploads.token_file) are "
+    "required when the listener has a token, and none of them may be the listener's.",
+    "uploads.folder is not a watch folder's label; uploads.callback_url is for oss: only; "
+    "uploads.trust_local_endpoint needs an oss.endpoint on loopback.",
 )
 
 

@@ -55,6 +55,7 @@ from ossync.config.stores import (
     _s3,
 )
 from ossync.config.transfer import parse_transfer
+from ossync.config.uploads import UploadsConfig, parse_uploads
 from ossync.config.watch import WatchConfig, host_name, parse_watch
 from ossync.core.errors import ConfigError
 from ossync.core.host import default_host
@@ -105,6 +106,7 @@ class Config(OneTarget):
     on_upload: CommandHookConfig | None = None  # a command run for every upload
     heartbeat: HeartbeatConfig | None = None  # a URL fetched while healthy
     replicas: tuple[ReplicaConfig, ...] = ()  # destinations besides the primary
+    uploads: UploadsConfig | None = None  # apps upload straight to the store (needs http)
     # Every key path read (`workers`, `oss.bucket`, `watch[0].prefix`) → its value as
     # used (a digest for secrets): what `reload_plan` compares.
     settings: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
@@ -188,7 +190,11 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
     timezone = p.get(raw, "", "timezone", _timezone)
     workers = p.whole(raw, "", "workers")
     scan_interval = p.duration(raw, "", "scan_interval")
-    webhooks = parse_webhooks(raw, p, env, base, frozenset(w.label for w in folders))
+    labels = frozenset(w.label for w in folders)
+    uploads = parse_uploads(raw.get("uploads"), p, env, base, http=http, store=chosen,
+                            endpoint=oss.endpoint if oss else "", host=host, labels=labels)
+    webhooks = parse_webhooks(raw, p, env, base,
+                              labels | ({uploads.folder} if uploads else set()))
     config = Config(
         oss=oss, ledger=ledger, watch=tuple(folders),
         prefix=str(defaults["prefix"]), name=str(defaults["name"]),
@@ -200,7 +206,7 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
         local=local, host=host, http=http, settle_seconds=float(defaults["settle_seconds"]),
         unknown_keys=unknown_keys, objects=defaults["objects"], webhooks=webhooks,
         on_upload=parse_on_upload(raw, p), heartbeat=parse_heartbeat(raw, p),
-        replicas=replicas, warnings=tuple(p.warnings),
+        replicas=replicas, uploads=uploads, warnings=tuple(p.warnings),
         settings=MappingProxyType(dict(p.settings)),
     )
     if p.errors:

@@ -19,6 +19,13 @@ FIELDS = frozenset(
 )
 DEFAULT_PREFIX = "images/{date:%Y/%m/%d}/"
 DEFAULT_NAME = "{stem}-{sha8}{ext}"
+# Keys of uploads apps send straight to the store (`uploads:`): their bytes are not known
+# when the key is made, so the content part is `{id}`, the upload's unguessable id, and
+# `{stem}` is the client's file name made safe (`{ext}` goes with the declared type).
+APP_FIELDS = frozenset({"date", "stem", "ext", "id", "host", "folder"})
+APP_PREFIX = "app/{date:%Y/%m/%d}/"
+APP_NAME = "{stem}-{id}{ext}"
+MAX_APP_STEM = 100  # characters of a client's name kept in a key
 # Never in a key: control characters, bytes of a file name that are not UTF-8 (lone
 # surrogates, see ossync.core.textforms) and the marks that reorder or split text in a
 # browser's address bar. Each becomes `_`.
@@ -40,8 +47,8 @@ class KeyInputs:
 
 def template_problem(template: str, fields: Collection[str] = FIELDS) -> str | None:
     """Why a template cannot be used (an unknown field, a format on a field other than
-    `{date}`), or None when it can. Key templates know `FIELDS`; callers with templates of
-    their own (object options) name theirs."""
+    `{date}`), or None when it can. `fields`: the names it may use — key templates know
+    `FIELDS`, an app upload's `APP_FIELDS`, object options theirs."""
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
@@ -87,6 +94,42 @@ def render_key(prefix: str, name: str, inputs: KeyInputs) -> str:
         "host": inputs.host,
         "folder": inputs.folder,
     }
+    key = _format(prefix + name, values, stem)
+    excess = len(key.encode()) - MAX_KEY_BYTES
+    if excess > 0 and "{stem}" in name:
+        key = _format(prefix + name, values, _truncate_utf8(stem, len(stem.encode()) - excess))
+    return check_key(key)
+
+
+@dataclass(frozen=True)
+class AppKeyInputs:
+    """What an app upload's key may use: the client's name (any text), the extension of
+    its declared type, the upload's id, and when it was asked for."""
+
+    name: str
+    ext: str
+    id: str
+    when: datetime
+    host: str
+    folder: str
+
+
+def app_stem(name: str) -> str:
+    """The client's file name as a key's `{stem}`: its last path segment (`../../x` is
+    `x`), control characters and reordering marks as `_`, without its extension, at most
+    `MAX_APP_STEM` characters; `file` when nothing is left."""
+    segments = _clean_segments(name)
+    filename = segments[-1] if segments else "file"
+    stem = filename.rsplit(".", 1)[0] if "." in filename[1:] else filename
+    return stem[:MAX_APP_STEM] or "file"
+
+
+def render_app_key(prefix: str, name: str, inputs: AppKeyInputs) -> str:
+    """The object key of one app upload; ValueError if no valid key can be made (an
+    over-long key loses the end of its `{stem}`, as `render_key`)."""
+    stem = app_stem(inputs.name)
+    values: dict[str, object] = {"date": inputs.when, "ext": inputs.ext, "id": inputs.id,
+                                 "host": inputs.host, "folder": inputs.folder}
     key = _format(prefix + name, values, stem)
     excess = len(key.encode()) - MAX_KEY_BYTES
     if excess > 0 and "{stem}" in name:

@@ -6,7 +6,8 @@ status page.
 `collect` reads the gauges at scrape time, `ready` decides /readyz, `guard` the token,
 Host and CSRF checks, `sessions` the status page's sign-ins, `limits` who a client is
 and its rate limit, `api` the `/v1/files` API (`query` reads its values strictly,
-`process` is the allow-list of image processing), `page` the status page, `app` the
+`process` is the allow-list of image processing), `direct` apps' direct uploads
+(`upload_forms`, `upload_callback`, `landing`), `page` the status page, `app` the
 routes, `server` runs them (waitress, bounded threads) and `conns` admits and times
 each connection, so slow clients cannot take the listener. `view.DaemonView` is what
 it reads of the daemon: this package never imports `ossync.service` or `ossync.cli`.

@@ -12,6 +12,9 @@
 | `POST /login` | the token, typed | starts a session: its cookie |
 | `POST /logout` | session, CSRF | ends it |
 | `POST /retry` | token or session, CSRF | `retry_failed` for one path |
+| `POST /v1/uploads…` | an upload token (the callback: OSS's signature) | `ossync.http.direct` |
+| `GET /upload` | token or session | the upload page (`ossync.http.upload_page`) |
+| `GET /static/…` | none | the upload page's script and its vendored Uppy |
 
 "token" is the bearer token alone: a session opens the page and its forms, nothing
 else. Without a token configured every route is open (on loopback, with the Host
@@ -31,10 +34,12 @@ from prometheus_client.exposition import choose_encoder
 import ossync.http.api as api
 import ossync.http.feed as feed
 import ossync.http.page as page
+import ossync.http.upload_page as upload_page
 from ossync.config import HttpConfig
 from ossync.config.events import cursor_name
 from ossync.core.credentials import CredentialsUnavailable
 from ossync.core.textforms import os_path, printable
+from ossync.http.direct import Desk
 from ossync.http.guard import Guard, same_origin
 from ossync.http.limits import RateLimiter, client_key
 from ossync.http.meter import Meter
@@ -72,6 +77,8 @@ class App:
         self.guard = Guard(config, port, limiter)
         self.readiness = Readiness(daemon, meter, config.ready_within)
         self.polls = threading.BoundedSemaphore(feed.MAX_POLLS)  # /v1/events waiting
+        uploads = daemon.config.uploads
+        self.desk = None if uploads is None else Desk(daemon, uploads, self.guard)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse
                  ) -> Iterable[bytes]:
@@ -117,6 +124,13 @@ class App:
             return Response(200, page.STYLE.encode(), "text/css; charset=utf-8")
         if route == ("POST", "/login"):
             return self._login(req)
+        if self.desk is not None and self.desk.handles(req.path):
+            return self.desk.route(req)
+        if self.desk is not None and method == "GET" and req.path in upload_page.STATIC:
+            kind = upload_page.STATIC[req.path][1]
+            return Response(200, upload_page.static_file(req.path), kind)
+        if self.desk is not None and route == ("GET", "/upload"):
+            return self._upload_page(req)
         if req.path not in GUARDED:
             raise HttpProblem(404, "no such page")
         if method != GUARDED[req.path]:
@@ -140,6 +154,20 @@ class App:
             return self._page(req, sid)
         self._form_checks(req, sid)
         return self._retry(req) if req.path == "/retry" else self._logout(sid)
+
+    def _upload_page(self, req: Request) -> Response:
+        """The upload page, for whoever may see the status page (`ossync.http.upload_page`)."""
+        allowed, sid = self.guard.page(req.authorization, req.cookie)
+        if not allowed:
+            text = page.locked_page(LOCKED) if self.guard.locked else page.login_page()
+            return self._html(text, 401)
+        assert self.desk is not None
+        issuer = self.daemon.forms
+        text = upload_page.render(self.daemon.config.host, self.desk.config,
+                                  self.guard.csrf(sid))
+        policy = upload_page.csp(issuer.url if issuer is not None else "")
+        return Response(200, text.encode(), "text/html; charset=utf-8",
+                        (("Content-Security-Policy", policy),))
 
     def _unauthorized(self) -> Response:
         message = LOCKED if self.guard.locked else "unauthorized"
@@ -220,7 +248,8 @@ class App:
                              signed_in=sid is not None, deliveries=self._deliveries(),
                              held=tuple(self.daemon.hold_problems()),
                              replicas=tuple((r.name, self.ledger.copy_status(r.name))
-                                            for r in self.daemon.config.replicas))
+                                            for r in self.daemon.config.replicas),
+                             uploads=self.desk is not None)
         return self._html(page.render(data))
 
     def _deliveries(self) -> tuple[Delivery, ...]:

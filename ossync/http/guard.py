@@ -82,6 +82,14 @@ def _same(given: str, expected: str) -> bool:
                                hashlib.sha256(expected.encode()).digest())
 
 
+def one_of(given: str, tokens: tuple[str, ...]) -> bool:
+    """`given` is one of `tokens`: every one compared, in constant time each."""
+    found = False
+    for token in tokens:
+        found |= _same(given, token)
+    return found and bool(given)
+
+
 def same_origin(origin: str | None, host_header: str | None) -> bool:
     """A browser's Origin (when it sends one) names the host it was asked for."""
     if not origin:

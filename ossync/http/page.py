@@ -71,19 +71,22 @@ class PageData:
     deliveries: tuple[Delivery, ...] = ()  # the config's endpoints' cursors
     held: tuple[str, ...] = ()  # why uploads are held now
     replicas: tuple[tuple[str, Status], ...] = ()  # each replica's copies, summed up
+    uploads: bool = False  # `uploads:` is on: the page links the upload page
 
 
-def _head(title: str) -> str:
+def head(title: str, *, extra: str = "", refresh: bool = True) -> str:
+    reload = f'<meta http-equiv="refresh" content="{REFRESH}">' if refresh else ""
     return ('<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<meta http-equiv="refresh" content="{REFRESH}">'
-            f'<title>{esc(title)}</title><link rel="stylesheet" href="/style.css"></head>')
+            f'{reload}<title>{esc(title)}</title>{extra}'
+            '<link rel="stylesheet" href="/style.css"></head>')
 
 
 def render(data: PageData) -> str:
     status = data.status
-    parts = [_head(f"ossync · {data.host}"), "<body><header>",
+    parts = [head(f"ossync · {data.host}"), "<body><header>",
              f'<h1>ossync <span class="host">{esc(data.host)}</span></h1>', _badge(data.verdict),
+             '<a href="/upload">Upload photos</a>' if data.uploads else "",
              _sign_out(data.csrf) if data.signed_in else "", "</header><main>"]
     if data.flash:
         parts.append(f'<p class="flash" role="status">{esc(data.flash)}</p>')
@@ -200,7 +203,7 @@ def _recent(shown: list[Shown]) -> str:
 
 def login_page(message: str | None = None) -> str:
     note = f'<p class="flash bad" role="alert">{esc(message)}</p>' if message else ""
-    return (_head("ossync · sign in") + '<body><main class="login"><h1>ossync</h1>'
+    return (head("ossync · sign in") + '<body><main class="login"><h1>ossync</h1>'
             f'{note}<form method="post" action="/login"><label for="token">Access token'
             '</label><input id="token" name="token" type="password" autocomplete="current-'
             'password" required><button type="submit">Sign in</button></form></main>'
@@ -209,7 +212,7 @@ def login_page(message: str | None = None) -> str:
 
 def locked_page(message: str) -> str:
     """What the page says while the token is required and none is configured."""
-    return (_head("ossync · token required") + '<body><main class="login"><h1>ossync</h1>'
+    return (head("ossync · token required") + '<body><main class="login"><h1>ossync</h1>'
             f'<p class="flash bad" role="alert">{esc(message)}</p></main></body></html>\n')
 
 

@@ -16,9 +16,11 @@ read-only ledger is closed.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 from waitress import wasyncore
@@ -30,10 +32,12 @@ from ossync.core.errors import OssyncError
 from ossync.http.app import App
 from ossync.http.collect import DaemonCollector
 from ossync.http.conns import MAX_CONNECTIONS, SWEEP_EVERY, Policy, Server
+from ossync.http.landing import AppChecker
 from ossync.http.limits import RateLimiter
 from ossync.http.meter import Meter
 from ossync.http.view import DaemonView
 from ossync.ledger import Ledger
+from ossync.targets import Target
 
 log = logging.getLogger("ossync.http")
 THREADS = 4
@@ -115,6 +119,13 @@ class HttpService:
             if not any(c.requests or c.total_outbufs_len for c in channels):
                 return
             time.sleep(0.02)
+
+    @staticmethod
+    def app_checker(ledger: Ledger, target: Target, interval: float,
+                    stop: threading.Event) -> Callable[[], None]:
+        """The periodic check of forms given to apps (`uploads:`), for the daemon to run
+        (as the stage `ossync-app-uploads`) until `stop`."""
+        return functools.partial(AppChecker(ledger, target, interval).run, stop)
 
     def _auth(self) -> str:
         config = self.config

@@ -15,6 +15,7 @@ from ossync.config import Config, WatchConfig
 from ossync.core.credentials import Credentials, CredentialsUnavailable, CredentialSupply
 from ossync.ledger import Ledger, Queue
 from ossync.targets import Target
+from ossync.targets.direct import FormIssuer
 
 
 class Watching(Protocol):
@@ -40,6 +41,8 @@ class DaemonView(Protocol):
     def target(self) -> Target: ...
     @property
     def busy_since(self) -> Mapping[str, float]: ...
+    @property
+    def forms(self) -> FormIssuer | None: ...  # signs apps' forms (`uploads:`), if any
     @property
     def refresher(self) -> CredentialSupply | None: ...  # keys that rotate, if they do
     def credentials_problem(self) -> str | None: ...

@@ -43,19 +43,28 @@ class Request:
     origin: str | None = None
     accept: str | None = None
     form: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    body: bytes = field(default=b"", repr=False)  # a POST's body as sent (at most MAX_FORM)
+    raw_query: str = ""  # the query string as sent (an OSS callback's signature covers it)
+    pub_key_url: str | None = None  # `x-oss-pub-key-url` of an OSS upload callback
+    csrf: str | None = field(default=None, repr=False)  # `X-CSRF-Token` (the upload page)
 
     @classmethod
     def from_environ(cls, environ: dict[str, Any]) -> Request:
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
         form: dict[str, list[str]] = {}
+        body = b""
         if method == "POST":
-            form = _form(environ)
+            body = _body(environ)
+            form = _form(environ, body)
+        raw_query = str(environ.get("QUERY_STRING", ""))
         return cls(
             method=method, path=str(environ.get("PATH_INFO") or "/"),
-            query=_parse(str(environ.get("QUERY_STRING", ""))),
+            query=_parse(raw_query),
             client=str(environ.get("REMOTE_ADDR", "")), host=environ.get("HTTP_HOST"),
             authorization=environ.get("HTTP_AUTHORIZATION"), cookie=environ.get("HTTP_COOKIE"),
-            origin=environ.get("HTTP_ORIGIN"), accept=environ.get("HTTP_ACCEPT"), form=form)
+            origin=environ.get("HTTP_ORIGIN"), accept=environ.get("HTTP_ACCEPT"), form=form,
+            body=body, raw_query=raw_query, pub_key_url=environ.get("HTTP_X_OSS_PUB_KEY_URL"),
+            csrf=environ.get("HTTP_X_CSRF_TOKEN"))
 
     def arg(self, name: str) -> str | None:
         """One query parameter; given twice is a mistake, not a choice."""
@@ -79,17 +88,20 @@ def _parse(text: str) -> dict[str, list[str]]:
         raise HttpProblem(400, "the query string cannot be read") from None
 
 
-def _form(environ: dict[str, Any]) -> dict[str, list[str]]:
-    kind = str(environ.get("CONTENT_TYPE", "")).split(";")[0].strip().lower()
-    if kind != "application/x-www-form-urlencoded":
-        return {}
+def _body(environ: dict[str, Any]) -> bytes:
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
-        return {}
+        return b""
     if length > MAX_FORM:
-        raise HttpProblem(413, "the form is too large")
-    body = environ["wsgi.input"].read(length) if length > 0 else b""
+        raise HttpProblem(413, "the body is too large")
+    return bytes(environ["wsgi.input"].read(length)) if length > 0 else b""
+
+
+def _form(environ: dict[str, Any], body: bytes) -> dict[str, list[str]]:
+    kind = str(environ.get("CONTENT_TYPE", "")).split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        return {}
     try:
         return _parse(body.decode("utf-8"))
     except UnicodeDecodeError:

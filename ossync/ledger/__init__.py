@@ -1,8 +1,8 @@
 """Stage 3, the ledger: the durable work queue and the record of every upload.
 
 `contracts` holds what each caller may do (`Intake`, `Queue`, `Upkeep`, `Checkpoints`,
-`Catalog`, `Requeue`, `Recorder`, `Copier`, `Feed`, `Outbox`, and for the replicas
-`Fanout`, `CopyQueue`, `Backfill`, `CopyCatalog`), `contract.Ledger` all of
+`Catalog`, `Requeue`, `Recorder`, `Copier`, `Feed`, `Outbox`, `AppUploads`, and for the
+replicas `Fanout`, `CopyQueue`, `Backfill`, `CopyCatalog`), `contract.Ledger` all of
 them at once and how to open one; `sqlite/` is the embedded backend, `postgres/` the
 shared one (importing this package registers both); `sql/` holds the statements they
 share, `waking` the queue's wake-up, `events` the types of events and their data, `bell`
@@ -14,6 +14,7 @@ writes SQL.
 
 from ossync.ledger.contract import Ledger
 from ossync.ledger.contracts import (
+    AppUploads,
     Backfill,
     Catalog,
     Checkpoints,
@@ -61,6 +62,7 @@ from ossync.ledger.records import (
     DirectRecord,
     Event,
     FileRow,
+    Issued,
     Item,
     MultipartRow,
     Sighting,
@@ -75,6 +77,7 @@ from ossync.ledger.sqlite.ledger import SqliteLedger
 __all__ = [
     "STATES",
     "Aliased",
+    "AppUploads",
     "Backfill",
     "Catalog",
     "Checkpoints",
@@ -96,6 +99,7 @@ __all__ = [
     "Feed",
     "FileRow",
     "Intake",
+    "Issued",
     "Item",
     "Ledger",
     "LedgerCorrupt",

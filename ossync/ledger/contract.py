@@ -13,6 +13,7 @@ from typing import Protocol
 
 from ossync.core.host import default_host
 from ossync.ledger.contracts import (
+    AppUploads,
     Backfill,
     Catalog,
     Checkpoints,
@@ -40,7 +41,7 @@ def register_backend(claims: Callable[[str], bool], opener: Opener) -> None:
 
 
 class Ledger(Intake, Queue, Upkeep, Checkpoints, Catalog, Requeue, Recorder, Copier, Outbox,
-             Fanout, CopyQueue, Backfill, CopyCatalog, Protocol):
+             Fanout, CopyQueue, Backfill, CopyCatalog, AppUploads, Protocol):
     """The durable queue of local files and the record of the objects they became."""
 
     host: str  # this daemon's name, recorded on every row it writes

@@ -19,6 +19,7 @@ caller sees only the contract it needs, so what it may do is readable at once:
 | `CopyQueue`   | replica workers                           | take a copy, say how it ended  |
 | `Backfill`    | the backfill stage, the daemon at start   | replicas added and removed     |
 | `CopyCatalog` | CLI, HTTP API, metrics (read-only)        | each file's copies             |
+| `AppUploads`  | `POST /v1/uploads`, callbacks, confirms   | forms given to apps, recorded  |
 
 The queue owns its clock and its wake-up: callers say "give me a due row" and how it
 ended, never "what is due when", so no caller sleeps on stale facts.
@@ -44,6 +45,7 @@ from ossync.ledger.records import (
     DirectRecord,
     Event,
     FileRow,
+    Issued,
     Item,
     MultipartRow,
     Sighting,
@@ -345,3 +347,35 @@ class CopyCatalog(Protocol):
         ...
 
     def copy_counts(self) -> dict[str, dict[str, int]]: ...
+
+
+class AppUploads(Protocol):
+    """Forms given to apps (`uploads:`) and what became of them: issued before the answer
+    goes out, recorded once (by a callback, a confirm or the periodic check, whichever
+    comes first), dropped when unused past their expiry."""
+
+    host: str
+
+    def issue(self, issued: Iterable[Issued]) -> None:
+        """Write the forms of one request down, in one transaction."""
+        ...
+
+    def issued(self, upload_id: str) -> Issued | None: ...
+
+    def record_issued(self, issued: Issued, result: UploadResult) -> Upload:
+        """The verified object as an upload, its files row `uploaded` and a
+        `file.uploaded` event, in one transaction; a second call changes nothing and
+        returns the upload the first recorded."""
+        ...
+
+    def due_issued(self, before: str, limit: int = 100) -> list[Issued]:
+        """This host's forms not yet recorded whose next check is due by `before`."""
+        ...
+
+    def check_later(self, upload_id: str, when: str) -> None:
+        """Nothing found yet: look again at `when` (the checks counted)."""
+        ...
+
+    def drop_issued(self, upload_id: str) -> bool:
+        """Forget a form never used (not one recorded meanwhile)."""
+        ...

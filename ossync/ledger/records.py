@@ -303,3 +303,27 @@ class Delivery:
     pending: int = 0  # events after `delivered` (read with the row)
     oldest_pending_at: str | None = None  # when the first of them was recorded
     lease_left: float | None = None  # seconds the hold has left (from take_cursor)
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A form an app was given (`POST /v1/uploads`): the one object it may write, until
+    `expires_at`; once that object landed and was verified, `recorded`, with the upload
+    that records it. One never used is deleted once a check after its expiry finds
+    nothing."""
+
+    id: str  # the upload's id: unguessable, in its key and in /v1/uploads/ID/done
+    host: str  # whose daemon issued it (and checks it)
+    folder: str  # `uploads.folder`
+    path: str  # the files row it becomes: `upload:ID/NAME`
+    bucket: str
+    key: str
+    name: str  # the client's file name, printable form
+    size: int
+    content_type: str
+    issued_at: str
+    expires_at: str  # when the form stops working
+    state: str = "issued"  # or `recorded`
+    upload_id: int | None = None
+    checks: int = 0  # looks in the bucket so far
+    next_check: str = ""  # when the periodic check looks next

@@ -2,7 +2,9 @@
 
 `LocalOSS` serves path-style URLs (`http://127.0.0.1:PORT/<bucket>/<key>`) and
 implements what ossync uses: PostObject (V4 and V1 form signatures, policies,
-STS tokens and their expiry (`sts.StsIssuer`), forbid-overwrite), and header-signed
+STS tokens and their expiry (`sts.StsIssuer`), forbid-overwrite, upload callbacks signed
+with a key of its own: `callback`), bucket CORS rules and preflights (`cors`), and
+header-signed
 PutObject, GetObject, HeadObject, DeleteObject and ListObjects, and the multipart upload
 API (`upload_ops`: initiate, upload part, complete, abort, list parts, list uploads);
 and the S3 dialect (SigV4 form POST and header-signed requests, checked with botocore's
@@ -44,6 +46,7 @@ class LocalOSS:
         # Imported here: the SDK behind the verifier takes 0.1 s to import, which every
         # `ossync` command would otherwise pay for building its --help.
         from ossync.localoss.auth import Verifier
+        from ossync.localoss.cors import BucketCors
         from ossync.localoss.server import App
         from ossync.localoss.store import Bucket
 
@@ -55,7 +58,8 @@ class LocalOSS:
         self.port = port
         self.sts = sts  # temporary keys it accepts until they expire (SecurityTokenExpired)
         self.app = App({name: Bucket(self.root, name) for name in buckets},
-                       Verifier(credentials, region, sts), public_read, clock, kms)
+                       Verifier(credentials, region, sts), public_read, clock, kms,
+                       {name: BucketCors(self.root / name) for name in buckets})
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._stopped = False
@@ -63,9 +67,11 @@ class LocalOSS:
     def start(self) -> LocalOSS:
         if self._server is not None or self._stopped:
             raise RuntimeError("a LocalOSS can be started only once")
+        from ossync.localoss.callback import KEY_PATH
         from ossync.localoss.server import Server
 
         self._server = Server((self.host, self.port), self.app)
+        self.app.key_url = self.endpoint + KEY_PATH
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.1}, name="localoss",
                                         daemon=True)

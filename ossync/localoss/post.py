@@ -1,17 +1,28 @@
 """PostObject: a signed multipart form upload, checked the way OSS checks it.
 
 Everything before the `file` part is verified (key, signature, STS token,
-policy expiry and conditions) before a single file byte is spooled; the size
-condition and the forbid-overwrite race are settled after, at commit.
+policy expiry and conditions, the upload callback) before a single file byte is
+spooled; the size condition and the forbid-overwrite race are settled after, at
+commit. A form with a `callback` field (which its policy must pin exactly) is answered
+by the callback (`ossync.localoss.callback`) once its object is stored.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote
 
 from ossync.localoss.auth import TOKEN, Verifier
+from ossync.localoss.callback import (
+    Callback,
+    CallbackKey,
+    Landed,
+    custom_vars,
+    make_callback,
+    parse_callback,
+)
 from ossync.localoss.multipart import Form, Sink, Source, boundary_of, parse_form
 from ossync.localoss.options import Extras, from_form
 from ossync.localoss.policy import Policy, check, check_size, decode
@@ -39,14 +50,26 @@ class _Upload:
     spool: Spool
     extras: Extras
     user_meta: dict[str, str]
+    callback: Callback | None = None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent the form and what a callback needs: the endpoint's key and its URL."""
+
+    request_id: str = ""
+    client_ip: str = ""
+    key: CallbackKey = field(default_factory=CallbackKey)
+    key_url: str = ""
 
 
 class PostObject:
     """One PostObject request against one bucket."""
 
     def __init__(self, bucket: Bucket, verifier: Verifier, now: datetime, base_url: str, *,
-                 kms: bool = True) -> None:
+                 kms: bool = True, caller: Caller | None = None) -> None:
         self.kms = kms
+        self.caller = caller or Caller()
         self.bucket = bucket
         self.verifier = verifier
         self.now = now
@@ -68,6 +91,12 @@ class PostObject:
                 self.upload.spool.discard()
             raise
         headers = {"ETag": meta.etag, "x-oss-hash-crc64ecma": str(meta.crc64)}
+        if up.callback is not None:
+            md5 = base64.b64encode(bytes.fromhex(meta.etag.strip('"'))).decode()
+            landed = Landed(self.bucket.name, up.key, meta.etag, meta.size, meta.content_type,
+                            meta.crc64, md5, self.caller.client_ip, self.caller.request_id)
+            return make_callback(up.callback, landed, up.fields, self.caller.key,
+                                 self.caller.key_url, headers)
         status = up.fields.get("success_action_status", "")
         if status == "201":
             location = f"{self.base_url}/{quote(up.key)}"
@@ -91,9 +120,10 @@ class PostObject:
         elif s3:
             self.verifier.sigv4.require_conditions(policy.names() | {"bucket"}, fields)
         extras, user_meta = from_form(fields, policy, s3=s3, kms=self.kms)
+        callback = None if s3 else _callback(fields, policy)
         self.upload = _Upload(key, policy, fields, _forbid_overwrite(fields),
                               fields.get("content-type", ""), self.bucket.spool(), extras,
-                              user_meta)
+                              user_meta, callback)
         return self.upload.spool
 
 
@@ -113,6 +143,19 @@ def _require_v4_conditions(policy: Policy, fields: dict[str, str]) -> None:
         if name not in policy.names():
             raise access_denied("Invalid according to Policy: Policy Condition failed: "
                                 f"the policy has no condition for {name}")
+
+
+def _callback(fields: dict[str, str], policy: Policy) -> Callback | None:
+    """The form's upload callback, pinned exactly by its policy (what ossync's forms do;
+    the local endpoint insists, so a form that would let a client change it fails)."""
+    if "callback" not in fields:
+        return None
+    if "callback" not in policy.exact_names():
+        raise access_denied("Invalid according to Policy: Policy Condition failed: the "
+                            "policy has no exact condition for callback")
+    found = parse_callback(fields["callback"])
+    custom_vars(fields)  # a bad callback-var is refused now, not after the upload
+    return found
 
 
 def _forbid_overwrite(fields: dict[str, str]) -> bool:

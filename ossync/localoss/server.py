@@ -17,7 +17,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,8 +27,10 @@ import ossync.localoss.objects as objects
 import ossync.localoss.reading as reading
 import ossync.localoss.upload_ops as upload_ops
 from ossync.localoss.auth import QUERY_AUTH_PARAMS, Verifier
+from ossync.localoss.callback import KEY_PATH, CallbackKey
+from ossync.localoss.cors import BucketCors, parse_rules
 from ossync.localoss.multipart import Source
-from ossync.localoss.post import PostObject
+from ossync.localoss.post import Caller, PostObject
 from ossync.localoss.request import SignedRequest
 from ossync.localoss.responses import OSSError, Reply, error_document, invalid_argument
 from ossync.localoss.store import Bucket
@@ -48,6 +50,9 @@ class App:
     public_read: bool
     clock: Callable[[], datetime]
     kms: bool = True  # False: KMS encryption is refused (KmsServiceNotEnabled)
+    cors: Mapping[str, BucketCors] = field(default_factory=dict)  # each bucket's rules
+    callback_key: CallbackKey = field(default_factory=CallbackKey)  # signs upload callbacks
+    key_url: str = ""  # where its public key is served (set once the port is known)
 
 
 class _Body:
@@ -121,7 +126,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._serve()
 
-    do_HEAD = do_PUT = do_POST = do_DELETE = do_GET
+    do_HEAD = do_PUT = do_POST = do_DELETE = do_OPTIONS = do_GET
 
     def _serve(self) -> None:
         """Route, answer and log one request; the hook point for fault injection."""
@@ -129,6 +134,7 @@ class Handler(BaseHTTPRequestHandler):
         body = _Body(self.rfile, 0)
         if self.headers.get("Transfer-Encoding"):
             self.close_connection = True  # a chunked body we will not read
+        self.request_id = request_id
         try:
             body.left = self._content_length()
             reply = self._route(body)
@@ -143,6 +149,8 @@ class Handler(BaseHTTPRequestHandler):
             reply = self._error(internal, request_id)
         if not body.drain():
             self.close_connection = True
+        if self.command != "OPTIONS":
+            reply.headers.update(self._cors())
         self._send(reply, request_id)
 
     def _error(self, err: OSSError, request_id: str) -> Reply:
@@ -155,22 +163,58 @@ class Handler(BaseHTTPRequestHandler):
 
     def _route(self, body: _Body) -> Reply:
         app = self.server.app
+        if self._path() == KEY_PATH and self.command in ("GET", "HEAD"):
+            return Reply(200, {"Content-Type": "application/x-pem-file"},
+                         app.callback_key.pem())
         bucket_name, key, query = self._target()
         bucket = app.buckets.get(bucket_name)
         if bucket is None:
             raise OSSError(404, "NoSuchBucket", "The specified bucket does not exist.",
                            BucketName=bucket_name)
+        if self.command == "OPTIONS":  # a CORS preflight: no signature, the bucket's rules
+            return app.cors[bucket_name].preflight(
+                {k.lower(): v for k, v in self.headers.items()})
         now = app.clock()
         if self.headers.get("Transfer-Encoding") and self.command in ("PUT", "POST"):
             raise OSSError(411, "MissingContentLength", "local-oss needs a Content-Length.")
         if self.command == "POST" and not key and not query:
             base = f"http://{self._host()}/{bucket_name}"
-            return PostObject(bucket, app.verifier, now, base, kms=app.kms).run(
-                body, body.left, self.headers.get("Content-Type", ""))
+            caller = Caller(self.request_id, str(self.client_address[0]), app.callback_key,
+                            app.key_url)
+            return PostObject(bucket, app.verifier, now, base, kms=app.kms,
+                              caller=caller).run(body, body.left,
+                                                 self.headers.get("Content-Type", ""))
         headers = {k.lower(): v for k, v in self.headers.items()}
         req = SignedRequest(self.command, bucket_name, key, query, headers, self._host())
         app.verifier.verify_request(req, now, public_read=app.public_read)
+        if not key and [k for k, _ in query] == ["cors"]:
+            return self._bucket_cors(app.cors[bucket_name], body)
         return self._object_op(bucket, key, dict(query), headers, body)
+
+    def _bucket_cors(self, cors: BucketCors, body: _Body) -> Reply:
+        """PutBucketCors, GetBucketCors, DeleteBucketCors."""
+        if self.command == "PUT":
+            cors.put(parse_rules(_small_body(body)))
+            return Reply(200)
+        if self.command == "GET":
+            return cors.get_document()
+        if self.command == "DELETE":
+            cors.delete()
+            return Reply(204)
+        raise OSSError(405, "MethodNotAllowed", "The specified method is not allowed.")
+
+    def _cors(self) -> dict[str, str]:
+        """The CORS headers an answer carries for the request's Origin (none without)."""
+        if "Origin" not in self.headers:
+            return {}
+        try:
+            bucket_name = self._target()[0]
+        except OSSError:
+            return {}
+        cors = self.server.app.cors.get(bucket_name)
+        if cors is None:
+            return {}
+        return cors.decorate({k.lower(): v for k, v in self.headers.items()}, self.command)
 
     def _object_op(self, bucket: Bucket, key: str, query: dict[str, str],
                    headers: dict[str, str], body: _Body) -> Reply:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ossync.config import Config, WatchConfig, applied, load_config, reload_plan
 from ossync.core.clock import zone
 from ossync.core.credentials import CredentialSupply
-from ossync.core.retry import LEDGER_OPEN, RetryPolicy
+from ossync.core.retry import LEDGER_OPEN
 from ossync.core.throttle import Throttle, describe
 from ossync.credentials import RotatingCredentials
 from ossync.intake.openfiles import OpenWriters
@@ -32,12 +32,12 @@ from ossync.service.logsetup import register_secrets
 from ossync.service.replica_stages import ReplicaStages
 from ossync.service.sdnotify import watchdog_interval
 from ossync.service.supervise import Supervisor
-from ossync.service.work_stages import Hands
-from ossync.stores import make_target, metadata_limit
+from ossync.service.work_stages import Hands, limits_of
+from ossync.stores import form_issuer, make_target
 from ossync.targets import Target
 from ossync.upload.outgoing import release_held
 from ossync.upload.sweep import sweep_every
-from ossync.upload.worker import Limits, Worker
+from ossync.upload.worker import Worker
 
 if TYPE_CHECKING:  # the listener's libraries are an extra: imported only when configured
     from ossync.http import HttpService, Meter
@@ -74,6 +74,7 @@ class Daemon:
         self.meter: Meter | None = None  # counts for /metrics, with `http:` configured
         self.throttle = Throttle(config.max_bandwidth, zone=zone(config.timezone))
         self.http: HttpService | None = None  # the optional listener
+        self.forms = form_issuer(config) if config.uploads else None  # apps' (`uploads:`)
         self.liveness = Liveness(self)  # one verdict for systemd, /healthz and /readyz
         self.holds: Holds | None = None  # why uploads are held (service.held events)
         self._groups = tuple(sorted({w.group for w in config.watch if w.group}))  # served
@@ -188,29 +189,20 @@ class Daemon:
         """Why uploads are held now (no valid keys, the ledger away, the store refusing)."""
         return [] if self.holds is None else self.holds.problems()
 
-    def _limits(self) -> Limits:
-        config = self.config
-        return Limits(bucket=config.bucket, max_file_size=config.max_file_size,
-                      timezone=zone(config.timezone), host=config.host,
-                      retry=RetryPolicy(initial=config.retry_initial_delay,
-                                        longest=config.retry_max_delay),
-                      claim_across_hosts_from=config.multipart_threshold,
-                      meta_limit=metadata_limit(config))
-
     def _start(self) -> None:
         self.writers = OpenWriters([str(w.path) for w in self.config.watch])
         self.hands = Hands(self.queue, self.stop_event, self.refresher,
                            self._ledger_trouble.set)
         fanout = self.ledger if self.config.replicas else None  # copies, read once here
-        self.workers = [Worker(self.queue, self.ledger, self.target, self._limits(), self.folders,
-                               self.writers, self.stop_event, fanout)
+        self.workers = [Worker(self.queue, self.ledger, self.target, limits_of(self.config),
+                               self.folders, self.writers, self.stop_event, fanout)
                         for _ in range(self.config.workers)]
         spawn = self.supervisor.spawn
         for i, worker in enumerate(self.workers):
             spawn(f"ossync-worker-{i}", functools.partial(self.hands.run, worker))
         self.replicas = ReplicaStages(self.config, self.ledger, self.folders, self.hands,
                                       self._ledger_trouble.set)
-        self.replicas.start(spawn, self._limits, self.refresher, self.throttle)
+        self.replicas.start(spawn, lambda: limits_of(self.config), self.refresher, self.throttle)
         # A crashed intake may have dropped a batch of events, a crashed scanner a walk:
         # a rescan finds whatever they missed.
         intake = self.intake
@@ -244,9 +236,13 @@ class Daemon:
             return
         from ossync.http import HttpService
 
-        register_secrets([self.config.http.token])
+        uploads = self.config.uploads
+        register_secrets([self.config.http.token, *(uploads.tokens if uploads else ())])
         self.http = HttpService(self, self.config.http, self.meter)
         self.http.start()
+        if uploads is not None:  # forms given to apps, never confirmed: looked for
+            self.supervisor.spawn("ossync-app-uploads", self.http.app_checker(
+                self.ledger, self.target, uploads.check_interval, self.stop_event))
 
     def _main_loop(self) -> None:
         self._next_scan = time.monotonic() + self.config.scan_interval
@@ -385,8 +381,8 @@ class Daemon:
             self._next_scan = time.monotonic() + fresh.scan_interval
         self.config = applied(self.config, fresh)
         for worker in self.workers:
-            worker.limits = self._limits()
-        self.replicas.set_limits(self._limits())
+            worker.limits = limits_of(self.config)
+        self.replicas.set_limits(limits_of(self.config))
         self.watcher.remove_all()
         before = dict(self.folders)
         self.folders.clear()

@@ -13,10 +13,14 @@ import threading
 import time
 from collections.abc import Callable
 
+from ossync.config import Config
 from ossync.core import failpoints
+from ossync.core.clock import zone
+from ossync.core.retry import RetryPolicy
 from ossync.credentials import RotatingCredentials
 from ossync.ledger import Deferred, FileRow, LedgerUnavailable, Queue
-from ossync.upload.worker import Worker
+from ossync.stores import metadata_limit
+from ossync.upload.worker import Limits, Worker
 
 log = logging.getLogger("ossync.service.daemon")
 LEDGER_RETRY = 5.0  # seconds between tries while the ledger cannot be used
@@ -101,3 +105,14 @@ class Hands:
                 return
             except LedgerUnavailable:
                 self.stop.wait(LEDGER_RETRY)  # at worst reset_interrupted at next start
+
+
+def limits_of(config: Config) -> Limits:
+    """What a worker (the primary's or a replica's) takes from the config; made again at
+    each reload."""
+    return Limits(bucket=config.bucket, max_file_size=config.max_file_size,
+                  timezone=zone(config.timezone), host=config.host,
+                  retry=RetryPolicy(initial=config.retry_initial_delay,
+                                    longest=config.retry_max_delay),
+                  claim_across_hosts_from=config.multipart_threshold,
+                  meta_limit=metadata_limit(config))

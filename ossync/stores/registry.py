@@ -2,8 +2,9 @@
 section (`ossync.config.stores`) and the target it makes (`ossync.targets`).
 
 An entry maps its section to the target's constructor arguments (`build`), to the
-line `check-config` prints (`summary`) and, for a store that presigns URLs, to a
-`UrlSigner` (`signer`). The daemon, `ossync put`, `check-config` and `ossync url
+line `check-config` prints (`summary`), for a store that presigns URLs to a
+`UrlSigner` (`signer`), and for a store apps can POST to, to the `FormIssuer` that
+signs their forms (`forms`). The daemon, `ossync put`, `check-config` and `ossync url
 --signed` go through these functions and never look at a section's type themselves.
 """
 
@@ -21,6 +22,7 @@ from ossync.core.credentials import Credentials, CredentialSupply, StaticSupply
 from ossync.core.objectopts import META_LIMIT
 from ossync.core.throttle import Throttle
 from ossync.targets import BucketReader, Target
+from ossync.targets.direct import FormIssuer
 from ossync.targets.multipart import MultipartSettings
 from ossync.targets.oss.presign import UrlSigner
 
@@ -45,6 +47,7 @@ class Store(Generic[S]):
     build: Callable[[S, Wiring], Target]
     summary: Callable[[S], str]  # check-config's `target:` line
     signer: Callable[[S, Credentials], UrlSigner] | None = None  # presigned URLs
+    forms: Callable[[S], FormIssuer] | None = None  # apps' direct uploads (`uploads:`)
 
 
 def _keys(section: OssConfig | S3Config, given: CredentialSupply | None) -> CredentialSupply:
@@ -80,6 +83,13 @@ def _oss_signer(oss: OssConfig, creds: Credentials) -> UrlSigner:
                      signature_version=oss.signature_version, expires=oss.url_expires)
 
 
+def _oss_forms(oss: OssConfig) -> FormIssuer:
+    from ossync.targets.oss.direct import OssForms
+
+    return OssForms(endpoint=oss.endpoint, bucket=oss.bucket, region=oss.region,
+                    signature_version=oss.signature_version, cname=oss.cname)
+
+
 def _s3(s3: S3Config, wiring: Wiring) -> Target:
     from ossync.targets.s3.target import S3Target
 
@@ -98,6 +108,13 @@ def _s3_summary(s3: S3Config) -> str:
             f"SigV4 {s3.method.upper()})")
 
 
+def _s3_forms(s3: S3Config) -> FormIssuer:
+    from ossync.targets.s3.direct import S3Forms
+
+    return S3Forms(endpoint=s3.endpoint, bucket=s3.bucket, region=s3.region,
+                   addressing=s3.addressing)
+
+
 def _local(local: LocalConfig, _wiring: Wiring) -> Target:
     from ossync.targets.local import LocalTarget
 
@@ -109,8 +126,8 @@ def _local_summary(local: LocalConfig) -> str:
 
 
 STORES: tuple[Store[Any], ...] = (
-    Store("oss", OssConfig, _oss, _oss_summary, _oss_signer),
-    Store("s3", S3Config, _s3, _s3_summary),
+    Store("oss", OssConfig, _oss, _oss_summary, _oss_signer, _oss_forms),
+    Store("s3", S3Config, _s3, _s3_summary, forms=_s3_forms),
     Store("local", LocalConfig, _local, _local_summary),
 )
 
@@ -169,6 +186,12 @@ def make_reader(config: Config, *, pool_size: int = 16) -> BucketReader:
     target = make_target(config, pool_size=pool_size)
     assert isinstance(target, BucketReader), f"{type(target).__name__} reads no bucket"
     return target
+
+
+def form_issuer(config: Config) -> FormIssuer | None:
+    """What signs apps' forms for the config's store (None: a store apps cannot POST to)."""
+    forms = store_of(config).forms
+    return None if forms is None else forms(config.target)
 
 
 def describe_target(config: OneTarget) -> str:

@@ -30,6 +30,7 @@ from ossync.ledger.sql.claims import SqlClaims
 from ossync.ledger.sql.copies import SqlCopies
 from ossync.ledger.sql.copy_reads import SqlCopyReads
 from ossync.ledger.sql.copying import SqlCopy
+from ossync.ledger.sql.direct import SqlDirect
 from ossync.ledger.sql.multipart import SqlMultipart
 from ossync.ledger.sql.outbox import SqlOutbox
 from ossync.ledger.sql.reads import SqlReads
@@ -92,7 +93,8 @@ LISTEN_RETRY_FIRST, LISTEN_RETRY_MAX = 1.0, 30.0
 
 
 class PostgresLedger(Waker, EventWaiting, SqlClaims, SqlSettle, SqlReads, SqlMultipart,
-                     SqlCopy, SqlOutbox, SqlCopies, SqlCopyReads, CatalogViews, PgBase, Ledger):
+                     SqlCopy, SqlOutbox, SqlCopies, SqlCopyReads, SqlDirect, CatalogViews,
+                     PgBase, Ledger):
     def __init__(self, url: str, host: str, readonly: bool, exclusive: bool) -> None:
         super().__init__(url)
         self._init_waking()

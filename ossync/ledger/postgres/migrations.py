@@ -193,4 +193,26 @@ ALTER TABLE multipart_uploads ADD COLUMN destination TEXT NOT NULL DEFAULT '';
 ALTER TABLE multipart_uploads DROP CONSTRAINT multipart_uploads_host_path_key;
 ALTER TABLE multipart_uploads ADD UNIQUE (host, path, destination);
 """),
+    # Direct uploads: each form an app was given (see SQLite's 0010).
+    ("0008_app_uploads", """
+CREATE TABLE app_uploads (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    path TEXT NOT NULL,
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    content_type TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('issued', 'recorded')),
+    upload_id BIGINT REFERENCES uploads (id),
+    checks INTEGER NOT NULL DEFAULT 0,
+    next_check TEXT NOT NULL,
+    UNIQUE (bucket, key)
+);
+CREATE INDEX app_uploads_due ON app_uploads (host, state, next_check);
+"""),
 )

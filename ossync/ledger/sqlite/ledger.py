@@ -29,6 +29,7 @@ from ossync.ledger.sql.claims import SqlClaims, not_in
 from ossync.ledger.sql.copies import SqlCopies
 from ossync.ledger.sql.copy_reads import SqlCopyReads
 from ossync.ledger.sql.copying import SqlCopy
+from ossync.ledger.sql.direct import SqlDirect
 from ossync.ledger.sql.multipart import SqlMultipart
 from ossync.ledger.sql.outbox import SqlOutbox
 from ossync.ledger.sql.reads import SqlReads
@@ -45,7 +46,8 @@ WATCH_COALESCE = 0.02  # seconds of writes taken together before a look
 
 
 class SqliteLedger(Waker, EventWaiting, SqlClaims, SqlSettle, SqlReads, SqlMultipart, SqlCopy,
-                   SqlOutbox, SqlCopies, SqlCopyReads, CatalogViews, SqliteBase, Ledger):
+                   SqlOutbox, SqlCopies, SqlCopyReads, SqlDirect, CatalogViews, SqliteBase,
+                   Ledger):
     def __init__(self, conn: sqlite3.Connection, path: Path, lock_fd: int | None,
                  host: str) -> None:
         super().__init__(conn)

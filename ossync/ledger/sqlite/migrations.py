@@ -222,4 +222,28 @@ DROP TABLE multipart_uploads;
 ALTER TABLE multipart_uploads_new RENAME TO multipart_uploads;
 ALTER TABLE multipart_parts_new RENAME TO multipart_parts
 """),
+    # Direct uploads: each form an app was given (POST /v1/uploads), so that a callback, a
+    # confirm or the periodic check can record what landed (and only what was issued),
+    # once; a form never used is deleted after it expired.
+    ("0010_app_uploads", """
+CREATE TABLE app_uploads (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    path TEXT NOT NULL,
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('issued', 'recorded')),
+    upload_id INTEGER REFERENCES uploads (id),
+    checks INTEGER NOT NULL DEFAULT 0,
+    next_check TEXT NOT NULL,
+    UNIQUE (bucket, key)
+);
+CREATE INDEX app_uploads_due ON app_uploads (host, state, next_check);
+"""),
 )
