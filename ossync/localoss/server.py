@@ -81,6 +81,9 @@ class Server(ThreadingHTTPServer):
     """Tracks its connections so `close_connections` can end idle keep-alives."""
 
     daemon_threads = True
+    # socketserver's default backlog is 5: twenty clients connecting at once on a busy
+    # machine overflowed it, and a connection the kernel dropped looked like a store fault.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], app: App) -> None:
         super().__init__(address, Handler)
