@@ -10,9 +10,7 @@ endpoint's callback key is for tests and the demo, and only with a loopback endp
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -31,6 +29,7 @@ from ossync.config.http import (
     token_bits,
 )
 from ossync.config.keys_uploads import DEFAULT_TYPES
+from ossync.config.private_files import read_private
 from ossync.config.problems import Problems
 from ossync.core.keys import APP_FIELDS, APP_NAME, APP_PREFIX, AppKeyInputs, render_app_key
 from ossync.core.keys import template_problem as key_template_problem
@@ -83,16 +82,7 @@ def _tokens(raw: Mapping[str, Any], p: Problems, env: Mapping[str, str],
 def read_tokens(path: Path) -> tuple[str, ...]:
     """Every token of the file (one a line; blank lines and `#` comments skipped), each
     long and random enough; the file the daemon user's alone."""
-    try:
-        with path.open("rb") as fh:
-            mode = os.fstat(fh.fileno()).st_mode
-            lines = fh.read(MAX_TOKEN_FILE * 4).decode("utf-8", "replace").splitlines()
-    except OSError as exc:
-        raise ValueError(f"cannot read {shown_path(path)}: {exc.strerror or exc}") from None
-    if mode & (stat.S_IRGRP | stat.S_IROTH):
-        who = "anyone on this host" if mode & stat.S_IROTH else "its group"
-        raise ValueError(f"{shown_path(path)} can be read by {who}: make it the daemon "
-                         f"user's alone (chmod 600 {shown_path(path)})")
+    lines = read_private(path, MAX_TOKEN_FILE * 4).splitlines()
     tokens = [t.strip() for t in lines if t.strip() and not t.strip().startswith("#")]
     if not tokens or len(tokens) > MAX_TOKENS:
         raise ValueError(f"{shown_path(path)}: needs 1 to {MAX_TOKENS} tokens, one a line")
