@@ -28,9 +28,9 @@ from ossync.config.stores import (
     OneTarget,
     OssConfig,
     S3Config,
-    _local,
-    _oss,
-    _s3,
+    parse_local,
+    parse_oss,
+    parse_s3,
 )
 from ossync.config.watch import WatchConfig, host_name
 from ossync.core.throttle import BandwidthSchedule
@@ -136,11 +136,11 @@ def _section(raw: Any, kind: str, where: str, p: Problems, env: Mapping[str, str
     own = Problems(env)
     own.strict = p.strict
     if kind == "local":
-        section: OssConfig | S3Config | LocalConfig = _local(raw, own, base)
+        section: OssConfig | S3Config | LocalConfig = parse_local(raw, own, base)
     elif kind == "s3":
-        section = _s3(raw, own, env, base, _keys_of(raw, kind, primary))
+        section = parse_s3(raw, own, env, base, _keys_of(raw, kind, primary))
     else:
-        section = _oss(raw, own, env, base, _keys_of(raw, kind, primary))
+        section = parse_oss(raw, own, env, base, _keys_of(raw, kind, primary))
     p.errors += [f"{where}{problem}" for problem in own.errors]
     p.warnings += [f"{where}{warning}" for warning in own.warnings]
     p.settings.update((f"{where}{path}", value) for path, value in own.settings.items())

@@ -50,9 +50,9 @@ from ossync.config.stores import (
     OneTarget,
     OssConfig,
     S3Config,
-    _local,
-    _oss,
-    _s3,
+    parse_local,
+    parse_oss,
+    parse_s3,
 )
 from ossync.config.transfer import parse_transfer
 from ossync.config.uploads import UploadsConfig, parse_uploads
@@ -157,9 +157,9 @@ def parse_config(raw: Any, *, base: Path, env: Mapping[str, str] | None = None,
         p.errors.append(f"{', '.join(present)}: configure exactly one target "
                         "(oss:, s3: or local:)")
     chosen = present[0] if present else "oss"
-    oss = _oss(raw.get("oss"), p, env, base) if chosen == "oss" else None
-    s3 = _s3(raw["s3"], p, env, base) if chosen == "s3" else None
-    local = _local(raw["local"], p, base) if chosen == "local" else None
+    oss = parse_oss(raw.get("oss"), p, env, base) if chosen == "oss" else None
+    s3 = parse_s3(raw["s3"], p, env, base) if chosen == "s3" else None
+    local = parse_local(raw["local"], p, base) if chosen == "local" else None
     host = p.get_or(raw, "", "host", host_name, default_host())
     defaults: dict[str, Any] = {
         "prefix": p.get(raw, "", "prefix", template),

@@ -159,7 +159,7 @@ def _names_bucket(endpoint: str, bucket: str, section: str, p: Problems) -> str:
     return endpoint
 
 
-def _oss(raw: Any, p: Problems, env: Mapping[str, str], base: Path | None = None,
+def parse_oss(raw: Any, p: Problems, env: Mapping[str, str], base: Path | None = None,
          inherited: Keys | None = None) -> OssConfig:
     """`inherited`: a replica's keys taken from the primary, not looked for here."""
     if raw is None:
@@ -201,7 +201,7 @@ def _oss(raw: Any, p: Problems, env: Mapping[str, str], base: Path | None = None
     )
 
 
-def _s3(raw: Any, p: Problems, env: Mapping[str, str], base: Path | None = None,
+def parse_s3(raw: Any, p: Problems, env: Mapping[str, str], base: Path | None = None,
         inherited: Keys | None = None) -> S3Config:
     raw = _section(raw, "s3", "endpoint, region and bucket", p)
     if raw is None:
@@ -247,7 +247,7 @@ def _aws_region(host: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _local(raw: Any, p: Problems, base: Path) -> LocalConfig:
+def parse_local(raw: Any, p: Problems, base: Path) -> LocalConfig:
     raw = _section(raw, "local", "path (the folder objects are copied into)", p)
     if raw is None:
         return LocalConfig(base)
