@@ -38,6 +38,11 @@ class WatchConfig:
     objects: ObjectSettings = field(default_factory=ObjectSettings)  # besides its bytes
     replicas: tuple[str, ...] = ()  # the replicas its files are copied to, by name
 
+    def relpath(self, path: str) -> str:
+        """The part of `path` (a file of this folder, as the ledger names it) under the
+        folder: what key templates and `move_to` take."""
+        return path[len(str(self.path).rstrip("/")) + 1:]
+
 
 def host_name(value: Any) -> str:
     """`host:` and `watch[].group`: a name that is safe in a ledger row and a key."""

@@ -53,8 +53,7 @@ def _act(folder: WatchConfig, path: str, pinned: PinnedFile, size: int, mtime_ns
         if folder.after_upload == "delete":
             done = pinned.unlink()
         elif folder.move_to is not None:
-            done = _move(folder.move_to, path[len(str(folder.path).rstrip("/")) + 1:],
-                         sha256, pinned)
+            done = _move(folder.move_to, folder.relpath(path), sha256, pinned)
         else:
             return
         if not done and os.path.lexists(path):

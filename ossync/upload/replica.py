@@ -214,7 +214,7 @@ class CopyWorker:
         when = choose_date(facts, folder.date_source, self.limits.timezone)
         prefix = folder.prefix if self.replica.prefix is None else self.replica.prefix
         try:
-            return key_for(facts, prefix=prefix, name=name, relpath=_relpath(copy, folder),
+            return key_for(facts, prefix=prefix, name=name, relpath=folder.relpath(copy.path),
                            when=when, folder=folder.label, host=self.limits.host)
         except ValueError as exc:
             raise NoValidKey(f"cannot make an object key: {exc}") from None
@@ -224,7 +224,7 @@ class CopyWorker:
         return folder.date_source != "upload" or "{date" not in prefix + name
 
     def _options(self, copy: CopyRow, folder: WatchConfig, facts: FileFacts) -> ObjectOptions:
-        place = Place(_relpath(copy, folder), copy.path, folder.label,
+        place = Place(folder.relpath(copy.path), copy.path, folder.label,
                       self.limits.host or default_host(),
                       choose_date(facts, folder.date_source, self.limits.timezone))
         return options_for(self.replica.objects, facts, copy.facts, place,
@@ -270,10 +270,6 @@ class CopyWorker:
     def _fail(self, copy: CopyRow, reason: str) -> None:
         log.error("copy of %s to %s failed: %s", copy.path, self.replica.name, reason)
         self._settle(copy, Settled("failed", reason, attempts=1))
-
-
-def _relpath(copy: CopyRow, folder: WatchConfig) -> str:
-    return copy.path[len(str(folder.path).rstrip("/")) + 1:]
 
 
 def _facts(copy: CopyRow, pinned: PinnedFile) -> FileFacts:

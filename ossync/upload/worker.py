@@ -237,7 +237,7 @@ class Worker:
 
     def _key(self, row: FileRow, folder: WatchConfig, facts: FileFacts, name: str) -> str:
         when = choose_date(facts, folder.date_source, self.limits.timezone)
-        rel = row.path[len(str(folder.path).rstrip("/")) + 1:]
+        rel = folder.relpath(row.path)
         try:
             return key_for(facts, prefix=folder.prefix, name=name, relpath=rel, when=when,
                            folder=folder.label, host=self.limits.host)
@@ -299,7 +299,7 @@ class Worker:
 
     def _options(self, row: FileRow, folder: WatchConfig, facts: FileFacts,
                  sent: Outgoing) -> ObjectOptions:
-        rel = row.path[len(str(folder.path).rstrip("/")) + 1:]
+        rel = folder.relpath(row.path)
         place = Place(rel, row.path, folder.label, self.limits.host or default_host(),
                       choose_date(facts, folder.date_source, self.limits.timezone))
         return options_for(folder.objects, facts, sent.content, place,
