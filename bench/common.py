@@ -8,11 +8,13 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import requests
 import yaml
 
 from ossync.core.credentials import Credentials
@@ -110,3 +112,34 @@ def uploaded_count(ledger: Path) -> int:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(int(len(ordered) * q), len(ordered) - 1)]
+
+
+def keep_alive_load(send: Callable[[requests.Session], requests.Response], seconds: float,
+                    clients: int) -> dict[str, float]:
+    """Requests a second and latency of `send` from `clients` threads, each on a
+    keep-alive session of its own, for `seconds`; any answer but a 2xx stops the bench."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def client() -> None:
+        mine = []
+        with requests.Session() as session:
+            while time.monotonic() < deadline:
+                began = time.perf_counter()
+                send(session).raise_for_status()
+                mine.append(time.perf_counter() - began)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client, name=f"bench-client-{i}")
+               for i in range(clients)]
+    start = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    took = time.monotonic() - start
+    return {"requests": len(latencies), "per_second": len(latencies) / took,
+            "p50_ms": percentile(latencies, 0.5) * 1000,
+            "p99_ms": percentile(latencies, 0.99) * 1000}

@@ -15,7 +15,6 @@ import re
 import secrets
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import requests
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import BUCKET, CREDS, DaemonProc, percentile
+from common import BUCKET, CREDS, DaemonProc, keep_alive_load
 
 from ossync.localoss import LocalOSS
 
@@ -59,32 +58,9 @@ def load(url: str, token: str, files: int, seconds: float, clients: int) -> dict
             return session.get(url, timeout=10)
         return session.post(url, json=body, headers=headers, timeout=10)
 
-    latencies: list[float] = []
-    lock = threading.Lock()
-    deadline = time.monotonic() + seconds
-
-    def client() -> None:
-        mine = []
-        with requests.Session() as session:
-            while time.monotonic() < deadline:
-                began = time.perf_counter()
-                send(session).raise_for_status()
-                mine.append(time.perf_counter() - began)
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=client, name=f"bench-client-{i}")
-               for i in range(clients)]
-    start = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    took = time.monotonic() - start
-    return {"requests": len(latencies), "per_second": len(latencies) / took,
-            "forms_per_second": len(latencies) * files / took,
-            "p50_ms": percentile(latencies, 0.5) * 1000,
-            "p99_ms": percentile(latencies, 0.99) * 1000}
+    figures = keep_alive_load(send, seconds, clients)
+    figures["forms_per_second"] = figures["per_second"] * files
+    return figures
 
 
 def run(seconds: float, clients: int) -> dict[str, dict[str, float]]:

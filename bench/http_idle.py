@@ -15,7 +15,6 @@ import argparse
 import re
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,15 @@ from typing import Any
 import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import BUCKET, CREDS, DaemonProc, jpeg, percentile, uploaded_count, wait_until
+from common import (
+    BUCKET,
+    CREDS,
+    DaemonProc,
+    jpeg,
+    keep_alive_load,
+    uploaded_count,
+    wait_until,
+)
 
 from ossync.localoss import LocalOSS
 
@@ -39,7 +46,7 @@ def _config(work: Path, endpoint: str, drop: Path, http: bool) -> Path:
         "ledger": str(work / "ledger.db"), "date_source": "mtime", "settle_seconds": 0.2,
         "watch": [{"path": str(drop), "label": "drop"}]}
     if http:  # no rate limit: the load test below is one client address
-        doc["http"] = {"listen": "127.0.0.1:0", "rate_limit": 0}
+        doc["http"] = {"listen": "127.0.0.1:0", "rate_limit": 0, "require_token": "never"}
     path = work / ("http.yaml" if http else "plain.yaml")
     path.write_text(yaml.safe_dump(doc))
     return path
@@ -74,30 +81,7 @@ def idle(config: Path, log: Path, seconds: float, scrape: bool) -> dict[str, flo
 
 def load(url: str, seconds: float, clients: int) -> dict[str, float]:
     """Requests per second and latency of GET `url` from `clients` keep-alive threads."""
-    latencies: list[float] = []
-    lock = threading.Lock()
-    deadline = time.monotonic() + seconds
-
-    def client() -> None:
-        mine = []
-        with requests.Session() as session:
-            while time.monotonic() < deadline:
-                began = time.perf_counter()
-                session.get(url, timeout=10).raise_for_status()
-                mine.append(time.perf_counter() - began)
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    start = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    took = time.monotonic() - start
-    return {"requests": len(latencies), "per_second": len(latencies) / took,
-            "p50_ms": percentile(latencies, 0.5) * 1000,
-            "p99_ms": percentile(latencies, 0.99) * 1000}
+    return keep_alive_load(lambda session: session.get(url, timeout=10), seconds, clients)
 
 
 def main() -> int:
