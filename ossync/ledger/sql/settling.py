@@ -156,7 +156,7 @@ class SqlSettle(SqlBase):
                                           sha256=record.sha256,
                                           content_type=record.content_type, path=record.path,
                                           folder=record.folder)
-        closed = conn.execute(
+        conn.execute(
             "INSERT INTO files (host, path, folder, size, mtime_ns, state, sha256, "
             "upload_id, seen_at, updated_at) VALUES (?, ?, ?, ?, ?, 'uploaded', ?, ?, ?, ?) "
             "ON CONFLICT (host, path) DO UPDATE SET folder = excluded.folder, "
@@ -165,11 +165,11 @@ class SqlSettle(SqlBase):
             "last_error = NULL, pending_key = NULL, tagging_owed = NULL, "
             "updated_at = excluded.updated_at",
             (self.host, ledger_text(record.path), record.folder, existing.size,
-             record.mtime_ns, record.sha256, existing.id, stamp, stamp)).rowcount
-        if closed:
-            self._insert_event(conn, file_uploaded(
-                existing, path=record.path, folder=record.folder, host=self.host,
-                size=existing.size, sha256=record.sha256, duplicate=record.result is None))
+             record.mtime_ns, record.sha256, existing.id, stamp, stamp))
+        # (an upsert: the path's row is always written, so always told of)
+        self._insert_event(conn, file_uploaded(
+            existing, path=record.path, folder=record.folder, host=self.host,
+            size=existing.size, sha256=record.sha256, duplicate=record.result is None))
         return existing
 
     def _store_upload(self, conn: Executor, result: UploadResult, *, bucket: str, sha256: str,
