@@ -80,7 +80,10 @@ class BatchRecorder:
             self._commit(batch)
             with self._cond:
                 for pending in batch:
-                    self._bytes[pending.record.bucket, pending.record.sha256] -= 1
+                    held = (pending.record.bucket, pending.record.sha256)
+                    self._bytes[held] -= 1
+                    if not self._bytes[held]:
+                        del self._bytes[held]  # a run of a million files keeps no million keys
                 self._cond.notify_all()
 
     def _next_batch(self) -> list[_Pending] | None:
